@@ -1,0 +1,10 @@
+/* retrace.h: the public API of retrace, one header per module below include/retrace/.
+ * Every public name carries the rt_ prefix; see docs/ for file formats. */
+#ifndef RETRACE_H
+#define RETRACE_H
+
+#include "retrace/base.h"
+#include "retrace/safetensors.h"
+#include "retrace/optim.h"
+
+#endif
