@@ -1,0 +1,197 @@
+/* retrace/model.h: Llama-family decoders (Llama 3, Mistral, Qwen2, SmolLM) with LoRA adapters.
+ *
+ * A model is loaded from (and saved to) a Hugging Face folder: config.json plus model.safetensors or a
+ * sharded index. Weights are float32 in one allocation. Training runs a forward pass that keeps the
+ * activations, then a hand-written backward pass that fills the gradients of whatever is trainable:
+ * the LoRA adapters (base frozen: no base weight gradient is computed) or every parameter (full
+ * fine-tuning). Inference uses a KV cache. */
+#ifndef RETRACE_MODEL_H
+#define RETRACE_MODEL_H
+
+#include "retrace/base.h"
+#include "retrace/optim.h"
+#include "retrace/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Explicit values; only grow at the end. */
+typedef enum { RT_ARCH_LLAMA = 0, RT_ARCH_MISTRAL = 1, RT_ARCH_QWEN2 = 2 } rt_arch;
+
+/* The seven linear projections of a decoder layer, in PEFT's target_modules spelling. */
+typedef enum {
+    RT_PROJ_Q = 0,
+    RT_PROJ_K = 1,
+    RT_PROJ_V = 2,
+    RT_PROJ_O = 3,
+    RT_PROJ_GATE = 4,
+    RT_PROJ_UP = 5,
+    RT_PROJ_DOWN = 6,
+    RT_N_PROJ = 7
+} rt_proj;
+
+#define RT_PROJ_ALL_MASK 0x7Fu
+const char *rt_proj_name(rt_proj p); /* "q_proj", ..., "down_proj" */
+/* Parses "q,k,v,o,gate,up,down" or "q_proj,v_proj" or "all" into a mask. */
+rt_status rt_proj_mask_parse(const char *list, unsigned *mask);
+
+typedef struct {
+    rt_arch arch;
+    int hidden_size;
+    int intermediate_size;
+    int n_layers;
+    int n_heads;
+    int n_kv_heads;
+    int head_dim;
+    int vocab_size;
+    int max_position_embeddings;
+    float rms_norm_eps;
+    rt_rope_params rope;
+    int tie_word_embeddings;
+    int attention_bias; /* q,k,v biases (Qwen2 always; Llama's attention_bias also adds o) */
+    int o_bias;         /* o_proj bias (Llama attention_bias only) */
+    int mlp_bias;       /* gate/up/down biases (Llama mlp_bias) */
+    int sliding_window; /* 0 = full causal attention */
+    int bos_token_id;   /* -1 when absent */
+    int eos_token_id;   /* -1 when absent (the first one when a list) */
+} rt_model_config;
+
+/* Reads config.json; errors name the file and the key. Unsupported architectures are refused. */
+rt_status rt_config_load(const char *path, rt_model_config *cfg);
+/* Writes a config.json that transformers loads for the same architecture. */
+rt_status rt_config_save(const char *path, const rt_model_config *cfg);
+/* Checks the numbers agree (heads divide, head_dim even, ...). */
+rt_status rt_config_validate(const rt_model_config *cfg, const char *what);
+
+typedef struct {
+    float *w[RT_N_PROJ]; /* (out, in) */
+    float *b[RT_N_PROJ]; /* (out) or NULL */
+    float *attn_norm;    /* (H) input_layernorm */
+    float *mlp_norm;     /* (H) post_attention_layernorm */
+} rt_layer_weights;
+
+typedef struct {
+    float *embed;      /* (V,H) */
+    rt_layer_weights *layers;
+    float *final_norm; /* (H) */
+    float *lm_head;    /* (V,H); equals embed when tied */
+} rt_weights;
+
+/* One LoRA adapter: y += scale * (dropout(x) A^T) B^T. */
+typedef struct {
+    float *A, *B;   /* (r, in), (out, r) */
+    float *dA, *dB; /* gradients */
+    int in, out;
+} rt_lora_linear;
+
+typedef struct {
+    int r;
+    float alpha;
+    int rslora;     /* scale alpha/sqrt(r) instead of alpha/r */
+    float dropout;
+    unsigned proj_mask;
+} rt_lora_config;
+
+rt_lora_config rt_lora_config_default(void); /* the paper recipe: r 128, alpha 256, rsLoRA, all 7, dropout 0.05 */
+
+typedef struct rt_model_acts rt_model_acts;
+
+typedef struct {
+    rt_model_config cfg;
+    rt_weights w;
+    float *params;   /* one allocation holding every base weight */
+    size_t n_params;
+    rt_weights g;    /* gradients, same layout (full fine-tuning only) */
+    float *grads;
+    /* LoRA */
+    int has_lora;
+    rt_lora_config lora_cfg;
+    float lora_scale;
+    rt_lora_linear *lora; /* n_layers * RT_N_PROJ, A == NULL where not adapted */
+    float *lora_mem;      /* A,B,dA,dB of all adapters */
+    /* training */
+    int train_full;       /* 1: every base parameter trainable */
+    int training;         /* 1: dropout on */
+    uint64_t dropout_seed;
+    int64_t forward_count;
+    rt_model_acts *acts;
+    rt_param *param_list; /* trainable parameters, for the optimizer */
+    int n_param_list;
+} rt_model;
+
+/* Loads config.json and the weights (F32/BF16/F16) from a Hugging Face folder. */
+rt_status rt_model_load(const char *dir, rt_model **out);
+/* A fresh model with transformers' initialisation (normal(0, 0.02), norms at 1), for pretraining. */
+rt_status rt_model_new_random(const rt_model_config *cfg, uint64_t seed, rt_model **out);
+/* Saves config.json and model.safetensors (F32) so transformers loads the folder. */
+rt_status rt_model_save(const rt_model *m, const char *dir);
+void rt_model_free(rt_model *m);
+/* Number of base parameters (tied embeddings counted once). */
+size_t rt_model_param_count(const rt_model *m);
+
+/* ---- LoRA ---- */
+
+/* Adds adapters: A kaiming-uniform(a=sqrt(5)) (uniform in +-1/sqrt(in)), B zero. */
+rt_status rt_lora_attach(rt_model *m, const rt_lora_config *cfg, uint64_t seed);
+/* Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors). Shapes are checked
+ * against the base, each error naming the file and the tensor. */
+rt_status rt_lora_load_peft(rt_model *m, const char *dir);
+/* Writes the PEFT layout; base_model_name_or_path is recorded in adapter_config.json. */
+rt_status rt_lora_save_peft(const rt_model *m, const char *dir, const char *base_model_name_or_path);
+/* Folds the adapters into the base weights (W += scale B A) and removes them. */
+rt_status rt_lora_merge(rt_model *m);
+
+/* ---- training ---- */
+
+/* Chooses what trains: full = 1 for every base parameter, else the LoRA adapters (attached first).
+ * Fills m->param_list for the optimizer. */
+rt_status rt_model_train_setup(rt_model *m, int full);
+/* Forward pass over ids (B,T) keeping activations. targets (B,T): the id each position should predict,
+ * -1 where no loss is taken. *loss is the mean over the non-ignored positions. Logits (B,T,V) stay
+ * readable through rt_model_logits until the next backward. */
+rt_status rt_model_forward(rt_model *m, const int32_t *ids, const int32_t *targets, int B, int T, float *loss);
+/* Backward pass of the last forward: ACCUMULATES grad_scale * d(mean loss) into the trainable gradients
+ * (grad_scale = 1/accumulation_steps for gradient accumulation). */
+rt_status rt_model_backward(rt_model *m, float grad_scale);
+const float *rt_model_logits(const rt_model *m);
+/* Builds targets for causal LM from ids and a loss mask (B,T): target[t] = ids[t+1] where mask[t+1]. */
+void rt_causal_targets(int32_t *targets, const int32_t *ids, const int32_t *loss_mask, int B, int T);
+
+/* ---- inference ---- */
+
+typedef struct {
+    int max_len, len;
+    float *k, *v; /* (n_layers, max_len, n_kv_heads * head_dim) */
+} rt_kv_cache;
+
+rt_status rt_kv_cache_init(rt_kv_cache *c, const rt_model *m, int max_len);
+void rt_kv_cache_free(rt_kv_cache *c);
+/* Runs n tokens at positions c->len.. through the model, appending to the cache; writes the logits of
+ * the last token (V) to `logits`. */
+rt_status rt_model_decode(rt_model *m, rt_kv_cache *c, const int32_t *tokens, int n, float *logits);
+
+typedef struct {
+    int max_new_tokens;
+    float temperature; /* 0 = greedy */
+    float top_p;       /* 1 = off */
+    uint64_t seed;
+    int eos_token_id;  /* -1 = none */
+    const char *const *stop_strings; /* NULL-terminated list, or NULL; needs `decode` */
+    /* Turns ids into text for stop-string matching; returns bytes written (may be NULL). */
+    int (*decode)(void *ctx, const int32_t *ids, int n, char *buf, int cap);
+    void *decode_ctx;
+} rt_gen_params;
+
+rt_gen_params rt_gen_params_default(void);
+/* Generates after `prompt`; out receives up to max_new_tokens ids, *n_out how many. Stops at EOS (not
+ * included) or when the decoded continuation contains a stop string (the tokens are kept). */
+rt_status rt_generate(rt_model *m, const int32_t *prompt, int n_prompt, const rt_gen_params *p, int32_t *out,
+                      int *n_out);
+/* Samples one id from logits (V) in place: temperature, then top-p (nucleus). Greedy when temperature 0. */
+int rt_sample(float *logits, int V, float temperature, float top_p, rt_rng *rng);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
