@@ -84,6 +84,12 @@ rt_status rt_st_writer_add_raw(rt_st_writer *w, const char *name, rt_dtype dtype
 rt_status rt_st_writer_set_metadata(rt_st_writer *w, const char *key, const char *value);
 rt_status rt_st_writer_save(rt_st_writer *w, const char *path);
 
+/* ---- additions ---- */
+
+/* Parses a safetensors image already in memory, exactly as rt_st_open parses a mapped file. The bytes
+ * are not copied: `data` must outlive the handle. `name` stands for the file in error messages. */
+rt_status rt_st_open_buffer(const void *data, size_t len, const char *name, rt_st_file **out);
+
 #ifdef __cplusplus
 }
 #endif
