@@ -6,5 +6,6 @@
 #include "retrace/base.h"
 #include "retrace/safetensors.h"
 #include "retrace/optim.h"
+#include "retrace/env.h"
 
 #endif

@@ -1,0 +1,166 @@
+/* cmd_gen.c: `retrace gen` runs a policy in an environment and writes the episodes (and, for toolapi,
+ * the docs of every API version) as JSON lines, atomically. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+const char rt_cmd_gen_summary[] = "generate episodes from an environment with an expert, noisy or random policy";
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: retrace gen --env ENV --episodes N -o FILE [options]\n\n"
+            "ENV is household, toolapi (every pack in packs/), PACK.json, or exec:CMD (an external environment\n"
+            "speaking the JSON-lines protocol of docs/environments.md).\n\n"
+            "options:\n"
+            "  --episodes N         how many episodes (required)\n"
+            "  --seed S             run seed (default 1); the same seed gives byte-identical files\n"
+            "  --policy P           expert (default), noisy or random\n"
+            "  --noise X            noisy: probability in [0,1] of a committed mistake per episode (default 0.3)\n"
+            "  --split S            train (default), unseen_task, unseen_scene, unseen_api, unseen\n"
+            "  --held-out A,B       household: task types held out (default pick_cool_then_place_in_recep,\n"
+            "                       look_at_obj_in_light)\n"
+            "  --max-steps N        step budget (default: the world's own)\n"
+            "  --api-version N      toolapi: the API version to use (default: by split)\n"
+            "  --step-timeout-ms N  exec: how long one reply may take (default 10000)\n"
+            "  --packs DIR          toolapi: where the packs are (default $RETRACE_PACKS or packs/)\n"
+            "  --docs FILE          toolapi: where the docs go (default FILE with .docs.jsonl)\n"
+            "  -o, --output FILE    episodes, one JSON object per line\n");
+}
+
+typedef struct {
+    const char *env, *out, *docs, *policy;
+    long long episodes, seed;
+    double noise;
+    rt_env_config cfg;
+} gen_args;
+
+static int parse_args(int argc, char **argv, gen_args *a) {
+    long long v;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (rt_cli_is_help(o)) {
+            usage(stdout);
+            exit(RT_EXIT_OK);
+        }
+        int takes = 1;
+        if (strcmp(o, "--env") == 0) a->env = val;
+        else if (strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) a->out = val;
+        else if (strcmp(o, "--docs") == 0) a->docs = val;
+        else if (strcmp(o, "--policy") == 0) a->policy = val;
+        else if (strcmp(o, "--split") == 0) a->cfg.split = val;
+        else if (strcmp(o, "--held-out") == 0) a->cfg.held_out = val;
+        else if (strcmp(o, "--packs") == 0) a->cfg.packs_dir = val;
+        else if (strcmp(o, "--episodes") == 0) {
+            if (rt_cli_parse_int("gen", o, val, &a->episodes)) return RT_EXIT_USAGE;
+        } else if (strcmp(o, "--seed") == 0) {
+            if (rt_cli_parse_int("gen", o, val, &a->seed)) return RT_EXIT_USAGE;
+        } else if (strcmp(o, "--noise") == 0) {
+            if (rt_cli_parse_float("gen", o, val, &a->noise)) return RT_EXIT_USAGE;
+        } else if (strcmp(o, "--max-steps") == 0 || strcmp(o, "--api-version") == 0 || strcmp(o, "--step-timeout-ms") == 0) {
+            if (rt_cli_parse_int("gen", o, val, &v)) return RT_EXIT_USAGE;
+            if (v < 1 || v > 1000000) return rt_cli_usage_error("gen", "%s must be between 1 and 1000000", o);
+            if (o[2] == 'm') a->cfg.max_steps = (int)v;
+            else if (o[2] == 'a') a->cfg.api_version = (int)v;
+            else a->cfg.step_timeout_ms = (int)v;
+        } else return rt_cli_usage_error("gen", "unknown option '%s' (retrace gen --help)", o);
+        if (takes && !val) return rt_cli_usage_error("gen", "%s needs a value", o);
+        i += takes;
+    }
+    if (!a->env) return rt_cli_usage_error("gen", "--env is required");
+    if (!a->out) return rt_cli_usage_error("gen", "-o FILE is required");
+    if (a->episodes < 1) return rt_cli_usage_error("gen", "--episodes must be at least 1");
+    if (a->seed < 0) return rt_cli_usage_error("gen", "--seed must not be negative");
+    if (a->noise < 0 || a->noise > 1) return rt_cli_usage_error("gen", "--noise must be in [0, 1]");
+    return RT_EXIT_OK;
+}
+
+static char *default_docs_path(const char *out) {
+    size_t n = strlen(out);
+    if (n > 6 && strcmp(out + n - 6, ".jsonl") == 0) n -= 6;
+    char *p = rt_malloc(n + 12);
+    memcpy(p, out, n);
+    strcpy(p + n, ".docs.jsonl");
+    return p;
+}
+
+static rt_status write_line(rt_atomic_file *f, const json_t *obj) {
+    char *line = rt_env_dump_line(obj);
+    if (!line) return rt_fail(RT_ERR_NOMEM, "%s: cannot serialise an episode", f->path);
+    rt_status s = rt_atomic_write(f, line, strlen(line));
+    free(line);
+    if (s == RT_OK) s = rt_atomic_write(f, "\n", 1);
+    return s;
+}
+
+static rt_status write_docs(rt_env *env, const char *path) {
+    json_t *docs = json_array();
+    rt_status s = rt_env_docs(env, docs);
+    if (s == RT_OK && json_array_size(docs) > 0) {
+        rt_atomic_file f;
+        s = rt_atomic_open(&f, path);
+        size_t i;
+        json_t *d;
+        json_array_foreach(docs, i, d) if (s == RT_OK) s = write_line(&f, d);
+        if (s == RT_OK) s = rt_atomic_commit(&f);
+        else rt_atomic_abort(&f);
+        if (s == RT_OK) printf("wrote %zu docs to %s\n", json_array_size(docs), path);
+    }
+    json_decref(docs);
+    return s;
+}
+
+static rt_status generate(const gen_args *a, rt_env *env, const rt_policy *pol) {
+    rt_atomic_file f;
+    RT_TRY(rt_atomic_open(&f, a->out));
+    rt_progress pg;
+    rt_progress_begin(&pg, "gen", a->episodes);
+    long long wins = 0;
+    double reward_sum = 0;
+    rt_status s = RT_OK;
+    for (long long i = 0; i < a->episodes && s == RT_OK; i++) {
+        uint64_t seed = rt_env_episode_seed((uint64_t)a->seed, (uint64_t)i);
+        char id[96];
+        snprintf(id, sizeof id, "%s-%s-s%lld-%06lld", rt_env_name(env), rt_env_split(env), a->seed, i);
+        json_t *ep;
+        s = rt_env_run_episode(env, pol, seed, id, &ep);
+        if (s != RT_OK) break;
+        wins += strcmp(json_string_value(json_object_get(ep, "outcome")), "success") == 0;
+        reward_sum += json_real_value(json_object_get(ep, "reward"));
+        s = write_line(&f, ep);
+        json_decref(ep);
+        char extra[64];
+        snprintf(extra, sizeof extra, "success %.1f%%", 100.0 * (double)wins / (double)(i + 1));
+        rt_progress_update(&pg, i + 1, extra);
+    }
+    rt_progress_end(&pg);
+    if (s == RT_OK) s = rt_atomic_commit(&f);
+    else rt_atomic_abort(&f);
+    if (s == RT_OK)
+        printf("wrote %lld episodes to %s: success %.1f%%, mean reward %.4f\n", a->episodes, a->out,
+               100.0 * (double)wins / (double)a->episodes, reward_sum / (double)a->episodes);
+    return s;
+}
+
+int rt_cmd_gen(int argc, char **argv) {
+    gen_args a;
+    memset(&a, 0, sizeof a);
+    a.cfg = rt_env_config_default();
+    a.policy = "expert";
+    a.seed = 1;
+    a.noise = rt_policy_default().noise;
+    int rc = parse_args(argc, argv, &a);
+    if (rc != RT_EXIT_OK) return rc;
+    rt_policy pol = rt_policy_default();
+    pol.noise = a.noise;
+    if (rt_policy_parse(a.policy, &pol.kind) != RT_OK) return rt_cli_usage_error("gen", "%s", rt_errmsg());
+    rt_env *env;
+    if (rt_env_open(a.env, &a.cfg, &env) != RT_OK) return rt_cli_fail("gen");
+    char *docs = a.docs ? rt_strdup(a.docs) : default_docs_path(a.out);
+    rt_status s = generate(&a, env, &pol);
+    if (s == RT_OK) s = write_docs(env, docs);
+    free(docs);
+    rt_env_close(env);
+    return s == RT_OK ? RT_EXIT_OK : rt_cli_fail("gen");
+}

@@ -1,0 +1,189 @@
+/* episode.c: the policies (expert, noisy expert, random) and the loop that runs one episode and writes
+ * it in the episode format (docs/environments.md). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "env/env_internal.h"
+
+static const uint64_t POLICY_SALT = 0x706f6c6963790000ull; /* "policy" */
+#define WANDER_START_MAX_STEPS 3
+#define SLIP_SHARE 0.25 /* slips per step, as a share of the noise rate */
+#define REWARD_SCALE 10000.0
+
+rt_policy rt_policy_default(void) {
+    rt_policy p = {RT_POLICY_EXPERT, 0.3};
+    return p;
+}
+
+static const char *const POLICY_NAMES[] = {"expert", "noisy", "random"};
+
+const char *rt_policy_name(rt_policy_kind kind) {
+    return (unsigned)kind < 3 ? POLICY_NAMES[kind] : "unknown";
+}
+
+rt_status rt_policy_parse(const char *name, rt_policy_kind *out) {
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, POLICY_NAMES[i]) == 0) {
+            *out = (rt_policy_kind)i;
+            return RT_OK;
+        }
+    return rt_fail(RT_ERR_ARG, "unknown policy '%s' (expert, noisy or random)", name);
+}
+
+static uint64_t splitmix(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* 53 bits, so the seed survives a trip through any JSON reader as an exact number. */
+uint64_t rt_env_episode_seed(uint64_t run_seed, uint64_t index) {
+    return splitmix(splitmix(run_seed) ^ index) >> 11;
+}
+
+char *rt_env_dump_line(const json_t *obj) {
+    return json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6));
+}
+
+static const char *const FLAW_NAMES[] = {"none", "wrong_object", "skip_step", "stale_call", "wander"};
+
+/* The noisy expert's committed mistake: tried in a random order until the world can make one. */
+static rt_env_flaw choose_flaw(rt_env *env, rt_rng *rng) {
+    rt_env_flaw order[] = {RT_FLAW_WRONG_OBJECT, RT_FLAW_SKIP_STEP, RT_FLAW_STALE_CALL, RT_FLAW_WANDER};
+    for (int i = 3; i > 0; i--) {
+        int j = (int)rt_rng_below(rng, (uint64_t)i + 1);
+        rt_env_flaw t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (order[i] == RT_FLAW_WANDER) return RT_FLAW_WANDER; /* set later, after some progress */
+        if (rt_env_set_flaw(env, order[i])) return order[i];
+    }
+    return RT_FLAW_NONE;
+}
+
+static int random_action(rt_env *env, rt_rng *rng, rt_env_advice *adv, const char *thought) {
+    const char *const *acts;
+    size_t n = rt_env_admissible(env, &acts);
+    if (n == 0) return 0;
+    snprintf(adv->action, sizeof adv->action, "%s", acts[rt_rng_below(rng, n)]);
+    snprintf(adv->thought, sizeof adv->thought, "%s", thought);
+    return 1;
+}
+
+static json_t *step_json(const rt_env_advice *adv, const char *obs) {
+    json_t *s = json_object();
+    json_object_set_new(s, "thought", json_string(adv->thought));
+    json_object_set_new(s, "action", json_string(adv->action));
+    json_object_set_new(s, "observation", json_string(obs ? obs : ""));
+    return s;
+}
+
+typedef struct {
+    const char *end_reason;
+    char *error;
+    rt_env_flaw flaw;
+    int slips;
+} run_state;
+
+/* Runs the steps; returns RT_ERR_UNSUPPORTED only when the policy needs an expert the world lacks. */
+static rt_status run_steps(rt_env *env, const rt_policy *pol, rt_rng *rng, json_t *steps, run_state *st) {
+    int wander_at = -1, wander_here = 0;
+    if (pol->kind == RT_POLICY_NOISY && rt_rng_double(rng) < pol->noise) {
+        st->flaw = choose_flaw(env, rng);
+        if (st->flaw == RT_FLAW_WANDER) wander_at = (int)rt_rng_below(rng, WANDER_START_MAX_STEPS);
+    }
+    for (;;) {
+        rt_env_advice adv;
+        int have;
+        if (wander_at >= 0 && rt_env_steps_taken(env) >= wander_at) {
+            /* A world without its own way to wander gets aimless random actions instead. */
+            wander_here = !rt_env_set_flaw(env, RT_FLAW_WANDER);
+            wander_at = -1;
+        }
+        if (pol->kind == RT_POLICY_RANDOM || wander_here) {
+            have = random_action(env, rng, &adv, "I try one of the actions that are possible here.");
+        } else if (pol->kind == RT_POLICY_NOISY && rt_rng_double(rng) < pol->noise * SLIP_SHARE &&
+                   random_action(env, rng, &adv, "Let me try this.")) {
+            have = 1;
+            st->slips++;
+        } else {
+            have = rt_env_expert(env, &adv);
+            if (have < 0)
+                return rt_fail(RT_ERR_UNSUPPORTED, "%s: this environment offers no expert actions (use --policy random)",
+                               rt_env_name(env));
+        }
+        if (!have) {
+            st->end_reason = "policy_stopped";
+            return RT_OK;
+        }
+        rt_env_result res;
+        if (rt_env_step(env, adv.action, &res) != RT_OK) {
+            st->end_reason = "env_error";
+            st->error = rt_strdup(rt_errmsg());
+            return RT_OK;
+        }
+        json_array_append_new(steps, step_json(&adv, res.observation));
+        if (res.done) {
+            st->end_reason = res.success ? "success"
+                             : rt_env_steps_taken(env) >= rt_env_max_steps(env) ? "budget_exhausted"
+                                                                               : "env_done";
+            return RT_OK;
+        }
+    }
+}
+
+rt_status rt_env_run_episode(rt_env *env, const rt_policy *pol, uint64_t seed, const char *id, json_t **episode) {
+    *episode = NULL;
+    if (pol->noise < 0 || pol->noise > 1) return rt_fail(RT_ERR_ARG, "noise must be in [0, 1], got %g", pol->noise);
+    json_t *ep = json_object(), *steps = json_array(), *meta = json_object(), *versions = json_object();
+    run_state st = {"success", NULL, RT_FLAW_NONE, 0};
+    rt_env_start start = {"", "", ""};
+    rt_rng rng;
+    rt_rng_seed(&rng, seed ^ POLICY_SALT);
+    int ok = 1;
+    if (rt_env_reset(env, seed, &start) != RT_OK) {
+        st.end_reason = "env_error";
+        st.error = rt_strdup(rt_errmsg());
+        ok = 0;
+    }
+    if (ok) {
+        rt_status s = run_steps(env, pol, &rng, steps, &st);
+        if (s != RT_OK) {
+            json_decref(ep), json_decref(steps), json_decref(meta), json_decref(versions);
+            return s;
+        }
+        rt_env_describe(env, meta, versions);
+    }
+    int success = ok && strcmp(st.end_reason, "success") == 0;
+    double score = ok ? rt_env_score(env) : 0.0;
+    if (!success && score >= 1.0) score = 0.0; /* a world's score is never full credit without success */
+    score = round(score * REWARD_SCALE) / REWARD_SCALE;
+    json_object_set_new(ep, "id", json_string(id));
+    json_object_set_new(ep, "env", json_string(rt_env_name(env)));
+    json_object_set_new(ep, "task", json_string(start.task ? start.task : ""));
+    json_object_set_new(ep, "task_type", json_string(start.task_type ? start.task_type : ""));
+    json_object_set_new(ep, "split", json_string(rt_env_split(env)));
+    json_object_set_new(ep, "api_versions", versions);
+    json_object_set_new(ep, "steps", steps);
+    json_object_set_new(ep, "outcome", json_string(success ? "success" : "failure"));
+    json_object_set_new(ep, "reward", json_real(success ? 1.0 : score));
+    json_object_set_new(meta, "seed", json_integer((json_int_t)seed));
+    json_object_set_new(meta, "policy", json_string(rt_policy_name(pol->kind)));
+    json_object_set_new(meta, "end_reason", json_string(st.end_reason));
+    json_object_set_new(meta, "max_steps", json_integer(rt_env_max_steps(env)));
+    if (pol->kind == RT_POLICY_NOISY) {
+        json_object_set_new(meta, "flaw", json_string(FLAW_NAMES[st.flaw]));
+        json_object_set_new(meta, "slips", json_integer(st.slips));
+    }
+    if (st.error) {
+        json_object_set_new(meta, "error", json_string(st.error));
+        free(st.error);
+    }
+    json_object_set_new(ep, "meta", meta);
+    *episode = ep;
+    return RT_OK;
+}

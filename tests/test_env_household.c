@@ -1,0 +1,256 @@
+/* test_env_household.c: the household world: the expert solves every task type, the same seed gives the
+ * same episode, admissible actions are all valid, bad actions are harmless, splits hold out what they
+ * claim, partial credit and the step budget work. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "retrace.h"
+
+/* 1,000 seeds of every task type in each of its two splits (the bar); fast even under ASan. */
+#define SEEDS_PER_TYPE 2000
+static const char *const TYPES[] = {
+    "pick_and_place_simple",         "look_at_obj_in_light",          "pick_clean_then_place_in_recep",
+    "pick_heat_then_place_in_recep", "pick_cool_then_place_in_recep", "pick_two_obj_and_place",
+};
+static const char *const HELD_OUT_OBJECTS[] = {"candle", "cd", "cup", "ladle", "potato", "watch"};
+
+static rt_env *open_env(const char *split, const char *held_out) {
+    rt_env_config cfg = rt_env_config_default();
+    cfg.split = split;
+    cfg.held_out = held_out;
+    rt_env *env;
+    assert_int_equal(rt_env_open("household", &cfg, &env), RT_OK);
+    return env;
+}
+
+/* Holding out exactly one type and asking for the unseen splits gives episodes of that type only. */
+static void test_expert_solves_every_type(void **state) {
+    (void)state;
+    rt_policy pol = rt_policy_default();
+    for (int t = 0; t < 6; t++) {
+        for (int sp = 0; sp < 2; sp++) {
+            rt_env *env = open_env(sp ? "unseen" : "unseen_task", TYPES[t]);
+            for (int s = 0; s < SEEDS_PER_TYPE / 2; s++) {
+                json_t *ep;
+                assert_int_equal(rt_env_run_episode(env, &pol, rt_env_episode_seed(7, (uint64_t)s), "x", &ep), RT_OK);
+                assert_string_equal(json_string_value(json_object_get(ep, "task_type")), TYPES[t]);
+                if (strcmp(json_string_value(json_object_get(ep, "outcome")), "success") != 0) {
+                    char *line = rt_env_dump_line(ep);
+                    fail_msg("expert failed: %s", line);
+                }
+                assert_true(json_real_value(json_object_get(ep, "reward")) == 1.0);
+                json_decref(ep);
+            }
+            rt_env_close(env);
+        }
+    }
+}
+
+static char *episode_line(rt_env *env, const rt_policy *pol, uint64_t seed) {
+    json_t *ep;
+    assert_int_equal(rt_env_run_episode(env, pol, seed, "id", &ep), RT_OK);
+    char *line = rt_env_dump_line(ep);
+    json_decref(ep);
+    return line;
+}
+
+static void test_same_seed_same_episode(void **state) {
+    (void)state;
+    rt_env *a = open_env("train", NULL), *b = open_env("train", NULL);
+    rt_policy pols[3] = {{RT_POLICY_EXPERT, 0}, {RT_POLICY_NOISY, 0.5}, {RT_POLICY_RANDOM, 0}};
+    for (int p = 0; p < 3; p++)
+        for (uint64_t s = 0; s < 20; s++) {
+            char *x = episode_line(a, &pols[p], s), *y = episode_line(b, &pols[p], s);
+            assert_string_equal(x, y);
+            char *z = episode_line(a, &pols[p], s + 1000);
+            assert_string_not_equal(x, z);
+            free(x), free(y), free(z);
+        }
+    rt_env_close(a);
+    rt_env_close(b);
+}
+
+/* Every admissible action does something: none of them answers "Nothing happens.". */
+static void test_admissible_actions_are_valid(void **state) {
+    (void)state;
+    rt_env *env = open_env("train", "");
+    rt_rng rng;
+    rt_rng_seed(&rng, 5);
+    int checked = 0;
+    for (uint64_t s = 0; s < 60; s++) {
+        rt_env_start st;
+        assert_int_equal(rt_env_reset(env, s, &st), RT_OK);
+        assert_non_null(strstr(st.observation, "Your task is to: "));
+        assert_non_null(strstr(st.observation, st.task));
+        for (;;) {
+            const char *const *acts;
+            size_t n = rt_env_admissible(env, &acts);
+            assert_true(n > 0);
+            char action[256];
+            snprintf(action, sizeof action, "%s", acts[rt_rng_below(&rng, n)]);
+            rt_env_result r;
+            assert_int_equal(rt_env_step(env, action, &r), RT_OK);
+            if (strcmp(r.observation, "Nothing happens.") == 0) fail_msg("admissible '%s' did nothing", action);
+            checked++;
+            if (r.done) break;
+        }
+        assert_true(rt_env_steps_taken(env) <= rt_env_max_steps(env));
+    }
+    assert_true(checked > 1000);
+    rt_env_close(env);
+}
+
+static void test_bad_actions_are_observations(void **state) {
+    (void)state;
+    rt_env *env = open_env("train", NULL);
+    rt_env_start st;
+    assert_int_equal(rt_env_reset(env, 3, &st), RT_OK);
+    char *huge = malloc(20001);
+    memset(huge, 'a', 20000);
+    huge[20000] = '\0';
+    const char *bad[] = {"", "   ", "fly to the moon", "go to", "go to cabinet", "go to cabinet 999", "take",
+                         "take apple 1 from", "put x in/on y", "open fridge 1 now", "heat", "use", "examine 1",
+                         "go to cabinet 99999999999", "GO TO cabinet 1", "take desklamp 1 from desk 1", huge};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rt_env_result r;
+        assert_int_equal(rt_env_step(env, bad[i], &r), RT_OK);
+        assert_string_equal(r.observation, "Nothing happens.");
+        assert_false(r.success);
+    }
+    free(huge);
+    rt_env_result r;
+    assert_int_equal(rt_env_step(env, "inventory", &r), RT_OK);
+    assert_string_equal(r.observation, "You are not carrying anything.");
+    rt_env_close(env);
+}
+
+static int is_held_out_object(const char *name) {
+    for (size_t i = 0; i < sizeof HELD_OUT_OBJECTS / sizeof HELD_OUT_OBJECTS[0]; i++)
+        if (strcmp(name, HELD_OUT_OBJECTS[i]) == 0) return 1;
+    return 0;
+}
+
+/* Train never shows held-out types, objects or layouts; the unseen splits only those. */
+static void test_splits_hold_out(void **state) {
+    (void)state;
+    const char *splits[] = {"train", "unseen_task", "unseen_scene", "unseen"};
+    rt_policy pol = rt_policy_default();
+    for (int sp = 0; sp < 4; sp++) {
+        rt_env *env = open_env(splits[sp], NULL);
+        int unseen_task = sp == 1 || sp == 3, unseen_scene = sp >= 2;
+        for (uint64_t s = 0; s < 150; s++) {
+            json_t *ep;
+            assert_int_equal(rt_env_run_episode(env, &pol, s, "x", &ep), RT_OK);
+            const char *type = json_string_value(json_object_get(ep, "task_type"));
+            int held_type = strcmp(type, "pick_cool_then_place_in_recep") == 0 || strcmp(type, "look_at_obj_in_light") == 0;
+            assert_int_equal(held_type, unseen_task);
+            json_t *meta = json_object_get(ep, "meta");
+            assert_int_equal(json_integer_value(json_object_get(meta, "layout")) % 4 == 3, unseen_scene);
+            assert_int_equal(is_held_out_object(json_string_value(json_object_get(meta, "object"))), unseen_scene);
+            if (!unseen_scene) {
+                char *line = rt_env_dump_line(ep);
+                for (size_t k = 0; k < sizeof HELD_OUT_OBJECTS / sizeof HELD_OUT_OBJECTS[0]; k++) {
+                    char needle[32];
+                    snprintf(needle, sizeof needle, "a %s ", HELD_OUT_OBJECTS[k]);
+                    assert_null(strstr(line, needle));
+                }
+                free(line);
+            }
+            json_decref(ep);
+        }
+        rt_env_close(env);
+    }
+}
+
+/* Taking the object and stopping earns the pick-up sub-goal only. */
+static void test_partial_credit(void **state) {
+    (void)state;
+    for (int t = 0; t < 6; t++) {
+        rt_env *env = open_env("unseen_task", TYPES[t]);
+        rt_env_start st;
+        assert_int_equal(rt_env_reset(env, 11, &st), RT_OK);
+        assert_true(rt_env_score(env) == 0.0);
+        for (int guard = 0; guard < 60; guard++) {
+            rt_env_advice adv;
+            assert_int_equal(rt_env_expert(env, &adv), 1);
+            assert_true(strlen(adv.thought) > 10);
+            rt_env_result r;
+            assert_int_equal(rt_env_step(env, adv.action, &r), RT_OK);
+            if (strncmp(r.observation, "You pick up", 11) == 0) break;
+        }
+        double want = t == 0 ? 0.5 : 1.0 / 3.0;
+        assert_true(rt_env_score(env) > want - 1e-9 && rt_env_score(env) < want + 1e-9);
+        rt_env_close(env);
+    }
+}
+
+static void test_budget_and_config_errors(void **state) {
+    (void)state;
+    rt_env_config cfg = rt_env_config_default();
+    cfg.max_steps = 5;
+    rt_env *env;
+    assert_int_equal(rt_env_open("household", &cfg, &env), RT_OK);
+    rt_env_start st;
+    assert_int_equal(rt_env_reset(env, 1, &st), RT_OK);
+    rt_env_result r;
+    for (int i = 0; i < 5; i++) assert_int_equal(rt_env_step(env, "look", &r), RT_OK);
+    assert_true(r.done && !r.success);
+    assert_int_equal(rt_env_step(env, "look", &r), RT_ERR_STATE);
+    rt_env_close(env);
+    cfg = rt_env_config_default();
+    cfg.held_out = "pick_and_fly";
+    assert_int_equal(rt_env_open("household", &cfg, &env), RT_ERR_ARG);
+    assert_non_null(strstr(rt_errmsg(), "pick_and_fly"));
+    cfg.held_out = "pick";
+    assert_int_equal(rt_env_open("household", &cfg, &env), RT_ERR_ARG);
+    assert_non_null(strstr(rt_errmsg(), "ambiguous"));
+    cfg.held_out = NULL;
+    cfg.split = "validation";
+    assert_int_equal(rt_env_open("household", &cfg, &env), RT_ERR_ARG);
+    assert_non_null(strstr(rt_errmsg(), "validation"));
+    assert_int_equal(rt_env_open("kitchen", NULL, &env), RT_ERR_ARG);
+}
+
+/* The noise rate sets the outcome rate; every failure carries its reason. */
+static void test_noisy_rates(void **state) {
+    (void)state;
+    rt_env *env = open_env("train", NULL);
+    double rates[] = {0.0, 0.5, 1.0};
+    for (int k = 0; k < 3; k++) {
+        rt_policy pol = {RT_POLICY_NOISY, rates[k]};
+        int wins = 0, n = 200;
+        for (int s = 0; s < n; s++) {
+            json_t *ep;
+            assert_int_equal(rt_env_run_episode(env, &pol, (uint64_t)s, "x", &ep), RT_OK);
+            int win = strcmp(json_string_value(json_object_get(ep, "outcome")), "success") == 0;
+            wins += win;
+            double reward = json_real_value(json_object_get(ep, "reward"));
+            assert_true(reward >= 0.0 && reward <= 1.0);
+            if (!win) {
+                assert_true(reward < 1.0);
+                const char *why = json_string_value(json_object_get(json_object_get(ep, "meta"), "end_reason"));
+                assert_true(strcmp(why, "policy_stopped") == 0 || strcmp(why, "budget_exhausted") == 0);
+            }
+            json_decref(ep);
+        }
+        if (k == 0) assert_int_equal(wins, n);
+        if (k == 1) assert_true(wins > n * 35 / 100 && wins < n * 70 / 100);
+        if (k == 2) assert_true(wins < n * 5 / 100);
+    }
+    rt_env_close(env);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_expert_solves_every_type), cmocka_unit_test(test_same_seed_same_episode),
+        cmocka_unit_test(test_admissible_actions_are_valid), cmocka_unit_test(test_bad_actions_are_observations),
+        cmocka_unit_test(test_splits_hold_out), cmocka_unit_test(test_partial_credit),
+        cmocka_unit_test(test_budget_and_config_errors), cmocka_unit_test(test_noisy_rates),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
