@@ -350,6 +350,75 @@ static void test_not_a_checkpoint(void **state) {
     expect_load_error(path, "linear.bias", OUT_DIM, ANY_ERROR, "");
 }
 
+/* Rewrites the checkpoint at `src` into `dst` with metadata `key` set to `value` (NULL: dropped) and,
+ * when `f16_tensor` is set, that tensor stored as F16. */
+static void rewrite_checkpoint(const char *src, const char *dst, const char *key, const char *value,
+                               const char *f16_tensor) {
+    static const char *const keys[] = {"format", "version", "step", "rng", "extra", "adamw", "checksums"};
+    rt_st_file *f = NULL;
+    assert_int_equal(rt_st_open(src, &f), RT_OK);
+    rt_st_writer *w = rt_st_writer_new();
+    for (int i = 0; i < rt_st_count(f); i++) {
+        const rt_st_tensor *t = rt_st_at(f, i);
+        if (f16_tensor && strcmp(t->name, f16_tensor) == 0) {
+            float *tmp = malloc((size_t)t->numel * sizeof(float));
+            memcpy(tmp, t->data, t->nbytes);
+            assert_int_equal(rt_st_writer_add_f32(w, t->name, RT_DTYPE_F16, t->ndim, t->shape, tmp), RT_OK);
+            free(tmp);
+        } else {
+            assert_int_equal(rt_st_writer_add_raw(w, t->name, t->dtype, t->ndim, t->shape, t->data), RT_OK);
+        }
+    }
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const char *v = strcmp(keys[k], key) == 0 ? value : rt_st_metadata(f, keys[k]);
+        if (v) assert_int_equal(rt_st_writer_set_metadata(w, keys[k], v), RT_OK);
+    }
+    assert_int_equal(rt_st_writer_save(w, dst), RT_OK);
+    rt_st_writer_free(w);
+    rt_st_close(f);
+}
+
+/* Every metadata field a load relies on, malformed one at a time: each is a one-line error naming the
+ * file and the field, and leaves the run untouched. */
+static void test_bad_metadata(void **state) {
+    (void)state;
+    char good[MAX_PATH], bad[MAX_PATH];
+    temp_path(good, "good3.safetensors");
+    temp_path(bad, "badmeta.safetensors");
+    size_t len;
+    free(good_checkpoint(good, &len));
+    static const struct {
+        const char *key, *value, *f16_tensor;
+        rt_status code;
+        const char *needle;
+    } cases[] = {
+        {"version", "2", NULL, RT_ERR_UNSUPPORTED, "checkpoint version '2' is not supported"},
+        {"version", NULL, NULL, RT_ERR_FORMAT, "metadata 'version' is missing"},
+        {"step", "-1", NULL, RT_ERR_FORMAT, "metadata 'step' must be a non-negative decimal integer"},
+        {"step", "12x", NULL, RT_ERR_FORMAT, "metadata 'step' must be a non-negative decimal integer"},
+        {"step", NULL, NULL, RT_ERR_FORMAT, "metadata 'step' is missing"},
+        {"rng", "0000000000000001,0000000000000002,0000000000000003", NULL, RT_ERR_FORMAT, "metadata 'rng'"},
+        {"rng", "zz", NULL, RT_ERR_FORMAT, "metadata 'rng'"},
+        {"rng", NULL, NULL, RT_ERR_FORMAT, "metadata 'rng' is missing"},
+        {"adamw", "{", NULL, RT_ERR_FORMAT, "metadata 'adamw' is not a JSON object"},
+        {"adamw", "{\"lr\": 0.1}", NULL, RT_ERR_FORMAT, "metadata 'adamw': missing key 'beta1'"},
+        {"adamw", "{\"lr\": 0.1, \"beta1\": 1.5, \"beta2\": 0.9, \"eps\": 0, \"weight_decay\": 0}", NULL,
+         RT_ERR_ARG, "metadata 'adamw': adamw: beta1 1.5 must be in [0, 1)"},
+        {"checksums", NULL, NULL, RT_ERR_FORMAT, "metadata 'checksums'"},
+        {"checksums", "{}", NULL, RT_ERR_FORMAT, "tensor 'param.linear.weight' has no checksum"},
+        {"format", "something-else", NULL, RT_ERR_FORMAT, "not a retrace checkpoint"},
+        {"version", "9\nlong version string that goes on and on", NULL, RT_ERR_UNSUPPORTED,
+         "version '9?long version string that goes ...' is not supported"},
+        {"", NULL, "adam_m.linear.bias", RT_ERR_FORMAT, "tensor 'adam_m.linear.bias' is F16, expected F32"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rewrite_checkpoint(good, bad, cases[i].key, cases[i].value, cases[i].f16_tensor);
+        expect_load_error(bad, "linear.bias", OUT_DIM, cases[i].code, cases[i].needle);
+    }
+    unlink(good);
+    unlink(bad);
+}
+
 /* A save that cannot complete reports the path and leaves no file behind. */
 static void test_save_failure(void **state) {
     (void)state;
@@ -370,6 +439,7 @@ int main(void) {
         cmocka_unit_test(test_mismatched_model),
         cmocka_unit_test(test_unclaimed_tensor),
         cmocka_unit_test(test_not_a_checkpoint),
+        cmocka_unit_test(test_bad_metadata),
         cmocka_unit_test(test_save_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -141,23 +141,35 @@ typedef struct {
     const rt_st_tensor **tensors; /* n_params * N_SLOTS, in slot order per parameter */
 } ckpt_state;
 
+/* A metadata value quoted in a message, cut short and with control characters replaced, so a hostile
+ * file cannot break the one-line error. */
+#define QUOTE_CHARS 32
+static const char *quote(const char *s, char buf[QUOTE_CHARS + 4]) {
+    size_t i = 0;
+    for (; s[i] && i < QUOTE_CHARS; i++) buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    strcpy(buf + i, s[i] ? "..." : "");
+    return buf;
+}
+
 static rt_status parse_header_fields(const char *path, const rt_st_file *f, ckpt_state *st) {
+    char quoted[QUOTE_CHARS + 4];
     const char *format = rt_st_metadata(f, "format");
-    if (!format || strcmp(format, CKPT_FORMAT) != 0)
-        return rt_fail(RT_ERR_FORMAT, "%s: not a retrace checkpoint (metadata 'format' is %s%s%s)", path,
-                       format ? "'" : "", format ? format : "missing", format ? "'" : "");
+    if (!format) return rt_fail(RT_ERR_FORMAT, "%s: not a retrace checkpoint (no metadata 'format')", path);
+    if (strcmp(format, CKPT_FORMAT) != 0)
+        return rt_fail(RT_ERR_FORMAT, "%s: not a retrace checkpoint (metadata 'format' is '%s')", path, quote(format, quoted));
     const char *version = rt_st_metadata(f, "version");
-    if (!version || strcmp(version, CKPT_VERSION) != 0)
-        return rt_fail(RT_ERR_UNSUPPORTED, "%s: checkpoint version '%s' is not supported (this build reads %s)", path,
-                       version ? version : "(missing)", CKPT_VERSION);
+    if (!version) return rt_fail(RT_ERR_FORMAT, "%s: metadata 'version' is missing", path);
+    if (strcmp(version, CKPT_VERSION) != 0)
+        return rt_fail(RT_ERR_UNSUPPORTED, "%s: checkpoint version '%s' is not supported (this build reads %s)",
+                       path, quote(version, quoted), CKPT_VERSION);
 
     const char *step = rt_st_metadata(f, "step");
     char *end = NULL;
     errno = 0;
     long long v = step ? strtoll(step, &end, 10) : -1;
     if (!step || errno || end == step || *end || v < 0)
-        return rt_fail(RT_ERR_FORMAT, "%s: metadata 'step' is %s, expected a non-negative integer", path,
-                       step ? "not a number" : "missing");
+        return rt_fail(RT_ERR_FORMAT, "%s: metadata 'step' %s", path,
+                       step ? "must be a non-negative decimal integer" : "is missing");
     st->step = v;
 
     const char *rng = rt_st_metadata(f, "rng");
@@ -187,15 +199,23 @@ static rt_status parse_adamw(const char *path, const rt_st_file *f, rt_adamw_par
     }
     const char *keys[5] = {"lr", "beta1", "beta2", "eps", "weight_decay"};
     float *dst[5] = {&p->lr, &p->beta1, &p->beta2, &p->eps, &p->weight_decay};
+    /* The JSON getters name "<file>" in their messages; here the file is the metadata field. */
+    size_t where_len = strlen(path) + sizeof ": metadata 'adamw'";
+    char *where = rt_malloc(where_len);
+    snprintf(where, where_len, "%s: metadata 'adamw'", path);
     rt_status rs = RT_OK;
     for (int k = 0; k < 5 && rs == RT_OK; k++) {
         double d;
-        rs = rt_json_get_number(o, keys[k], path, &d);
+        rs = rt_json_get_number(o, keys[k], where, &d);
         if (rs == RT_OK) *dst[k] = (float)d;
     }
     json_decref(o);
-    if (rs == RT_OK && (rs = rt_adamw_params_check(p)) != RT_OK)
-        rs = rt_fail_context(rs, "%s: metadata 'adamw'", path);
+    if (rs == RT_OK && (rs = rt_adamw_params_check(p)) != RT_OK) {
+        char why[256]; /* rt_errmsg() is the buffer rt_fail writes into */
+        snprintf(why, sizeof why, "%s", rt_errmsg());
+        rs = rt_fail(rs, "%s: %s", where, why);
+    }
+    free(where);
     return rs;
 }
 
