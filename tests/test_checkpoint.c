@@ -427,6 +427,7 @@ static void test_save_failure(void **state) {
     const char *path = "/nonexistent-rt-dir/ckpt.safetensors";
     assert_int_not_equal(rt_checkpoint_save(path, &t.opt, &t.rng, NULL), RT_OK);
     assert_non_null(strstr(rt_errmsg(), path));
+    assert_true(strncmp(rt_errmsg(), "saving checkpoint: ", 19) == 0);
     assert_false(rt_path_exists(path));
     rt_adamw_free(&t.opt);
 }

@@ -125,7 +125,9 @@ rt_status rt_checkpoint_save(const char *path, const rt_adamw *opt, const rt_rng
     if (s == RT_OK) s = rt_st_writer_save(w, path);
     json_decref(sums);
     rt_st_writer_free(w);
-    if (s != RT_OK) return rt_fail_context(s, "saving checkpoint %s", path);
+    /* The writer's own messages name the file when the failure is in writing it; others do not. */
+    if (s != RT_OK) return strstr(rt_errmsg(), path) ? rt_fail_context(s, "saving checkpoint")
+                                                     : rt_fail_context(s, "saving checkpoint %s", path);
     return RT_OK;
 }
 
