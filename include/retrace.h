@@ -6,6 +6,9 @@
 #include "retrace/base.h"
 #include "retrace/safetensors.h"
 #include "retrace/optim.h"
+#include "retrace/tensor.h"
+#include "retrace/model.h"
+#include "retrace/train.h"
 #include "retrace/env.h"
 
 #endif

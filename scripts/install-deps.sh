@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages retrace builds against, when they are missing (apt-get, as root).
 set -euo pipefail
-PACKAGES=(build-essential cmake pkg-config clang libomp-dev libopenblas-dev libjansson-dev libcmocka-dev
+PACKAGES=(build-essential cmake pkg-config clang libomp-dev libopenblas-openmp-dev libjansson-dev libcmocka-dev
           libsqlite3-dev libpcre2-dev libutf8proc-dev python3)
 missing=()
 for p in "${PACKAGES[@]}"; do
