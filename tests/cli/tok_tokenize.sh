@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `retrace tokenize`: ids per line, empty line in -> empty line out, --decode back to the text, invalid
+# UTF-8 replaced (never a crash), one-line errors with the line number for bad ids, and errors naming
+# the field of a broken tokenizer.json. Args: RETRACE_BIN FIXTURES_DIR
+set -u
+bin=$1
+fixtures=$2
+shared="$(dirname "$0")/../../../shared/models/tokenizers"
+pass=0
+failn=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*" >&2; failn=$((failn + 1)); }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Usage errors need no tokenizer.
+"$bin" tokenize 2>"$tmp/err" && bad "no --tokenizer exits 0" || ok
+[ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "usage error is not one line: $(cat "$tmp/err")"
+"$bin" tokenize --help | grep -q "usage: retrace tokenize" && ok || bad "--help"
+
+# A broken tokenizer.json: the error names the file and the field.
+echo '{"model": {"type": "Magic", "vocab": {}}}' >"$tmp/tokenizer.json"
+"$bin" tokenize --tokenizer "$tmp/tokenizer.json" </dev/null 2>"$tmp/err" && bad "unknown model type exits 0" || ok
+grep -q "model.type 'Magic' is not supported" "$tmp/err" && ok || bad "unknown type message: $(cat "$tmp/err")"
+echo '{"model": {"type": "BPE", "vocab": {"a": 0}}}' >"$tmp/tokenizer.json"
+"$bin" tokenize --tokenizer "$tmp/tokenizer.json" </dev/null 2>"$tmp/err" && bad "missing merges exits 0" || ok
+grep -q "tokenizer.json: missing field 'model.merges'" "$tmp/err" && ok || bad "missing field message: $(cat "$tmp/err")"
+"$bin" tokenize --tokenizer "$tmp/none.json" </dev/null 2>"$tmp/err" && bad "missing file exits 0" || ok
+grep -q "none.json" "$tmp/err" && ok || bad "missing file message: $(cat "$tmp/err")"
+
+for name in llama3 qwen3 mistral; do
+  dir="$shared/$name"
+  if [ ! -d "$dir" ]; then
+    echo "SKIP: $dir not found (the real tokenizers live in ../shared)"
+    continue
+  fi
+  printf 'Hello world\n\nsecond line: 你好 🎉\n' >"$tmp/in.txt"
+  "$bin" tokenize --tokenizer "$dir" <"$tmp/in.txt" >"$tmp/ids.txt" || bad "$name: encode failed"
+  [ "$(wc -l <"$tmp/ids.txt")" -eq 3 ] && ok || bad "$name: 3 lines in, $(wc -l <"$tmp/ids.txt") out"
+  [ -z "$(sed -n 2p "$tmp/ids.txt")" ] && ok || bad "$name: empty line did not give an empty line"
+  grep -qvE '^([0-9]+( [0-9]+)*)?$' "$tmp/ids.txt" && bad "$name: ids are not single-space separated" || ok
+  "$bin" tokenize --tokenizer "$dir" --decode <"$tmp/ids.txt" >"$tmp/back.txt" || bad "$name: decode failed"
+  cmp -s "$tmp/in.txt" "$tmp/back.txt" && ok || bad "$name: decode(encode(x)) != x: $(cat "$tmp/back.txt")"
+  # Invalid UTF-8 is replaced, never a crash.
+  printf 'ab\xff\xfecd\n' | "$bin" tokenize --tokenizer "$dir" >"$tmp/inv.txt" && ok || bad "$name: invalid UTF-8 failed"
+  printf '1 2 99999999\n' | "$bin" tokenize --tokenizer "$dir" --decode 2>/dev/null >/dev/null && bad "$name: out-of-range id exits 0" || ok
+  printf '1\n2 x\n' | "$bin" tokenize --tokenizer "$dir" --decode 2>"$tmp/err" >/dev/null
+  grep -q "line 2: 'x' is not a token id" "$tmp/err" && ok || bad "$name: bad id message: $(cat "$tmp/err")"
+  printf '5\n6 99999999\n' | "$bin" tokenize --tokenizer "$dir" --decode 2>"$tmp/err" >/dev/null
+  grep -q "line 2: id 99999999 is not in the vocabulary" "$tmp/err" && ok || bad "$name: range message: $(cat "$tmp/err")"
+done
+
+echo "$pass passed, $failn failed"
+[ "$failn" -eq 0 ]

@@ -1,0 +1,141 @@
+/* test_tok_ref.c: encode and decode parity with the reference `tokenizers` library on the real
+ * tokenizers of ../shared/models/tokenizers (mistral, llama3, qwen3). The reference ids were written
+ * by tools/make_tok_fixtures.py into tests/fixtures/tok/<name>.ref.json; every text and every
+ * decode case is compared. Skipped, with a message, where ../shared is absent. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "retrace.h"
+
+static json_t *load_fixture(const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tok/%s", RT_FIXTURES_DIR, name);
+    /* The corpus holds a NUL byte on purpose, which jansson reads only when allowed. */
+    json_error_t err;
+    json_t *j = json_load_file(path, JSON_ALLOW_NUL, &err);
+    if (!j) fail_msg("%s:%d: %s", path, err.line, err.text);
+    return j;
+}
+
+/* Loads the shared tokenizer `name`, or returns NULL after printing why the test is skipped. */
+static rt_tokenizer *load_shared(const char *name) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/models/tokenizers/%s", RT_SHARED_DIR, name);
+    if (!rt_path_exists(dir)) {
+        print_message("SKIP: %s not found (the real tokenizers live in ../shared)\n", dir);
+        return NULL;
+    }
+    rt_tokenizer *t = NULL;
+    if (rt_tokenizer_load(dir, &t) != RT_OK) fail_msg("loading %s: %s", dir, rt_errmsg());
+    return t;
+}
+
+/* Counts a mismatch and prints the first few. */
+static int compare_ids(const char *what, size_t idx, const rt_tok_ids *got, json_t *want, int *shown) {
+    size_t n = json_array_size(want);
+    int same = got->n == n;
+    for (size_t i = 0; same && i < n; i++) same = got->ids[i] == json_integer_value(json_array_get(want, i));
+    if (!same && (*shown)++ < 5) {
+        print_message("%s #%zu: got %zu ids, want %zu:\n  got ", what, idx, got->n, n);
+        for (size_t i = 0; i < got->n && i < 40; i++) print_message(" %d", (int)got->ids[i]);
+        print_message("\n  want");
+        for (size_t i = 0; i < n && i < 40; i++) print_message(" %d", (int)json_integer_value(json_array_get(want, i)));
+        print_message("\n");
+    }
+    return !same;
+}
+
+static int hexval(char c) { return c <= '9' ? c - '0' : (c | 32) - 'a' + 10; }
+
+static void check_tokenizer(const char *name) {
+    rt_tokenizer *t = load_shared(name);
+    if (!t) {
+        skip();
+        return;
+    }
+    char refname[256];
+    snprintf(refname, sizeof refname, "%s.ref.json", name);
+    json_t *corpus = load_fixture("corpus.json"), *ref = load_fixture(refname);
+    json_t *enc = json_object_get(ref, "encode"), *enc_sp = json_object_get(ref, "encode_special");
+    assert_int_equal(json_array_size(enc), json_array_size(corpus));
+    int bad = 0, shown = 0;
+    rt_tok_ids ids = {0};
+    for (size_t i = 0; i < json_array_size(corpus); i++) {
+        json_t *text = json_array_get(corpus, i);
+        const char *s = json_string_value(text);
+        size_t len = json_string_length(text);
+        ids.n = 0;
+        assert_int_equal(rt_tokenizer_encode(t, s, len, 0, &ids), RT_OK);
+        bad += compare_ids("encode", i, &ids, json_array_get(enc, i), &shown);
+        ids.n = 0;
+        assert_int_equal(rt_tokenizer_encode(t, s, len, RT_TOK_ADD_SPECIAL, &ids), RT_OK);
+        bad += compare_ids("encode_special", i, &ids, json_array_get(enc_sp, i), &shown);
+        /* Round trip: without special tokens in the text, decode(encode(x)) gives x back for the
+         * byte-level models; the reference does the same, which the decode cases below check. */
+    }
+    json_t *inv = json_object_get(ref, "invalid");
+    for (size_t i = 0; i < json_array_size(inv); i++) {
+        const char *hex = json_string_value(json_object_get(json_array_get(inv, i), "hex"));
+        size_t n = strlen(hex) / 2;
+        char *raw = malloc(n + 1);
+        for (size_t k = 0; k < n; k++) raw[k] = (char)(hexval(hex[2 * k]) * 16 + hexval(hex[2 * k + 1]));
+        ids.n = 0;
+        assert_int_equal(rt_tokenizer_encode(t, raw, n, 0, &ids), RT_OK);
+        bad += compare_ids("invalid utf-8", i, &ids, json_object_get(json_array_get(inv, i), "ids"), &shown);
+        free(raw);
+    }
+    json_t *dec = json_object_get(ref, "decode");
+    for (size_t i = 0; i < json_array_size(dec); i++) {
+        json_t *c = json_array_get(dec, i), *jids = json_object_get(c, "ids");
+        ids.n = 0;
+        for (size_t k = 0; k < json_array_size(jids); k++) rt_tok_ids_push(&ids, (int32_t)json_integer_value(json_array_get(jids, k)));
+        for (int skip_sp = 0; skip_sp <= 1; skip_sp++) {
+            char *text;
+            size_t len;
+            assert_int_equal(rt_tokenizer_decode(t, ids.ids, ids.n, skip_sp, &text, &len), RT_OK);
+            json_t *want = json_object_get(c, skip_sp ? "text_skip_special" : "text");
+            if (len != json_string_length(want) || memcmp(text, json_string_value(want), len) != 0) {
+                if (shown++ < 5) print_message("decode #%zu (skip_special %d): got '%s', want '%s'\n", i, skip_sp, text, json_string_value(want));
+                bad++;
+            }
+            free(text);
+        }
+    }
+    if (bad) print_message("%s: %d mismatches\n", name, bad);
+    assert_int_equal(bad, 0);
+    rt_tok_ids_free(&ids);
+    json_decref(corpus);
+    json_decref(ref);
+    rt_tokenizer_free(t);
+    rt_tokenizer_thread_cleanup();
+}
+
+static void test_llama3(void **state) {
+    (void)state;
+    check_tokenizer("llama3");
+}
+
+static void test_qwen3(void **state) {
+    (void)state;
+    check_tokenizer("qwen3");
+}
+
+static void test_mistral(void **state) {
+    (void)state;
+    check_tokenizer("mistral");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_llama3),
+        cmocka_unit_test(test_qwen3),
+        cmocka_unit_test(test_mistral),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
