@@ -29,6 +29,8 @@ typedef struct {
     const char *ckpt_path;  /* NULL = no checkpoints */
     const char *resume_path; /* a checkpoint to continue from, or NULL */
     const char *loss_log_path; /* JSON lines {"step","loss","lr","grad_norm","tokens_per_s"}, or NULL */
+    int64_t stop_at;     /* end this run after this many total steps (a checkpoint is written), 0 = at `steps`;
+                          * the schedule still spans `steps`, so a later resume continues the same run */
 } rt_train_params;
 
 rt_train_params rt_train_params_default(void);

@@ -65,11 +65,12 @@ rt_status rt_train_run(rt_model *m, const rt_train_params *p, rt_batch_fn next_b
     size_t n = (size_t)p->batch * p->seq;
     int32_t *ids = rt_malloc(sizeof(int32_t) * n), *targets = rt_malloc(sizeof(int32_t) * n);
     rt_lr_schedule sched = {p->adamw.lr, p->steps, p->warmup_frac, p->decay, p->min_lr_ratio};
+    int64_t end = (p->stop_at > 0 && p->stop_at < p->steps) ? p->stop_at : p->steps;
     rt_progress prog;
-    rt_progress_begin(&prog, "train", p->steps);
+    rt_progress_begin(&prog, "train", end);
     double t0 = rt_now();
     int64_t first_step = opt.step, tokens = 0;
-    while (s == RT_OK && opt.step < p->steps) {
+    while (s == RT_OK && opt.step < end) {
         rt_params_zero_grad(m->param_list, m->n_param_list);
         double loss_sum = 0.0;
         for (int micro = 0; micro < p->accum && s == RT_OK; micro++) {
@@ -97,7 +98,7 @@ rt_status rt_train_run(rt_model *m, const rt_train_params *p, rt_batch_fn next_b
         if (p->log_every > 0 && (opt.step % p->log_every == 0 || opt.step == p->steps) && !prog.enabled)
             rt_info("step %" PRId64 "/%" PRId64 "  loss %.4f  lr %.2e  grad-norm %.3f  %.0f tok/s", opt.step, p->steps,
                     loss, lr, norm, tps);
-        if (p->ckpt_path && ((p->ckpt_every > 0 && opt.step % p->ckpt_every == 0) || opt.step == p->steps))
+        if (p->ckpt_path && ((p->ckpt_every > 0 && opt.step % p->ckpt_every == 0) || opt.step == end))
             s = save_ckpt(p, &opt, &rng);
     }
     rt_progress_end(&prog);

@@ -1,0 +1,36 @@
+/* cmd_merge.c: `retrace merge` folds a PEFT LoRA adapter into its base model and saves the result in
+ * the Hugging Face layout (loadable by transformers, and by llama.cpp's converter as a plain model). */
+#include <string.h>
+
+#include "cli/cli.h"
+
+const char rt_cmd_merge_summary[] = "merge a LoRA adapter into its base model and save the merged model";
+
+int rt_cmd_merge(int argc, char **argv) {
+    const char *model_dir = NULL, *adapter = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (rt_cli_is_help(a)) {
+            printf("usage: retrace merge --model DIR --adapter DIR -o OUT\n\n"
+                   "Computes W + scale * B A for every adapted projection (scale alpha/r, or alpha/sqrt(r) for\n"
+                   "rsLoRA) and writes OUT/config.json and OUT/model.safetensors (float32).\n");
+            return RT_EXIT_OK;
+        }
+        if (!v) return rt_cli_usage_error("merge", "'%s' needs a value (see --help)", a);
+        if (strcmp(a, "--model") == 0) model_dir = v;
+        else if (strcmp(a, "--adapter") == 0) adapter = v;
+        else if (strcmp(a, "-o") == 0) out = v;
+        else return rt_cli_usage_error("merge", "unknown option '%s'", a);
+        i++;
+    }
+    if (!model_dir || !adapter || !out) return rt_cli_usage_error("merge", "--model, --adapter and -o are required");
+    rt_model *m;
+    if (rt_model_load(model_dir, &m) != RT_OK) return rt_cli_fail("merge");
+    rt_status s = rt_lora_load_peft(m, adapter);
+    if (s == RT_OK) s = rt_lora_merge(m);
+    if (s == RT_OK) s = rt_model_save(m, out);
+    rt_model_free(m);
+    if (s != RT_OK) return rt_cli_fail("merge");
+    printf("merged %s into %s: saved %s\n", adapter, model_dir, out);
+    return RT_EXIT_OK;
+}
