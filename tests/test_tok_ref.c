@@ -23,10 +23,12 @@ static json_t *load_fixture(const char *name) {
     return j;
 }
 
-/* Loads the shared tokenizer `name`, or returns NULL after printing why the test is skipped. */
+/* Loads tokenizer `name`: a committed one under fixtures/tok/models, else the shared one (or returns
+ * NULL after printing why the test is skipped). */
 static rt_tokenizer *load_shared(const char *name) {
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/models/tokenizers/%s", RT_SHARED_DIR, name);
+    snprintf(dir, sizeof dir, "%s/tok/models/%s", RT_FIXTURES_DIR, name);
+    if (!rt_path_exists(dir)) snprintf(dir, sizeof dir, "%s/models/tokenizers/%s", RT_SHARED_DIR, name);
     if (!rt_path_exists(dir)) {
         print_message("SKIP: %s not found (the real tokenizers live in ../shared)\n", dir);
         return NULL;
@@ -131,11 +133,28 @@ static void test_mistral(void **state) {
     check_tokenizer("mistral");
 }
 
+/* WordPiece with the BERT normalizer and pre-tokenizer (the real all-MiniLM-L6-v2 tokenizer). */
+static void test_minilm(void **state) {
+    (void)state;
+    check_tokenizer("minilm");
+}
+
+/* Unigram with the Precompiled (nmt_nfkc) normalizer and Metaspace, in XLM-R's layout. */
+static void test_xlmr_unigram(void **state) {
+    (void)state;
+    check_tokenizer("xlmr-unigram");
+}
+
+/* The output of `retrace tokenizer-train`, as the reference library reads it. */
+static void test_trained_bpe(void **state) {
+    (void)state;
+    check_tokenizer("trained-bpe");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_llama3),
-        cmocka_unit_test(test_qwen3),
-        cmocka_unit_test(test_mistral),
+        cmocka_unit_test(test_llama3),  cmocka_unit_test(test_qwen3),        cmocka_unit_test(test_mistral),
+        cmocka_unit_test(test_minilm),  cmocka_unit_test(test_xlmr_unigram), cmocka_unit_test(test_trained_bpe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

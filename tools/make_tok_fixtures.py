@@ -6,13 +6,15 @@
     python3 tools/make_tok_fixtures.py [--shared ../shared]
 
 For each tokenizer folder found (../shared/models/tokenizers/{mistral,llama3,qwen3} and the small
-committed ones under tests/fixtures/tok/models/) it writes <name>.ref.json:
+committed ones under tests/fixtures/tok/models/, see tools/tok_make_models.py; trained-bpe there is
+written by `retrace tokenizer-train`, so its ids check that the reference library reads the trainer's
+output and encodes as retrace does) it writes <name>.ref.json:
   encode          ids of every corpus text, add_special_tokens=False
   encode_special  the same with add_special_tokens=True
   invalid         raw byte strings (hex) with the ids of their errors="replace" decoding
   decode          id lists (the corpus ids and random ones) with their text, special tokens kept
                   and skipped
-and, for the tokenizers with a chat template, <name>.chat.json: conversations rendered by
+and, for the three shared tokenizers, <name>.chat.json: conversations rendered by
 apply_chat_template(tokenize=False) with and without the generation prompt.
 The corpus itself is written to corpus.json so the C tests read the same texts.
 """
@@ -187,6 +189,9 @@ def reference_ids(name, d):
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(os.path.join(d, "tokenizer.json"))
+    # retrace encodes whole texts; padding and truncation (MiniLM's file sets both) are the caller's.
+    tok.no_padding()
+    tok.no_truncation()
     ref = {"tokenizer": name}
     ref["encode"] = [tok.encode(t, add_special_tokens=False).ids for t in CORPUS]
     ref["encode_special"] = [tok.encode(t, add_special_tokens=True).ids for t in CORPUS]
@@ -233,12 +238,13 @@ def main():
     with open(os.path.join(OUT, "corpus.json"), "w", encoding="utf-8") as f:
         json.dump(CORPUS, f, ensure_ascii=False, indent=0)
         f.write("\n")
+    shared_names = ("mistral", "llama3", "qwen3")
     for name, d in tokenizer_dirs(args.shared):
         ref = reference_ids(name, d)
         with open(os.path.join(OUT, f"{name}.ref.json"), "w", encoding="utf-8") as f:
             json.dump(ref, f, ensure_ascii=False)
             f.write("\n")
-        if os.path.exists(os.path.join(d, "tokenizer_config.json")):
+        if name in shared_names and os.path.exists(os.path.join(d, "tokenizer_config.json")):
             chat = reference_chat(name, d)
             with open(os.path.join(OUT, f"{name}.chat.json"), "w", encoding="utf-8") as f:
                 json.dump(chat, f, ensure_ascii=False, indent=1)

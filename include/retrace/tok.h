@@ -90,6 +90,8 @@ typedef struct {
     int32_t min_frequency;  /* a pair seen fewer times is never merged */
     const char **special_tokens; /* added first, with ids 0..n-1 */
     size_t n_special;
+    const char *bos_token;  /* written to tokenizer_config.json when set; must be a special token */
+    const char *eos_token;
 } rt_bpe_train_params;
 
 rt_bpe_train_params rt_bpe_train_params_default(void);

@@ -16,6 +16,8 @@ typedef struct {
 static _Thread_local encode_scratch *tls_scratch;
 
 static void encode_words(const rt_tokenizer *t, encode_scratch *sc, const char *s, size_t n, int first, rt_tok_ids *out) {
+    /* Text that normalizes to nothing yields no words (Metaspace would otherwise add a lone "▁"). */
+    if (n == 0) return;
     rt_pretokenize(t->pretoks, t->n_pretoks, s, n, first, &sc->pieces, &sc->scratch);
     const rt_tok_pieces *p = &sc->pieces;
     for (size_t i = 0; i < p->n; i++) {

@@ -109,12 +109,12 @@ static int is_cjk(int32_t c) {
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
-/* Control chars in BERT's sense: category C* except tab, newline and carriage return. */
+/* Control chars in BERT's sense: categories Cc, Cf, Co except tab, newline and carriage return.
+ * Unassigned code points (Cn) are kept: the reference's category tables do not list them. */
 static int bert_is_control(int32_t c) {
     if (c == '\t' || c == '\n' || c == '\r') return 0;
     utf8proc_category_t k = utf8proc_category(c);
-    return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CN ||
-           k == UTF8PROC_CATEGORY_CO || k == UTF8PROC_CATEGORY_CS;
+    return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CO || k == UTF8PROC_CATEGORY_CS;
 }
 
 static void bert_clean(const char *in, size_t n, int clean, int chinese, rt_tok_buf *out) {

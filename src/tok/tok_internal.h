@@ -306,4 +306,30 @@ void rt_tok_cache_put(const rt_tokenizer *t, const char *w, size_t n, const int3
 void rt_tok_cache_thread_cleanup(void);
 void rt_tok_encode_thread_cleanup(void);
 
+/* ---- BPE trainer internals (train_*.c) ---- */
+/* The pre-tokenizer regex trained and written tokenizers use (Llama 3's). */
+extern const char RT_TOK_LLAMA3_PATTERN[];
+
+typedef struct {
+    rt_strmap index;   /* word bytes -> index */
+    int64_t *count;
+    size_t n, cap;
+} rt_word_counts;
+
+/* Adds every pre-tokenized word of text to the counts. */
+rt_status rt_train_count_words(const char *text, size_t n, const rt_tok_regex *re, rt_word_counts *wc);
+void rt_word_counts_free(rt_word_counts *wc);
+
+/* The learned merges: token i (i >= 256) is bytes[i]; merge k joins left[k] and right[k]. */
+typedef struct {
+    rt_tok_buf *token;  /* id -> bytes, ids 0..255 are the single bytes */
+    int32_t n_tokens;
+    int32_t *left, *right;
+    int32_t n_merges;
+} rt_bpe_result;
+
+void rt_train_merges(const rt_word_counts *wc, int32_t max_tokens, int32_t min_frequency, rt_bpe_result *out);
+void rt_bpe_result_free(rt_bpe_result *r);
+rt_status rt_train_write(const rt_bpe_result *r, const rt_bpe_train_params *p, const char *out_dir);
+
 #endif
