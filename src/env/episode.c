@@ -7,7 +7,7 @@
 #include "env/env_internal.h"
 
 static const uint64_t POLICY_SALT = 0x706f6c6963790000ull; /* "policy" */
-#define WANDER_START_MAX_STEPS 3
+#define WANDER_START_MAX_STEPS 2
 #define SLIP_SHARE 0.25 /* slips per step, as a share of the noise rate */
 #define REWARD_SCALE 10000.0
 
