@@ -284,6 +284,26 @@ static void test_schedules_match_transformers(void **state) {
     rt_st_close(f);
 }
 
+/* transformers has no linear schedule with a floor; ours applies the same factor * (1 - r) + r as its
+ * cosine one, so check that shape: a linear ramp up, then a straight line from lr down to r * lr. */
+static void test_linear_floor(void **state) {
+    (void)state;
+    rt_lr_schedule s = {.lr = 1e-3f, .total_steps = 50, .warmup_frac = 0.2f, .decay = RT_DECAY_LINEAR, .min_lr_ratio = 0.25f};
+    assert_int_equal(rt_lr_warmup_steps(&s), 10);
+    float at_warmup = rt_lr_at(&s, 10), at_end = rt_lr_at(&s, 50), mid = rt_lr_at(&s, 30);
+    assert_true(rt_lr_at(&s, 0) == 0.0f);
+    assert_close("warmup", &(float){rt_lr_at(&s, 5)}, &(float){0.5e-3f}, 1, REL_TOL);
+    assert_close("peak", &at_warmup, &(float){1e-3f}, 1, REL_TOL);
+    assert_close("floor", &at_end, &(float){0.25e-3f}, 1, REL_TOL);
+    assert_close("middle", &mid, &(float){0.625e-3f}, 1, REL_TOL);
+    for (int64_t k = 11; k <= 50; k++) assert_true(rt_lr_at(&s, k) < rt_lr_at(&s, k - 1));
+    /* Past the end the linear factor stays at 0, so the floor holds. */
+    assert_close("past end", &(float){rt_lr_at(&s, 80)}, &(float){0.25e-3f}, 1, REL_TOL);
+    /* Constant: the warmup, then the peak for ever; min_lr_ratio does not apply. */
+    s.decay = RT_DECAY_CONSTANT;
+    assert_true(rt_lr_at(&s, 10) == 1e-3f && rt_lr_at(&s, 500) == 1e-3f);
+}
+
 /* Clipping: a norm below max_norm leaves gradients alone, one above scales them to max_norm. */
 static void test_clip_grad_norm(void **state) {
     (void)state;
@@ -374,6 +394,7 @@ int main(void) {
         cmocka_unit_test(test_clip_matches_torch),
         cmocka_unit_test(test_training_steps_match_torch),
         cmocka_unit_test(test_schedules_match_transformers),
+        cmocka_unit_test(test_linear_floor),
         cmocka_unit_test(test_clip_grad_norm),
         cmocka_unit_test(test_thread_count_invariance),
         cmocka_unit_test(test_init_rejects_bad_input),
