@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def sources():
     stdlib = sysconfig.get_paths()["stdlib"]
-    code = sorted(glob.glob(os.path.join(stdlib, "*.py")))
+    code = sorted(glob.glob(os.path.join(stdlib, "**", "*.py"), recursive=True))
     prose = sorted(glob.glob("/usr/share/common-licenses/*")) + sorted(glob.glob("/usr/share/doc/*/copyright"))
     return code, prose
 
