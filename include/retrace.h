@@ -11,5 +11,7 @@
 #include "retrace/train.h"
 #include "retrace/tok.h"
 #include "retrace/env.h"
+#include "retrace/hnsw.h"
+#include "retrace/memory.h"
 
 #endif
