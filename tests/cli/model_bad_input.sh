@@ -76,5 +76,11 @@ if "$bin" merge --model "$fx/llama/model" --adapter "$fx/llama/adapter" -o "$tmp
 expect_error merge-bad-adapter "lora_A" -- "$bin" merge --model "$fx/llama/model" --adapter "$tmp/adapter" -o "$tmp/merged2"
 [ ! -e "$tmp/merged2" ] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL merge wrote output on error"; }
 
+# an rsLoRA adapter rewritten with plain alpha keeps the same scale
+if "$bin" adapter plain-alpha "$fx/llama/adapter" "$tmp/plain" >/dev/null &&
+   grep -q '"use_rslora": false' "$tmp/plain/adapter_config.json" &&
+   "$bin" inspect "$fx/llama/model" --adapter "$tmp/plain" | grep -q "LoRA scale 5.65685"; then
+  passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL adapter plain-alpha"; fi
+
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
