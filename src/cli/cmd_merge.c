@@ -8,7 +8,7 @@ const char rt_cmd_merge_summary[] = "merge a LoRA adapter into its base model an
 
 int rt_cmd_merge(int argc, char **argv) {
     const char *model_dir = NULL, *adapter = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (rt_cli_is_help(a)) {
             printf("usage: retrace merge --model DIR --adapter DIR -o OUT\n\n"
@@ -21,7 +21,6 @@ int rt_cmd_merge(int argc, char **argv) {
         else if (strcmp(a, "--adapter") == 0) adapter = v;
         else if (strcmp(a, "-o") == 0) out = v;
         else return rt_cli_usage_error("merge", "unknown option '%s'", a);
-        i++;
     }
     if (!model_dir || !adapter || !out) return rt_cli_usage_error("merge", "--model, --adapter and -o are required");
     rt_model *m;

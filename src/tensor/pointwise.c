@@ -5,7 +5,7 @@
 #include "retrace/tensor.h"
 
 void rt_swiglu_forward(float *h, const float *gate, const float *up, size_t n) {
-#pragma omp parallel for simd if (n > 65536)
+#pragma omp parallel for if (n > 65536)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
         h[i] = g / (1.0f + expf(-g)) * up[i];
@@ -14,7 +14,7 @@ void rt_swiglu_forward(float *h, const float *gate, const float *up, size_t n) {
 
 void rt_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, size_t n) {
     /* silu(g) = g s(g), silu'(g) = s(g) (1 + g (1 - s(g))) */
-#pragma omp parallel for simd if (n > 65536)
+#pragma omp parallel for if (n > 65536)
     for (size_t i = 0; i < n; i++) {
         /* dh is read once up front, so dup or dgate may alias dh. */
         float g = gate[i], d = dh[i], u = up[i];
