@@ -27,6 +27,21 @@ out=$("$bin" gen --env household --episodes 30 --seed 1 --split unseen -o "$tmp/
 echo "$out" | grep -q "success 100.0%" && ok || bad "expert below 100% on the unseen split: $out"
 grep -q '"split":"unseen"' "$tmp/u.jsonl" && ok || bad "split not recorded"
 
+# toolapi: episodes plus the docs of every version, next to the output unless --docs says where.
+packs="$(dirname "$0")/../../packs"
+"$bin" gen --env toolapi --packs "$packs" --episodes 30 --seed 2 --split unseen -o "$tmp/t1.jsonl" >/dev/null || bad "toolapi gen failed"
+"$bin" gen --env toolapi --packs "$packs" --episodes 30 --seed 2 --split unseen -o "$tmp/t2.jsonl" --docs "$tmp/d2.jsonl" >/dev/null || bad "toolapi gen failed"
+cmp -s "$tmp/t1.jsonl" "$tmp/t2.jsonl" && ok || bad "toolapi: same seed gave different files"
+cmp -s "$tmp/t1.docs.jsonl" "$tmp/d2.jsonl" && ok || bad "toolapi: docs differ or are missing"
+python3 -c "
+import json,sys
+docs=[json.loads(l) for l in open(sys.argv[1])]
+assert all(set(d)>={'tool','version','text'} for d in docs)
+assert {d['version'] for d in docs}=={1,2}
+for l in open(sys.argv[2]):
+    e=json.loads(l); assert e['env']=='toolapi' and e['split']=='unseen' and e['api_versions'] and set(e['api_versions'].values())=={2}
+" "$tmp/t1.docs.jsonl" "$tmp/t1.jsonl" && ok || bad "toolapi docs or episodes malformed"
+
 check_usage() { # expected exit code, then args
     local want=$1; shift
     local err rc
