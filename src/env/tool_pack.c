@@ -338,7 +338,8 @@ rt_status ta_pack_load(const char *path, json_t *errors, ta_pack **out) {
             if (!ta_drift_apply(p, p->n_versions, json_object_get(v, "drift"), dp, errors)) break;
             p->n_versions++;
         }
-        if (json_array_size(errors) == before) ta_check_tasks(p, errors);
+        /* Task checks need only the tool names, so they run (and report) even when a tool is broken. */
+        if (json_is_array(p->tools[0])) ta_check_tasks(p, errors);
     }
     if (json_array_size(errors) != before) {
         ta_pack_free(p);
