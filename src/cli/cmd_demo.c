@@ -21,5 +21,6 @@ int rt_cmd_demo(int argc, char **argv) {
     }
     char *args[] = {"pretrain", "--steps", quick ? "40" : "300", "-o", (char *)out, NULL};
     printf("retrace demo: pretraining a tiny Llama-style model on generated agent episodes\n");
+    fflush(stdout);
     return rt_cmd_pretrain(5, args);
 }

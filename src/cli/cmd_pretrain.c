@@ -50,8 +50,8 @@ static void usage(FILE *out) {
             "options:\n"
             "  --text FILE        training text (UTF-8 or any bytes)\n"
             "  --steps N          optimizer steps (300)\n"
-            "  --batch N          sequences per step (8)\n"
-            "  --seq N            tokens per sequence (128)\n"
+            "  --batch N          sequences per step (4)\n"
+            "  --seq N            tokens per sequence (256); the sample stays within it\n"
             "  --lr X             peak learning rate (3e-3), linear warmup 10%%, cosine decay to 10%%\n"
             "  --hidden N         hidden size (128); --layers N (4); --heads N (4); --kv-heads N (2)\n"
             "  --intermediate N   MLP size (352)\n"
@@ -70,7 +70,7 @@ typedef struct {
 } options;
 
 static int parse(int argc, char **argv, options *o) {
-    *o = (options){.sample = "task: put a hot ", .steps = 300, .batch = 8, .seq = 128, .hidden = 128, .layers = 4,
+    *o = (options){.sample = "task: put a hot ", .steps = 300, .batch = 4, .seq = 256, .hidden = 128, .layers = 4,
                    .heads = 4, .kv_heads = 2, .intermediate = 352, .seed = 1, .ckpt_every = 50, .lr = 3e-3};
     struct {
         const char *name;
@@ -107,14 +107,16 @@ static int parse(int argc, char **argv, options *o) {
     return 0;
 }
 
-static void print_sample(rt_model *m, const char *prompt_text) {
+static void print_sample(rt_model *m, const char *prompt_text, int seq) {
     int n = (int)strlen(prompt_text);
-    if (n == 0) return;
+    /* Positions past the training length were never seen: rotary embeddings do not extrapolate. */
+    int budget = seq - n < SAMPLE_BYTES ? seq - n : SAMPLE_BYTES;
+    if (n == 0 || budget <= 0) return;
     int32_t *prompt = rt_malloc(sizeof(int32_t) * (size_t)n), out[SAMPLE_BYTES];
     for (int i = 0; i < n; i++) prompt[i] = (unsigned char)prompt_text[i];
     static const char *const stops[] = {"\n\n", NULL};
     rt_gen_params gp = rt_gen_params_default();
-    gp.max_new_tokens = SAMPLE_BYTES;
+    gp.max_new_tokens = budget;
     gp.temperature = 0.7f;
     gp.top_p = 0.9f;
     gp.seed = 7;
@@ -185,7 +187,7 @@ int rt_cmd_pretrain(int argc, char **argv) {
                (long long)res.steps_done, res.tokens_per_s);
         printf("model saved to %s (loss log %s)\n", model_dir, log_path);
         m->training = 0;
-        print_sample(m, o.sample);
+        print_sample(m, o.sample, (int)o.seq);
     }
     rt_model_free(m);
     free(model_dir), free(ckpt), free(log_path), free(text);
