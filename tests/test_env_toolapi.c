@@ -313,6 +313,40 @@ static void test_broken_packs_are_rejected_with_paths(void **state) {
     assert_int_equal(rt_env_open("/nonexistent/pack.json", NULL, &env), RT_ERR_IO);
 }
 
+/* The complete example in docs/scenario-packs.md is a valid pack whose expert succeeds. */
+static void test_docs_example_pack(void **state) {
+    (void)state;
+    char *doc;
+    size_t len;
+    assert_int_equal(rt_file_read(RT_FIXTURES_DIR "/../../docs/scenario-packs.md", &doc, &len), RT_OK);
+    char *start = strstr(doc, "```json\n");
+    assert_non_null(start);
+    start += 8;
+    char *end = strstr(start, "```");
+    assert_non_null(end);
+    char tmp[] = "/tmp/rt_docpack_XXXXXX.json";
+    int fd = mkstemps(tmp, 5);
+    assert_int_equal(write(fd, start, (size_t)(end - start)), end - start);
+    close(fd);
+    free(doc);
+    json_t *errors = json_array();
+    if (rt_pack_check(tmp, errors) != RT_OK) fail_msg("%s", json_string_value(json_array_get(errors, 0)));
+    json_decref(errors);
+    rt_env_config cfg = rt_env_config_default();
+    cfg.api_version = 2;
+    rt_env *env;
+    assert_int_equal(rt_env_open(tmp, &cfg, &env), RT_OK);
+    rt_env_start st;
+    assert_int_equal(rt_env_reset(env, 1, &st), RT_OK);
+    rt_env_result r;
+    assert_int_equal(rt_env_step(env, "extend_loan {\"loan_id\": \"L-1\", \"due\": \"2024-07-17\"}", &r), RT_OK);
+    assert_string_equal(r.observation, "TypeError: extend_loan() got an unexpected keyword argument 'due'");
+    assert_int_equal(rt_env_step(env, "get_fine {\"loan_id\": \"L-1\"}", &r), RT_OK);
+    assert_string_equal(r.observation, "410 Gone: function 'get_fine' is deprecated and no longer available");
+    rt_env_close(env);
+    unlink(tmp);
+}
+
 static void test_noisy_and_partial_credit(void **state) {
     (void)state;
     rt_env_config cfg = rt_env_config_default();
@@ -348,7 +382,7 @@ int main(void) {
         cmocka_unit_test(test_drift_add_required_arg),       cmocka_unit_test(test_drift_split_tool),
         cmocka_unit_test(test_drift_deprecate_tool),         cmocka_unit_test(test_bad_calls_are_observations),
         cmocka_unit_test(test_same_seed_same_episode_and_docs), cmocka_unit_test(test_broken_packs_are_rejected_with_paths),
-        cmocka_unit_test(test_noisy_and_partial_credit),
+        cmocka_unit_test(test_docs_example_pack),              cmocka_unit_test(test_noisy_and_partial_credit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
