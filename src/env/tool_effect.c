@@ -84,26 +84,30 @@ static int list_has(const json_t *list, const char *s) {
     return 0;
 }
 
+/* Does `row` agree with the call on the arguments that are the `key` or listed in the effect's `list`?
+ * An argument the call left out is a mismatch when `need_all`, and no filter otherwise. */
+static int row_fits(const json_t *tool, const json_t *row, const json_t *canon, const char *key, const char *list, int need_all) {
+    const json_t *ef = json_object_get(tool, "effect");
+    size_t k;
+    json_t *a;
+    json_array_foreach(json_object_get(tool, "args"), k, a) {
+        const char *ak = json_string_value(json_object_get(a, "key"));
+        if (!(key && !strcmp(ak, key)) && !list_has(json_object_get(ef, list), ak)) continue;
+        const json_t *v = json_object_get(canon, ak);
+        if (!v && !need_all) continue;
+        if (!v || !json_equal(json_object_get(row, json_string_value(json_object_get(a, "column"))), (json_t *)v)) return 0;
+    }
+    return 1;
+}
+
 /* The row an identifying call names: its key argument, and any "check" arguments must match. */
 static int find_row(const json_t *tool, const json_t *rows, const json_t *canon, size_t *index) {
-    const json_t *ef = json_object_get(tool, "effect");
-    const char *key = json_string_value(json_object_get(ef, "key"));
+    const char *key = json_string_value(json_object_get(json_object_get(tool, "effect"), "key"));
     size_t i;
     json_t *row;
-    json_array_foreach(rows, i, row) {
-        int ok = 1;
-        size_t k;
-        json_t *a;
-        json_array_foreach(json_object_get(tool, "args"), k, a) {
-            const char *ak = json_string_value(json_object_get(a, "key"));
-            if (strcmp(ak, key) != 0 && !list_has(json_object_get(ef, "check"), ak)) continue;
-            const json_t *v = json_object_get(canon, ak);
-            if (!v || !json_equal(json_object_get(row, json_string_value(json_object_get(a, "column"))), (json_t *)v)) ok = 0;
-        }
-        if (ok) {
-            *index = i;
-            return 1;
-        }
+    json_array_foreach(rows, i, row) if (row_fits(tool, row, canon, key, "check", 1)) {
+        *index = i;
+        return 1;
     }
     return 0;
 }
@@ -164,19 +168,8 @@ static int run_effect(ta_world *w, const json_t *tool, const json_t *args, const
         json_t *out = json_array();
         size_t i;
         json_t *row;
-        json_array_foreach(rows, i, row) {
-            int ok = 1;
-            size_t k;
-            json_t *a;
-            json_array_foreach(json_object_get(tool, "args"), k, a) {
-                const char *ak = json_string_value(json_object_get(a, "key"));
-                const json_t *v = json_object_get(canon, ak);
-                if (v && list_has(json_object_get(ef, "match"), ak) &&
-                    !json_equal(json_object_get(row, json_string_value(json_object_get(a, "column"))), (json_t *)v))
-                    ok = 0;
-            }
-            if (ok) json_array_append_new(out, project(row, returns));
-        }
+        json_array_foreach(rows, i, row) if (row_fits(tool, row, canon, NULL, "match", 0))
+            json_array_append_new(out, project(row, returns));
         *result = out;
         return 1;
     }
