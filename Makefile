@@ -34,7 +34,7 @@ demo: build
 	./$(BUILD)/retrace demo
 
 fuzz: deps
-	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DRT_FUZZ=ON >/dev/null
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DRT_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 
 clean:
