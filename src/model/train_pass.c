@@ -9,7 +9,10 @@
 
 struct rt_model_acts {
     int B, T;
-    size_t cap_tokens; /* N the buffers were sized for */
+    /* Capacities the buffers were sized for: a batch of any (B, T) within them reuses the buffers, so
+     * variable-length batches do not reallocate. */
+    size_t cap_tokens; /* B*T */
+    size_t cap_bt2;    /* B*T*T (attention probabilities) */
     int cap_T;
     float *res;        /* (L+1, N, H) */
     float *ln1, *rstd1, *ln2, *rstd2; /* (L,N,H), (L,N) */
@@ -43,14 +46,14 @@ void rt_model_acts_free(rt_model_acts *a) {
 
 static int max3(int a, int b, int c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
-static rt_model_acts *acts_alloc(const rt_model *m, int B, int T) {
+static rt_model_acts *acts_alloc(const rt_model *m, size_t N, size_t BT2, int T) {
     const rt_model_config *c = &m->cfg;
-    size_t N = (size_t)B * T, L = (size_t)c->n_layers, H = (size_t)c->hidden_size;
+    size_t L = (size_t)c->n_layers, H = (size_t)c->hidden_size;
     size_t QD = (size_t)c->n_heads * c->head_dim, KD = (size_t)c->n_kv_heads * c->head_dim;
     size_t I = (size_t)c->intermediate_size, V = (size_t)c->vocab_size;
     size_t r = m->has_lora ? (size_t)m->lora_cfg.r : 0;
     rt_model_acts *a = rt_calloc(1, sizeof *a);
-    a->B = B, a->T = T, a->cap_tokens = N, a->cap_T = T;
+    a->cap_tokens = N, a->cap_bt2 = BT2, a->cap_T = T;
     a->res = rt_alloc_floats((L + 1) * N * H);
     a->ln1 = rt_alloc_floats(L * N * H);
     a->rstd1 = rt_alloc_floats(L * N);
@@ -59,7 +62,7 @@ static rt_model_acts *acts_alloc(const rt_model *m, int B, int T) {
     a->q = rt_alloc_floats(L * N * QD);
     a->k = rt_alloc_floats(L * N * KD);
     a->v = rt_alloc_floats(L * N * KD);
-    a->probs = rt_alloc_floats(L * (size_t)B * c->n_heads * T * T);
+    a->probs = rt_alloc_floats(L * BT2 * c->n_heads);
     a->att = rt_alloc_floats(L * N * QD);
     a->x_mid = rt_alloc_floats(L * N * H);
     a->gate = rt_alloc_floats(L * N * I);
@@ -183,12 +186,17 @@ rt_status rt_model_forward(rt_model *m, const int32_t *ids, const int32_t *targe
         if (targets && targets[i] >= c->vocab_size)
             return rt_fail(RT_ERR_ARG, "forward: target id %d at position %zu is outside the vocabulary", targets[i], i);
     }
-    if (m->acts && (m->acts->B != B || m->acts->T != T)) {
-        rt_model_acts_free(m->acts);
-        m->acts = NULL;
-    }
-    if (!m->acts) m->acts = acts_alloc(m, B, T);
+    size_t bt2 = N * (size_t)T;
     rt_model_acts *a = m->acts;
+    if (a && (a->cap_tokens < N || a->cap_bt2 < bt2 || a->cap_T < T)) {
+        /* Grow to cover both the old and the new shape, so alternating shapes settle quickly. */
+        size_t capN = a->cap_tokens > N ? a->cap_tokens : N, capB = a->cap_bt2 > bt2 ? a->cap_bt2 : bt2;
+        int capT = a->cap_T > T ? a->cap_T : T;
+        rt_model_acts_free(a);
+        a = m->acts = acts_alloc(m, capN, capB, capT);
+    }
+    if (!a) a = m->acts = acts_alloc(m, N, bt2, T);
+    a->B = B, a->T = T;
     int H = c->hidden_size, QD = c->n_heads * c->head_dim, KD = c->n_kv_heads * c->head_dim;
     int I = c->intermediate_size, V = c->vocab_size, Ni = (int)N;
     memcpy(a->ids, ids, sizeof(int32_t) * N);
