@@ -151,10 +151,36 @@ static void test_trained_bpe(void **state) {
     check_tokenizer("trained-bpe");
 }
 
+/* Small models trained with the reference library to cover the rest of tokenizer.json (see
+ * tools/tok_make_models.py): GPT-2 ByteLevel with its regex and prefix space and added-token options;
+ * every Split behaviour and invert, NFKD, regex Replace, fused unk; NFD + StripAccents + Lowercase +
+ * Strip, WhitespaceSplit, Digits, Punctuation, WordPiece decoder; Whitespace + Metaspace "first". */
+static void test_gpt2_style(void **state) {
+    (void)state;
+    check_tokenizer("gpt2-style");
+}
+
+static void test_split_behaviors(void **state) {
+    (void)state;
+    check_tokenizer("split-behaviors");
+}
+
+static void test_wordpiece_mix(void **state) {
+    (void)state;
+    check_tokenizer("wordpiece-mix");
+}
+
+static void test_unigram_first(void **state) {
+    (void)state;
+    check_tokenizer("unigram-first");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_llama3),  cmocka_unit_test(test_qwen3),        cmocka_unit_test(test_mistral),
-        cmocka_unit_test(test_minilm),  cmocka_unit_test(test_xlmr_unigram), cmocka_unit_test(test_trained_bpe),
+        cmocka_unit_test(test_llama3),     cmocka_unit_test(test_qwen3),           cmocka_unit_test(test_mistral),
+        cmocka_unit_test(test_minilm),     cmocka_unit_test(test_xlmr_unigram),    cmocka_unit_test(test_trained_bpe),
+        cmocka_unit_test(test_gpt2_style), cmocka_unit_test(test_split_behaviors), cmocka_unit_test(test_wordpiece_mix),
+        cmocka_unit_test(test_unigram_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

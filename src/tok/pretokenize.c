@@ -57,8 +57,9 @@ static void find_chars(int (*pred)(int32_t), int each, const char *s, size_t n, 
     if (gap < n) parts_add(out, gap, n, 0);
 }
 
-/* Applies a split behaviour to the parts of piece [base, base+n) of `src`, adding pieces to dst. */
-static void emit_parts(parts *ps, rt_split_behavior behavior, int invert, const char *src, rt_tok_pieces *dst) {
+/* Applies a split behaviour to the parts of `src` (a piece starting at `base` in the input), adding
+ * pieces to dst. */
+static void emit_parts(parts *ps, rt_split_behavior behavior, int invert, const char *src, size_t base, rt_tok_pieces *dst) {
     if (invert)
         for (size_t i = 0; i < ps->n; i++) ps->v[i].match = !ps->v[i].match;
     parts merged = {0};
@@ -99,26 +100,17 @@ static void emit_parts(parts *ps, rt_split_behavior behavior, int invert, const 
     }
     for (size_t i = 0; i < merged.n; i++) {
         if (merged.v[i].b <= merged.v[i].a) continue;
-        rt_tok_pieces_add(dst, dst->text.len, merged.v[i].b - merged.v[i].a);
+        rt_tok_pieces_add(dst, dst->text.len, merged.v[i].b - merged.v[i].a, base + merged.v[i].a);
         rt_tok_buf_put(&dst->text, src + merged.v[i].a, merged.v[i].b - merged.v[i].a);
     }
     free(merged.v);
 }
 
 static int is_space(int32_t c) { return rt_unicode_is_space(c); }
-static int is_digit(int32_t c) { return c >= '0' && c <= '9'; }
+static int is_digit(int32_t c) { return rt_bert_is_numeric(c); }
 
-/* BERT punctuation: ASCII punctuation or a Unicode P* category. */
-static int is_punct(int32_t c) {
-    if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) return 1;
-    switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS: case UTF8PROC_CATEGORY_PE:
-    case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF: case UTF8PROC_CATEGORY_PO:
-        return 1;
-    default:
-        return 0;
-    }
-}
+/* BERT punctuation, from the reference's own table (see bert_tables.c). */
+static int is_punct(int32_t c) { return rt_bert_is_punct(c); }
 
 static int starts_with(const char *s, size_t n, const char *p) {
     size_t l = strlen(p);
@@ -127,11 +119,11 @@ static int starts_with(const char *s, size_t n, const char *p) {
 
 /* Metaspace: spaces become the replacement, a replacement is prepended by scheme, then split before
  * each replacement. */
-static void metaspace(const rt_pretok *p, const char *s, size_t n, int first, rt_tok_pieces *dst, parts *ps) {
+static void metaspace(const rt_pretok *p, const char *s, size_t n, size_t base, int first, rt_tok_pieces *dst, parts *ps) {
     rt_tok_buf t = {0};
     const char *rep = p->replacement;
     size_t rl = strlen(rep);
-    int prepend = p->prepend_scheme == RT_PREPEND_ALWAYS || (p->prepend_scheme == RT_PREPEND_FIRST && first);
+    int prepend = p->prepend_scheme == RT_PREPEND_ALWAYS || (p->prepend_scheme == RT_PREPEND_FIRST && first && base == 0);
     for (size_t i = 0; i < n; i++) {
         if (s[i] == ' ') rt_tok_buf_put(&t, rep, rl);
         else rt_tok_buf_putc(&t, s[i]);
@@ -157,19 +149,19 @@ static void metaspace(const rt_pretok *p, const char *s, size_t n, int first, rt
             }
         }
         if (gap < t.len) parts_add(ps, gap, t.len, 0);
-        emit_parts(ps, RT_SPLIT_MERGED_WITH_NEXT, 0, t.p, dst);
+        emit_parts(ps, RT_SPLIT_MERGED_WITH_NEXT, 0, t.p, base, dst);
     } else if (t.len) {
-        rt_tok_pieces_add(dst, dst->text.len, t.len);
+        rt_tok_pieces_add(dst, dst->text.len, t.len, base);
         rt_tok_buf_put(&dst->text, t.p, t.len);
     }
     rt_tok_buf_free(&t);
 }
 
-static void run_one(const rt_pretok *p, const char *s, size_t n, int first, rt_tok_pieces *dst, parts *ps) {
+static void run_one(const rt_pretok *p, const char *s, size_t n, size_t base, int first, rt_tok_pieces *dst, parts *ps) {
     switch (p->kind) {
     case RT_PRE_SPLIT:
         find_regex(p->re, s, n, ps);
-        emit_parts(ps, p->behavior, p->invert, s, dst);
+        emit_parts(ps, p->behavior, p->invert, s, base, dst);
         break;
     case RT_PRE_BYTELEVEL: {
         /* The byte mapping itself is implicit: byte-level models work on raw bytes. */
@@ -177,42 +169,42 @@ static void run_one(const rt_pretok *p, const char *s, size_t n, int first, rt_t
             rt_tok_buf t = {0};
             rt_tok_buf_putc(&t, ' ');
             rt_tok_buf_put(&t, s, n);
-            run_one(&(rt_pretok){.kind = p->kind, .re = p->re}, t.p, t.len, first, dst, ps);
+            run_one(&(rt_pretok){.kind = p->kind, .re = p->re}, t.p, t.len, base, first, dst, ps);
             rt_tok_buf_free(&t);
         } else if (p->re) {
             find_regex(p->re, s, n, ps);
-            emit_parts(ps, RT_SPLIT_ISOLATED, 0, s, dst);
+            emit_parts(ps, RT_SPLIT_ISOLATED, 0, s, base, dst);
         } else if (n) {
-            rt_tok_pieces_add(dst, dst->text.len, n);
+            rt_tok_pieces_add(dst, dst->text.len, n, base);
             rt_tok_buf_put(&dst->text, s, n);
         }
         break;
     }
-    case RT_PRE_METASPACE: metaspace(p, s, n, first, dst, ps); break;
+    case RT_PRE_METASPACE: metaspace(p, s, n, base, first, dst, ps); break;
     case RT_PRE_WHITESPACE_SPLIT:
         find_chars(is_space, 0, s, n, ps);
-        emit_parts(ps, RT_SPLIT_REMOVED, 0, s, dst);
+        emit_parts(ps, RT_SPLIT_REMOVED, 0, s, base, dst);
         break;
     case RT_PRE_WHITESPACE:
         /* The pattern keeps words and runs of other non-space chars. */
         find_regex(p->re, s, n, ps);
-        emit_parts(ps, RT_SPLIT_REMOVED, 1, s, dst);
+        emit_parts(ps, RT_SPLIT_REMOVED, 1, s, base, dst);
         break;
     case RT_PRE_DIGITS:
         find_chars(is_digit, p->individual_digits, s, n, ps);
-        emit_parts(ps, p->individual_digits ? RT_SPLIT_ISOLATED : RT_SPLIT_CONTIGUOUS, 0, s, dst);
+        emit_parts(ps, p->individual_digits ? RT_SPLIT_ISOLATED : RT_SPLIT_CONTIGUOUS, 0, s, base, dst);
         break;
     case RT_PRE_PUNCTUATION:
         find_chars(is_punct, 1, s, n, ps);
-        emit_parts(ps, p->behavior, 0, s, dst);
+        emit_parts(ps, p->behavior, 0, s, base, dst);
         break;
     case RT_PRE_BERT: {
         rt_tok_pieces words = {0};
         find_chars(is_space, 0, s, n, ps);
-        emit_parts(ps, RT_SPLIT_REMOVED, 0, s, &words);
+        emit_parts(ps, RT_SPLIT_REMOVED, 0, s, 0, &words);
         for (size_t i = 0; i < words.n; i++) {
             find_chars(is_punct, 1, words.text.p + words.off[i], words.len[i], ps);
-            emit_parts(ps, RT_SPLIT_ISOLATED, 0, words.text.p + words.off[i], dst);
+            emit_parts(ps, RT_SPLIT_ISOLATED, 0, words.text.p + words.off[i], base + words.src[i], dst);
         }
         rt_tok_pieces_free(&words);
         break;
@@ -226,7 +218,7 @@ void rt_pretokenize(const rt_pretok *pre, size_t n_pre, const char *in, size_t n
     rt_tok_pieces_clear(out);
     if (n_pre == 0) {
         if (n) {
-            rt_tok_pieces_add(out, 0, n);
+            rt_tok_pieces_add(out, 0, n, 0);
             rt_tok_buf_put(&out->text, in, n);
         }
         return;
@@ -234,14 +226,14 @@ void rt_pretokenize(const rt_pretok *pre, size_t n_pre, const char *in, size_t n
     /* Stage k reads from `src` and writes to `dst`; the buffers swap so the last lands in out. */
     rt_tok_pieces *dst = n_pre % 2 == 1 ? out : scratch, *src = dst == out ? scratch : out;
     rt_tok_pieces_clear(dst);
-    run_one(&pre[0], in, n, first, dst, &ps);
+    run_one(&pre[0], in, n, 0, first, dst, &ps);
     for (size_t k = 1; k < n_pre; k++) {
         rt_tok_pieces *t = src;
         src = dst;
         dst = t;
         rt_tok_pieces_clear(dst);
         for (size_t i = 0; i < src->n; i++)
-            run_one(&pre[k], src->text.p + src->off[i], src->len[i], first && i == 0, dst, &ps);
+            run_one(&pre[k], src->text.p + src->off[i], src->len[i], src->src[i], first, dst, &ps);
     }
     free(ps.v);
 }
