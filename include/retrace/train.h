@@ -14,6 +14,17 @@
 extern "C" {
 #endif
 
+/* Fills ids and targets for micro-batch number `index` (0, 1, ... over the whole run, counting
+ * accumulation steps). The buffers hold B rows of at most T tokens; the function sets *T_used (<= T)
+ * and writes rows of that length. Any randomness must come from `index` or `rng` so that a resumed
+ * run continues the same data order. */
+typedef rt_status (*rt_batch_fn)(void *ctx, rt_rng *rng, int64_t index, int32_t *ids, int32_t *targets, int B, int T,
+                                 int *T_used);
+
+/* Mean loss on held-out data with the current weights (forward passes only); the loop turns dropout
+ * off around it. */
+typedef rt_status (*rt_eval_fn)(void *ctx, rt_model *m, float *loss);
+
 typedef struct {
     int64_t steps;       /* optimizer steps */
     int batch, seq;      /* micro-batch shape */
@@ -29,18 +40,19 @@ typedef struct {
     const char *ckpt_path;  /* NULL = no checkpoints */
     const char *resume_path; /* a checkpoint to continue from, or NULL */
     const char *loss_log_path; /* JSON lines {"step","loss","lr","grad_norm","tokens_per_s"}, or NULL */
+    rt_eval_fn eval;     /* validation, or NULL */
+    void *eval_ctx;
+    int eval_every;      /* steps between validations (the last step is always validated) */
     int64_t stop_at;     /* end this run after this many total steps (a checkpoint is written), 0 = at `steps`;
                           * the schedule still spans `steps`, so a later resume continues the same run */
 } rt_train_params;
 
 rt_train_params rt_train_params_default(void);
 
-/* Fills ids and targets (B,T) for one micro-batch; draws randomness only from rng so that resuming
- * continues the same data order. */
-typedef rt_status (*rt_batch_fn)(void *ctx, rt_rng *rng, int32_t *ids, int32_t *targets, int B, int T);
 
 typedef struct {
     float first_loss, last_loss; /* mean loss of the first and last step of this run */
+    float val_loss;              /* last validation loss (NAN when none) */
     int64_t steps_done;          /* total optimizer steps, including those before a resume */
     double tokens_per_s;
 } rt_train_result;

@@ -21,7 +21,10 @@ typedef struct {
     size_t len;
 } text_data;
 
-static rt_status next_window(void *ctx, rt_rng *rng, int32_t *ids, int32_t *targets, int B, int T) {
+static rt_status next_window(void *ctx, rt_rng *rng, int64_t index, int32_t *ids, int32_t *targets, int B, int T,
+                            int *T_used) {
+    (void)index;
+    *T_used = T;
     const text_data *d = ctx;
     for (int b = 0; b < B; b++) {
         size_t start = (size_t)rt_rng_below(rng, d->len - (size_t)T);

@@ -1,6 +1,7 @@
 /* loop.c: the training loop: micro-batches, accumulation, clipping, schedule, AdamW, logging, checkpoints. */
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,8 +34,23 @@ static void log_line(FILE *fp, int64_t step, float loss, float lr, float norm, d
     fflush(fp);
 }
 
+static rt_status validate(rt_model *m, const rt_train_params *p, int64_t step, FILE *fp, float *val) {
+    int was_training = m->training;
+    m->training = 0;
+    rt_status s = p->eval(p->eval_ctx, m, val);
+    m->training = was_training;
+    RT_TRY(s);
+    if (fp) {
+        fprintf(fp, "{\"step\": %" PRId64 ", \"val_loss\": %.6f}\n", step, *val);
+        fflush(fp);
+    }
+    rt_info("step %" PRId64 "  validation loss %.4f", step, *val);
+    return RT_OK;
+}
+
 rt_status rt_train_run(rt_model *m, const rt_train_params *p, rt_batch_fn next_batch, void *ctx, rt_train_result *out) {
     memset(out, 0, sizeof *out);
+    out->val_loss = NAN;
     if (!m->param_list) return rt_fail(RT_ERR_STATE, "train: call rt_model_train_setup first");
     if (p->steps <= 0 || p->batch <= 0 || p->seq <= 0 || p->accum <= 0)
         return rt_fail(RT_ERR_ARG, "train: steps, batch, seq and accum must be positive");
@@ -77,11 +93,14 @@ rt_status rt_train_run(rt_model *m, const rt_train_params *p, rt_batch_fn next_b
             float loss = 0.0f;
             /* Dropout masks follow the step, so a resumed run draws the same ones. */
             m->forward_count = opt.step * p->accum + micro;
-            s = next_batch(ctx, &rng, ids, targets, p->batch, p->seq);
-            if (s == RT_OK) s = rt_model_forward(m, ids, targets, p->batch, p->seq, &loss);
+            int T = p->seq;
+            s = next_batch(ctx, &rng, opt.step * p->accum + micro, ids, targets, p->batch, p->seq, &T);
+            if (s == RT_OK && (T <= 0 || T > p->seq))
+                s = rt_fail(RT_ERR_STATE, "train: the batch function returned %d tokens per row (1..%d)", T, p->seq);
+            if (s == RT_OK) s = rt_model_forward(m, ids, targets, p->batch, T, &loss);
             if (s == RT_OK) s = rt_model_backward(m, 1.0f / (float)p->accum);
             loss_sum += loss;
-            tokens += (int64_t)n;
+            tokens += (int64_t)p->batch * T;
         }
         if (s != RT_OK) break;
         float norm = rt_params_clip_grad_norm(m->param_list, m->n_param_list, p->clip);
@@ -98,7 +117,9 @@ rt_status rt_train_run(rt_model *m, const rt_train_params *p, rt_batch_fn next_b
         if (p->log_every > 0 && (opt.step % p->log_every == 0 || opt.step == p->steps) && !prog.enabled)
             rt_info("step %" PRId64 "/%" PRId64 "  loss %.4f  lr %.2e  grad-norm %.3f  %.0f tok/s", opt.step, p->steps,
                     loss, lr, norm, tps);
-        if (p->ckpt_path && ((p->ckpt_every > 0 && opt.step % p->ckpt_every == 0) || opt.step == end))
+        if (s == RT_OK && p->eval && ((p->eval_every > 0 && opt.step % p->eval_every == 0) || opt.step == end))
+            s = validate(m, p, opt.step, log_fp, &out->val_loss);
+        if (s == RT_OK && p->ckpt_path && ((p->ckpt_every > 0 && opt.step % p->ckpt_every == 0) || opt.step == end))
             s = save_ckpt(p, &opt, &rng);
     }
     rt_progress_end(&prog);
