@@ -127,7 +127,8 @@ static void apply_saves(ta_world *w, const json_t *step) {
         snprintf(buf, sizeof buf, "%s", json_string_value(path) ? json_string_value(path) : "");
         /* Tolerant of the result's shape, as a reader is: a field of a list means its first item's (a
          * tool deprecated for a search returns a list), an index into an object is the object. */
-        for (char *tok = strtok(buf, "."); tok && v; tok = strtok(NULL, ".")) {
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, ".", &save); tok && v; tok = strtok_r(NULL, ".", &save)) {
             int index = isdigit((unsigned char)tok[0]);
             if (json_is_array(v)) v = json_array_get(v, index ? (size_t)strtoul(tok, NULL, 10) : 0);
             if (v && !index) v = json_object_get(v, tok);
