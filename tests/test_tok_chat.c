@@ -13,21 +13,10 @@
 #include <unistd.h>
 
 #include "retrace.h"
-
-static rt_tokenizer *load_shared(const char *name) {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/models/tokenizers/%s", RT_SHARED_DIR, name);
-    if (!rt_path_exists(dir)) {
-        print_message("SKIP: %s not found (the real tokenizers live in ../shared)\n", dir);
-        return NULL;
-    }
-    rt_tokenizer *t = NULL;
-    if (rt_tokenizer_load(dir, &t) != RT_OK) fail_msg("loading %s: %s", dir, rt_errmsg());
-    return t;
-}
+#include "test_tok_util.h"
 
 static void check_family(const char *name, const char *family) {
-    rt_tokenizer *t = load_shared(name);
+    rt_tokenizer *t = tok_test_load(name);
     if (!t) {
         skip();
         return;

@@ -40,8 +40,8 @@ enum {
 };
 
 /* Appends the ids of `text` (UTF-8, `len` bytes) to `out`. Invalid UTF-8 is replaced by U+FFFD per
- * maximal invalid subsequence (as Python's errors="replace" does) before encoding; never fails on
- * text. */
+ * maximal invalid subsequence (as Python's errors="replace" does) before encoding. Fails only when a
+ * pre-tokenizer regex hits a PCRE2 resource limit (none seen, even on megabytes of one character). */
 rt_status rt_tokenizer_encode(const rt_tokenizer *t, const char *text, size_t len, int flags, rt_tok_ids *out);
 
 /* Decodes ids into newly allocated text (NUL-terminated, *len excludes the NUL). Special tokens are

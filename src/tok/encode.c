@@ -91,6 +91,9 @@ rt_status rt_tokenizer_encode(const rt_tokenizer *t, const char *text, size_t le
     }
     if (framed)
         for (size_t i = 0; i < t->post.n_post; i++) rt_tok_ids_push(out, t->post.post[i]);
+    /* A regex that hit a PCRE2 resource limit split the text differently from the reference. */
+    int rc = rt_tok_regex_take_failure();
+    if (rc) return rt_fail(RT_ERR_STATE, "%s: a pre-tokenizer regex failed on this text (PCRE2 error %d)", t->name, rc);
     return RT_OK;
 }
 

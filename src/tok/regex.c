@@ -23,6 +23,8 @@ struct rt_tok_regex {
 static _Thread_local pcre2_match_data *tls_md;
 static _Thread_local pcre2_match_context *tls_mc;
 static _Thread_local pcre2_jit_stack *tls_js;
+/* Set when a match failed for a reason other than "no match" (a resource limit); encode reports it. */
+static _Thread_local int tls_failed;
 
 /* Rewrites \s and \S (outside and inside classes; \S inside a class is left alone, it has no
  * equivalent as a class member and no known tokenizer uses it). */
@@ -117,7 +119,10 @@ int rt_tok_regex_next(const rt_tok_regex *re, const char *s, size_t n, size_t fr
         /* The text was validated when it entered the tokenizer, so PCRE2 need not check it again. */
         int rc = re->jit ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, n, from, PCRE2_NO_UTF_CHECK, tls_md, tls_mc)
                          : pcre2_match(re->code, (PCRE2_SPTR)s, n, from, PCRE2_NO_UTF_CHECK, tls_md, tls_mc);
-        if (rc < 0) return 0; /* no match, or a resource limit: the rest stays one piece */
+        if (rc < 0) {
+            if (rc != PCRE2_ERROR_NOMATCH) tls_failed = rc;
+            return 0;
+        }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(tls_md);
         if (ov[1] > ov[0]) {
             *ms = ov[0];
@@ -129,4 +134,10 @@ int rt_tok_regex_next(const rt_tok_regex *re, const char *s, size_t n, size_t fr
         from = next_char(s, n, ov[0]);
     }
     return 0;
+}
+
+int rt_tok_regex_take_failure(void) {
+    int rc = tls_failed;
+    tls_failed = 0;
+    return rc;
 }

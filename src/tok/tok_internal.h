@@ -97,6 +97,9 @@ rt_status rt_tok_regex_compile(const char *pattern, const char *where, rt_tok_re
 void rt_tok_regex_free(rt_tok_regex *re);
 /* Finds the next non-empty match in s[from..n); returns 1 and sets [*ms, *me), or 0 when none. */
 int rt_tok_regex_next(const rt_tok_regex *re, const char *s, size_t n, size_t from, size_t *ms, size_t *me);
+/* Returns (and clears) the PCRE2 error code of a match that failed on this thread for a reason other
+ * than "no match", or 0. */
+int rt_tok_regex_take_failure(void);
 /* Frees the calling thread's match data (tests call it so leak checkers stay quiet). */
 void rt_tok_regex_thread_cleanup(void);
 
