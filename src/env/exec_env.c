@@ -25,12 +25,16 @@ extern char **environ;
 #define EXEC_MAX_LINE (16u << 20)
 #define EXEC_BUDGET 50
 #define EXIT_GRACE_MS 200
+/* A fresh child's first reply may also take this long: interpreters and environments such as
+ * ALFWorld load for seconds before they answer, and that is not a hang. */
+#define STARTUP_ALLOWANCE_MS 30000
 
 typedef struct {
     char *cmd;
     int timeout_ms;
     pid_t pid;
     int fd;
+    int fresh; /* started, no reply yet */
     char *buf; /* bytes read but not yet consumed */
     size_t len, cap;
     /* episode */
@@ -115,6 +119,7 @@ static rt_status spawn_child(ex_world *w) {
     w->pid = pid;
     w->fd = sv[0];
     w->len = 0;
+    w->fresh = 1;
     return RT_OK;
 }
 
@@ -139,7 +144,7 @@ static rt_status send_line(ex_world *w, const json_t *req) {
 /* Reads one line within the time limit and parses it as a JSON object. */
 static rt_status read_reply(ex_world *w, json_t **out) {
     *out = NULL;
-    double deadline = now_ms() + w->timeout_ms;
+    double deadline = now_ms() + w->timeout_ms + (w->fresh ? STARTUP_ALLOWANCE_MS : 0);
     char *nl;
     while (!(nl = w->len ? memchr(w->buf, '\n', w->len) : NULL)) {
         if (w->len >= EXEC_MAX_LINE) return child_failed(w, "reply longer than 16 MiB");
@@ -162,6 +167,7 @@ static rt_status read_reply(ex_world *w, json_t **out) {
         if (k <= 0) return child_failed(w, "the child closed its output");
         w->len += (size_t)k;
     }
+    w->fresh = 0;
     size_t line = (size_t)(nl - w->buf);
     json_error_t je;
     json_t *v = json_loadb(w->buf, line, 0, &je);
