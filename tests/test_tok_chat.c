@@ -1,6 +1,7 @@
 /* test_tok_chat.c: chat templates rendered exactly as transformers' apply_chat_template renders them
  * (reference strings in tests/fixtures/tok/<name>.chat.json from tools/make_tok_fixtures.py), for
- * several conversations with and without the generation prompt; a tokenizer without a template
+ * several conversations with and without the generation prompt (llama3, qwen3, and the ChatML template
+ * the trainer writes); a tokenizer without a template
  * (mistral) and an unknown template are refused with a message naming them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -71,6 +72,13 @@ static void test_qwen3(void **state) {
     check_family("qwen3", "qwen3");
 }
 
+/* The ChatML template `retrace tokenizer-train --chat-template chatml` writes, as transformers
+ * renders it from the trained tokenizer folder. */
+static void test_trained_chatml(void **state) {
+    (void)state;
+    check_family("trained-chatml", "chatml");
+}
+
 static void test_mistral_has_none(void **state) {
     (void)state;
     check_family("mistral", NULL);
@@ -107,6 +115,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama3),
         cmocka_unit_test(test_qwen3),
+        cmocka_unit_test(test_trained_chatml),
         cmocka_unit_test(test_mistral_has_none),
         cmocka_unit_test(test_unknown_template),
     };

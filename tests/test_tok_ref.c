@@ -147,6 +147,13 @@ static void test_trained_bpe(void **state) {
     check_tokenizer("trained-bpe", 1);
 }
 
+/* The trainer's output with the ChatML special tokens (<|im_start|>, <|im_end|> matched as added
+ * tokens in the corpus texts that hold them). */
+static void test_trained_chatml(void **state) {
+    (void)state;
+    check_tokenizer("trained-chatml", 1);
+}
+
 /* Small models trained with the reference library to cover the rest of tokenizer.json (see
  * tools/tok_make_models.py): GPT-2 ByteLevel with its regex and prefix space and added-token options;
  * every Split behaviour and invert, NFKD, regex Replace, fused unk; NFD + StripAccents + Lowercase +
@@ -176,7 +183,7 @@ int main(void) {
         cmocka_unit_test(test_llama3),     cmocka_unit_test(test_qwen3),           cmocka_unit_test(test_mistral),
         cmocka_unit_test(test_minilm),     cmocka_unit_test(test_xlmr_unigram),    cmocka_unit_test(test_trained_bpe),
         cmocka_unit_test(test_gpt2_style), cmocka_unit_test(test_split_behaviors), cmocka_unit_test(test_wordpiece_mix),
-        cmocka_unit_test(test_unigram_first),
+        cmocka_unit_test(test_unigram_first), cmocka_unit_test(test_trained_chatml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

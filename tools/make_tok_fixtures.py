@@ -14,7 +14,8 @@ output and encodes as retrace does) it writes <name>.ref.json:
   invalid         raw byte strings (hex) with the ids of their errors="replace" decoding
   decode          id lists (the corpus ids and random ones) with their text, special tokens kept
                   and skipped
-and, for the three shared tokenizers, <name>.chat.json: conversations rendered by
+and, for the three shared tokenizers and trained-chatml (the trainer's ChatML template),
+<name>.chat.json: conversations rendered by
 apply_chat_template(tokenize=False) with and without the generation prompt.
 The corpus itself is written to corpus.json so the C tests read the same texts.
 """
@@ -238,13 +239,13 @@ def main():
     with open(os.path.join(OUT, "corpus.json"), "w", encoding="utf-8") as f:
         json.dump(CORPUS, f, ensure_ascii=False, indent=0)
         f.write("\n")
-    shared_names = ("mistral", "llama3", "qwen3")
+    chat_names = ("mistral", "llama3", "qwen3", "trained-chatml")
     for name, d in tokenizer_dirs(args.shared):
         ref = reference_ids(name, d)
         with open(os.path.join(OUT, f"{name}.ref.json"), "w", encoding="utf-8") as f:
             json.dump(ref, f, ensure_ascii=False)
             f.write("\n")
-        if name in shared_names and os.path.exists(os.path.join(d, "tokenizer_config.json")):
+        if name in chat_names and os.path.exists(os.path.join(d, "tokenizer_config.json")):
             chat = reference_chat(name, d)
             with open(os.path.join(OUT, f"{name}.chat.json"), "w", encoding="utf-8") as f:
                 json.dump(chat, f, ensure_ascii=False, indent=1)

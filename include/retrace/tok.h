@@ -80,8 +80,12 @@ typedef struct {
  * text); any other template, or none, is an RT_ERR_UNSUPPORTED naming the template. */
 rt_status rt_chat_render(const rt_tokenizer *t, const rt_chat_message *msgs, size_t n_msgs, int add_generation_prompt,
                          char **out);
-/* The family name of the tokenizer's chat template ("llama3", "qwen3"), or NULL when unknown. */
+/* The family name of the tokenizer's chat template ("llama3", "qwen3", "chatml"), or NULL when
+ * unknown. */
 const char *rt_chat_family(const rt_tokenizer *t);
+/* The exact Jinja text of a family retrace writes into the tokenizers it trains ("chatml": the plain
+ * ChatML template with <|im_start|> / <|im_end|>), or NULL. */
+const char *rt_chat_template_text(const char *family);
 
 /* ---- byte-level BPE trainer ---- */
 
@@ -92,6 +96,7 @@ typedef struct {
     size_t n_special;
     const char *bos_token;  /* written to tokenizer_config.json when set; must be a special token */
     const char *eos_token;
+    const char *chat_template; /* Jinja text written to tokenizer_config.json, or NULL */
 } rt_bpe_train_params;
 
 rt_bpe_train_params rt_bpe_train_params_default(void);

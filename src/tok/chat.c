@@ -3,7 +3,8 @@
  * template is refused with its hash rather than rendered as something close to it.
  *
  * Families: llama3 (the Llama 3 template of ../shared/models/tokenizers/llama3, which always ends with
- * the assistant header), qwen3 (ChatML with <think> handling; tools are not supported). */
+ * the assistant header), qwen3 (ChatML with <think> handling; tools are not supported), chatml (the
+ * plain ChatML template that `retrace tokenizer-train --chat-template chatml` writes). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,13 @@ typedef rt_status (*render_fn)(const rt_tokenizer *t, const rt_chat_message *m, 
 
 static rt_status render_llama3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, int gen, rt_tok_buf *out);
 static rt_status render_qwen3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, int gen, rt_tok_buf *out);
+static rt_status render_chatml(const rt_tokenizer *t, const rt_chat_message *m, size_t n, int gen, rt_tok_buf *out);
+
+/* FNV-1a of CHATML_TEMPLATE (test_tok_chat checks that they agree). */
+#define CHATML_HASH 0x2bdb6446f8d36516ull
+static const char CHATML_TEMPLATE[] =
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + "
+    "'\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 static const struct {
     uint64_t hash;
@@ -21,12 +29,17 @@ static const struct {
 } FAMILIES[] = {
     {0x74891e390e614ae2ull, "llama3", render_llama3},
     {0x2bfdb7aa9754484eull, "qwen3", render_qwen3},
+    {CHATML_HASH, "chatml", render_chatml},
 };
 
 static uint64_t fnv1a(const char *s) {
     uint64_t h = 0xcbf29ce484222325ull;
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
     return h;
+}
+
+const char *rt_chat_template_text(const char *family) {
+    return family && strcmp(family, "chatml") == 0 ? CHATML_TEMPLATE : NULL;
 }
 
 static int family_index(const rt_tokenizer *t) {
@@ -174,6 +187,19 @@ static rt_status render_qwen3(const rt_tokenizer *t, const rt_chat_message *m, s
             if (i == n - 1 || strcmp(m[i + 1].role, "tool") != 0) puts_buf(out, "<|im_end|>\n");
         }
         /* Other roles render nothing in this template. */
+    }
+    if (gen) puts_buf(out, "<|im_start|>assistant\n");
+    return RT_OK;
+}
+
+static rt_status render_chatml(const rt_tokenizer *t, const rt_chat_message *m, size_t n, int gen, rt_tok_buf *out) {
+    (void)t;
+    for (size_t i = 0; i < n; i++) {
+        puts_buf(out, "<|im_start|>");
+        puts_buf(out, m[i].role);
+        puts_buf(out, "\n");
+        puts_buf(out, m[i].content);
+        puts_buf(out, "<|im_end|>\n");
     }
     if (gen) puts_buf(out, "<|im_start|>assistant\n");
     return RT_OK;

@@ -26,6 +26,7 @@ static rt_status write_config(const rt_bpe_train_params *p, const char *out_dir)
     json_t *cfg = json_pack("{s:s, s:i}", "tokenizer_class", "PreTrainedTokenizerFast", "model_max_length", 1 << 20);
     if (p->bos_token) json_object_set_new(cfg, "bos_token", json_string(p->bos_token));
     if (p->eos_token) json_object_set_new(cfg, "eos_token", json_string(p->eos_token));
+    if (p->chat_template) json_object_set_new(cfg, "chat_template", json_string(p->chat_template));
     char *path = rt_path_join(out_dir, "tokenizer_config.json");
     rt_status s = rt_json_save(path, cfg);
     free(path);

@@ -19,6 +19,13 @@ cmp -s "$tmp/bpe/tokenizer.json" "$fixtures/tok/models/trained-bpe/tokenizer.jso
   bad "tokenizer.json differs from the committed trained-bpe"
 cmp -s "$tmp/bpe/tokenizer_config.json" "$fixtures/tok/models/trained-bpe/tokenizer_config.json" && ok ||
   bad "tokenizer_config.json differs from the committed trained-bpe"
+"$bin" tokenizer-train --vocab 600 --chat-template chatml -o "$tmp/chatml" "$fixtures/tok/train_corpus.txt" 2>/dev/null ||
+  bad "training with --chat-template failed"
+for f in tokenizer.json tokenizer_config.json; do
+  cmp -s "$tmp/chatml/$f" "$fixtures/tok/models/trained-chatml/$f" && ok || bad "chatml $f differs from the committed trained-chatml"
+done
+"$bin" tokenizer-train --vocab 600 --chat-template jinja -o "$tmp/x" "$fixtures/tok/train_corpus.txt" 2>/dev/null &&
+  bad "an unknown --chat-template exits 0" || ok
 head -n 50 "$fixtures/tok/train_corpus.txt" >"$tmp/in.txt"
 "$bin" tokenize --tokenizer "$tmp/bpe" <"$tmp/in.txt" | "$bin" tokenize --tokenizer "$tmp/bpe" --decode >"$tmp/back.txt"
 cmp -s "$tmp/in.txt" "$tmp/back.txt" && ok || bad "decode(encode(x)) != x with the trained tokenizer"
