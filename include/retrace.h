@@ -9,6 +9,7 @@
 #include "retrace/tensor.h"
 #include "retrace/model.h"
 #include "retrace/train.h"
+#include "retrace/sft.h"
 #include "retrace/tok.h"
 #include "retrace/env.h"
 #include "retrace/hnsw.h"

@@ -1,0 +1,199 @@
+/* sft_data.c: prompt/completion examples, tokenized, truncated by policy, batched for training. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "retrace/sft.h"
+#include "retrace/train.h"
+
+struct rt_sft_data {
+    size_t n, cap;
+    int32_t **ids, **mask;
+    int *len;
+};
+
+rt_sft_params rt_sft_params_default(void) {
+    rt_sft_params p = {.max_len = 1024, .add_bos = 1, .add_eos = 1};
+    return p;
+}
+
+static void push_example(rt_sft_data *d, int32_t *ids, int32_t *mask, int len) {
+    if (d->n == d->cap) {
+        d->cap = d->cap ? 2 * d->cap : 64;
+        d->ids = rt_realloc(d->ids, sizeof *d->ids * d->cap);
+        d->mask = rt_realloc(d->mask, sizeof *d->mask * d->cap);
+        d->len = rt_realloc(d->len, sizeof *d->len * d->cap);
+    }
+    d->ids[d->n] = ids, d->mask[d->n] = mask, d->len[d->n] = len;
+    d->n++;
+}
+
+/* Builds one example from the two texts, applying the truncation policy. Returns 0 when dropped. */
+static int build(rt_sft_data *d, const rt_tokenizer *tok, const rt_sft_params *p, const char *prompt,
+                 const char *completion, rt_sft_stats *st) {
+    rt_tok_ids pi = {0}, ci = {0};
+    rt_tokenizer_encode(tok, prompt, strlen(prompt), 0, &pi);
+    rt_tokenizer_encode(tok, completion, strlen(completion), 0, &ci);
+    int32_t bos = p->add_bos ? rt_tokenizer_bos_id(tok) : -1, eos = p->add_eos ? rt_tokenizer_eos_id(tok) : -1;
+    size_t head = bos >= 0 ? 1 : 0, tail = ci.n + (eos >= 0 ? 1 : 0);
+    int kept = 1;
+    if (head + tail + 1 > (size_t)p->max_len || ci.n == 0) {
+        /* Not even one context token fits beside the completion (or nothing to learn): drop. */
+        st->dropped++;
+        kept = 0;
+    } else {
+        size_t room = (size_t)p->max_len - head - tail, np = pi.n;
+        size_t skip = np > room ? np - room : 0;
+        if (skip) st->truncated++;
+        size_t len = head + (np - skip) + tail;
+        int32_t *ids = rt_malloc(sizeof(int32_t) * len), *mask = rt_calloc(len, sizeof(int32_t));
+        size_t k = 0;
+        if (bos >= 0) ids[k++] = bos;
+        for (size_t i = skip; i < np; i++) ids[k++] = pi.ids[i];
+        for (size_t i = 0; i < ci.n; i++) mask[k] = 1, ids[k++] = ci.ids[i];
+        if (eos >= 0) mask[k] = 1, ids[k++] = eos;
+        push_example(d, ids, mask, (int)len);
+        st->kept++;
+        st->tokens += len;
+        st->target_tokens += tail;
+    }
+    rt_tok_ids_free(&pi);
+    rt_tok_ids_free(&ci);
+    return kept;
+}
+
+rt_status rt_sft_load(const char *path, const rt_tokenizer *tok, const rt_sft_params *p, rt_sft_data **out,
+                      rt_sft_stats *st) {
+    *out = NULL;
+    memset(st, 0, sizeof *st);
+    if (p->max_len < 2) return rt_fail(RT_ERR_ARG, "SFT max length must be at least 2 (got %d)", p->max_len);
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return rt_fail(RT_ERR_IO, "%s: cannot open", path);
+    rt_sft_data *d = rt_calloc(1, sizeof *d);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    rt_status s = RT_OK;
+    size_t lineno = 0;
+    while (s == RT_OK && (got = getline(&line, &cap, fp)) >= 0) {
+        lineno++;
+        if (got == 0 || strspn(line, " \t\r\n") == (size_t)got) continue;
+        json_error_t err;
+        json_t *o = json_loadb(line, (size_t)got, 0, &err);
+        const char *prompt = NULL, *completion = NULL;
+        if (!o) s = rt_fail(RT_ERR_FORMAT, "%s:%zu: invalid JSON: %s", path, lineno, err.text);
+        else if (!json_is_object(o)) s = rt_fail(RT_ERR_FORMAT, "%s:%zu: an example must be a JSON object", path, lineno);
+        else if (!(prompt = json_string_value(json_object_get(o, "prompt"))))
+            s = rt_fail(RT_ERR_FORMAT, "%s:%zu: missing string field 'prompt'", path, lineno);
+        else if (!(completion = json_string_value(json_object_get(o, "completion"))))
+            s = rt_fail(RT_ERR_FORMAT, "%s:%zu: missing string field 'completion'", path, lineno);
+        if (s == RT_OK) {
+            st->lines++;
+            build(d, tok, p, prompt, completion, st);
+        }
+        json_decref(o);
+    }
+    free(line);
+    fclose(fp);
+    if (s == RT_OK && d->n == 0)
+        s = rt_fail(RT_ERR_FORMAT, "%s: no usable example (%zu read, %zu longer than %d tokens)", path, st->lines,
+                    st->dropped, p->max_len);
+    if (s != RT_OK) {
+        rt_sft_free(d);
+        return s;
+    }
+    *out = d;
+    return RT_OK;
+}
+
+void rt_sft_free(rt_sft_data *d) {
+    if (!d) return;
+    for (size_t i = 0; i < d->n; i++) free(d->ids[i]), free(d->mask[i]);
+    free(d->ids), free(d->mask), free(d->len), free(d);
+}
+
+size_t rt_sft_count(const rt_sft_data *d) { return d->n; }
+
+void rt_sft_example(const rt_sft_data *d, size_t i, const int32_t **ids, const int32_t **mask, int *len) {
+    *ids = d->ids[i], *mask = d->mask[i], *len = d->len[i];
+}
+
+void rt_sft_sampler_init(rt_sft_sampler *s, const rt_sft_data *d, uint64_t seed) {
+    s->data = d, s->seed = seed, s->cached_epoch = -1;
+    s->perm = rt_malloc(sizeof(size_t) * d->n);
+}
+
+void rt_sft_sampler_free(rt_sft_sampler *s) {
+    free(s->perm);
+    s->perm = NULL;
+}
+
+static size_t example_at(rt_sft_sampler *s, int64_t k) {
+    size_t n = s->data->n;
+    int64_t epoch = k / (int64_t)n;
+    if (epoch != s->cached_epoch) {
+        rt_rng r;
+        rt_rng_seed(&r, s->seed * 0x9E3779B97F4A7C15ull + (uint64_t)epoch);
+        for (size_t i = 0; i < n; i++) s->perm[i] = i;
+        for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
+            size_t j = (size_t)rt_rng_below(&r, i + 1), t = s->perm[i];
+            s->perm[i] = s->perm[j], s->perm[j] = t;
+        }
+        s->cached_epoch = epoch;
+    }
+    return s->perm[k % (int64_t)n];
+}
+
+/* Writes rows of examples into (B, T) buffers padded to the longest; returns that length. */
+static int fill_rows(const rt_sft_data *d, const size_t *which, int B, int32_t *ids, int32_t *targets) {
+    int T = 1;
+    for (int b = 0; b < B; b++) T = d->len[which[b]] > T ? d->len[which[b]] : T;
+    for (int b = 0; b < B; b++) {
+        size_t e = which[b];
+        int L = d->len[e];
+        for (int t = 0; t < T; t++) {
+            ids[b * T + t] = t < L ? d->ids[e][t] : 0;
+            targets[b * T + t] = (t + 1 < L && d->mask[e][t + 1]) ? d->ids[e][t + 1] : -1;
+        }
+    }
+    return T;
+}
+
+rt_status rt_sft_next_batch(void *ctx, rt_rng *rng, int64_t index, int32_t *ids, int32_t *targets, int B, int T,
+                            int *T_used) {
+    (void)rng;
+    rt_sft_sampler *s = ctx;
+    size_t which[B];
+    for (int b = 0; b < B; b++) {
+        which[b] = example_at(s, index * B + b);
+        if (s->data->len[which[b]] > T)
+            return rt_fail(RT_ERR_ARG, "SFT example of %d tokens exceeds the batch length %d", s->data->len[which[b]], T);
+    }
+    *T_used = fill_rows(s->data, which, B, ids, targets);
+    return RT_OK;
+}
+
+rt_status rt_sft_eval_loss(const rt_sft_data *d, rt_model *m, int batch, float *loss) {
+    int maxlen = 1;
+    for (size_t i = 0; i < d->n; i++) maxlen = d->len[i] > maxlen ? d->len[i] : maxlen;
+    int32_t *ids = rt_malloc(sizeof(int32_t) * (size_t)batch * maxlen), *tg = rt_malloc(sizeof(int32_t) * (size_t)batch * maxlen);
+    size_t which[batch];
+    double total = 0.0;
+    size_t count = 0;
+    rt_status s = RT_OK;
+    for (size_t i = 0; i < d->n && s == RT_OK; i += (size_t)batch) {
+        int B = (int)(d->n - i < (size_t)batch ? d->n - i : (size_t)batch);
+        for (int b = 0; b < B; b++) which[b] = i + (size_t)b;
+        int T = fill_rows(d, which, B, ids, tg);
+        float l;
+        s = rt_model_forward(m, ids, tg, B, T, &l);
+        size_t valid = 0;
+        for (int k = 0; k < B * T; k++) valid += tg[k] >= 0;
+        total += (double)l * (double)valid;
+        count += valid;
+    }
+    free(ids);
+    free(tg);
+    *loss = count ? (float)(total / (double)count) : 0.0f;
+    return s;
+}
