@@ -177,6 +177,7 @@ typedef struct {
     float top_p;       /* 1 = off */
     uint64_t seed;
     int eos_token_id;  /* -1 = none */
+    int vocab_limit;   /* sample only ids below this (a tokenizer smaller than a padded vocabulary); 0 = all */
     const char *const *stop_strings; /* NULL-terminated list, or NULL; needs `decode` */
     /* Turns ids into text for stop-string matching; returns bytes written (may be NULL). */
     int (*decode)(void *ctx, const int32_t *ids, int n, char *buf, int cap);

@@ -183,8 +183,9 @@ rt_status rt_generate(rt_model *m, const int32_t *prompt, int n_prompt, const rt
     rt_rng rng;
     rt_rng_seed(&rng, p->seed);
     rt_status s = rt_model_decode(m, &c, prompt, n_prompt, logits);
+    int V = (p->vocab_limit > 0 && p->vocab_limit < m->cfg.vocab_size) ? p->vocab_limit : m->cfg.vocab_size;
     while (s == RT_OK && *n_out < p->max_new_tokens) {
-        int32_t id = rt_sample(logits, m->cfg.vocab_size, p->temperature, p->top_p, &rng);
+        int32_t id = rt_sample(logits, V, p->temperature, p->top_p, &rng);
         if (id == p->eos_token_id) break;
         out[(*n_out)++] = id;
         if (hits_stop(p, out, *n_out, text) || *n_out == p->max_new_tokens) break;

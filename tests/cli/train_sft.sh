@@ -48,6 +48,11 @@ out=$("$bin" train --model "$tmp/model" --data "$tmp/train.jsonl" --full --lr 3e
 last=$(echo "$out" | sed -n 's/^loss \([0-9.]*\) -> \([0-9.]*\).*/\2/p')
 awk -v b="$last" 'BEGIN { exit !(b > 0 && b < 2.5) }' && "$bin" inspect "$tmp/full/model" >/dev/null && ok || bad "full fine-tuning: $out"
 
+# The fine-tuned model continues a training prompt with its actions (greedy, stops at EOS or a stop string).
+gen=$("$bin" generate --model "$tmp/full/model" --tokenizer "$tmp/model" --max-new 12 --stop ";" \
+      --prompt "$(printf 'task: put the apple in the fridge.\nact:')" 2>&1)
+case "$gen" in " take"*) ok ;; *) bad "generate: '$gen'" ;; esac
+
 # Truncation is counted and reported; bad lines name file and line.
 "$bin" train --model "$tmp/model" --data "$tmp/train.jsonl" --preset tiny --steps 2 --batch 2 --max-len 24 \
   --threads 1 -o "$tmp/short" 2>"$tmp/err" >/dev/null
