@@ -347,6 +347,89 @@ static void test_docs_example_pack(void **state) {
     unlink(tmp);
 }
 
+/* Replaces one random node of the tree (picked by a walk) with a random value of another kind. */
+static void mutate_random(json_t *root, rt_rng *rng) {
+    json_t *node = root;
+    for (int depth = 0; depth < 12; depth++) {
+        size_t n = json_is_object(node) ? json_object_size(node) : json_is_array(node) ? json_array_size(node) : 0;
+        if (n == 0) return;
+        size_t pick = rt_rng_below(rng, n);
+        json_t *child;
+        const char *key = NULL;
+        if (json_is_object(node)) {
+            void *it = json_object_iter(node);
+            for (size_t i = 0; i < pick; i++) it = json_object_iter_next(node, it);
+            key = json_object_iter_key(it);
+            child = json_object_iter_value(it);
+        } else {
+            child = json_array_get(node, pick);
+        }
+        if ((json_is_object(child) || json_is_array(child)) && rt_rng_below(rng, 4) != 0) {
+            node = child;
+            continue;
+        }
+        json_t *repl;
+        switch (rt_rng_below(rng, 7)) {
+        case 0: repl = json_null(); break;
+        case 1: repl = json_integer(-1); break;
+        case 2: repl = json_string("x"); break;
+        case 3: repl = json_array(); break;
+        case 4: repl = json_object(); break;
+        case 5: repl = json_real(1.5); break;
+        default: repl = NULL; break; /* delete */
+        }
+        if (json_is_object(node)) {
+            if (repl) json_object_set_new(node, key, repl);
+            else json_object_del(node, key);
+        } else {
+            if (repl) json_array_set_new(node, pick, repl);
+            else json_array_remove(node, pick);
+        }
+        return;
+    }
+}
+
+/* Bad input is an error with a path, never a crash: hundreds of randomly damaged packs. */
+static void test_damaged_packs_never_crash(void **state) {
+    (void)state;
+    rt_rng rng;
+    rt_rng_seed(&rng, 99);
+    int rejected = 0;
+    for (int round = 0; round < 400; round++) {
+        char *src = pack_path(PACK_NAMES[round % 4]);
+        json_t *root = json_load_file(src, 0, NULL);
+        free(src);
+        int edits = 1 + (int)rt_rng_below(&rng, 3);
+        for (int e = 0; e < edits; e++) mutate_random(root, &rng);
+        char tmp[] = "/tmp/rt_mut_XXXXXX.json";
+        int fd = mkstemps(tmp, 5);
+        close(fd);
+        assert_int_equal(json_dump_file(root, tmp, JSON_ENCODE_ANY), 0);
+        json_decref(root);
+        json_t *errors = json_array();
+        rt_status s = rt_pack_check(tmp, errors);
+        if (s != RT_OK) {
+            rejected++;
+            assert_true(json_array_size(errors) > 0);
+            size_t i;
+            json_t *e;
+            json_array_foreach(errors, i, e) assert_true(strlen(json_string_value(e)) > 3);
+        } else {
+            /* A damaged pack that still passes must still run. */
+            rt_env *env;
+            assert_int_equal(rt_env_open(tmp, NULL, &env), RT_OK);
+            rt_policy pol = {RT_POLICY_NOISY, 0.5};
+            json_t *ep;
+            assert_int_equal(rt_env_run_episode(env, &pol, (uint64_t)round, "x", &ep), RT_OK);
+            json_decref(ep);
+            rt_env_close(env);
+        }
+        json_decref(errors);
+        unlink(tmp);
+    }
+    assert_true(rejected > 100);
+}
+
 static void test_noisy_and_partial_credit(void **state) {
     (void)state;
     rt_env_config cfg = rt_env_config_default();
@@ -382,7 +465,7 @@ int main(void) {
         cmocka_unit_test(test_drift_add_required_arg),       cmocka_unit_test(test_drift_split_tool),
         cmocka_unit_test(test_drift_deprecate_tool),         cmocka_unit_test(test_bad_calls_are_observations),
         cmocka_unit_test(test_same_seed_same_episode_and_docs), cmocka_unit_test(test_broken_packs_are_rejected_with_paths),
-        cmocka_unit_test(test_docs_example_pack),              cmocka_unit_test(test_noisy_and_partial_credit),
+        cmocka_unit_test(test_docs_example_pack),              cmocka_unit_test(test_damaged_packs_never_crash),              cmocka_unit_test(test_noisy_and_partial_credit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,7 @@ int ta_check_arg(ta_pack *p, const char *table, json_t *a, const char *path, jso
 static int name_taken(json_t *tools, const char *name) {
     size_t i;
     json_t *t;
-    json_array_foreach(tools, i, t) if (!strcmp(json_string_value(json_object_get(t, "name")), name)) return 1;
+    json_array_foreach(tools, i, t) if (ta_streq(json_string_value(json_object_get(t, "name")), name)) return 1;
     return 0;
 }
 
@@ -20,7 +20,7 @@ static json_t *live_tool(json_t *tools, const char *name, size_t *index) {
     size_t i;
     json_t *t;
     json_array_foreach(tools, i, t) {
-        if (strcmp(json_string_value(json_object_get(t, "name")), name) != 0) continue;
+        if (!ta_streq(json_string_value(json_object_get(t, "name")), name)) continue;
         if (json_is_true(json_object_get(t, "deprecated"))) return NULL;
         if (index) *index = i;
         return t;
@@ -62,7 +62,7 @@ static int rule_change_format(json_t *tool, const json_t *r, const char *path, j
     if (!fmt || !ta_format_valid(t, fmt) || !ta_format_default(t))
         return ta_perr(errors, path, "'%s' is not a format of argument '%s' (type %s)", fmt ? fmt : "(none)",
                        json_string_value(json_object_get(a, "name")), ta_type_name(t)), 0;
-    if (!strcmp(fmt, json_string_value(json_object_get(a, "format")))) return ta_perr(errors, path, "the format is already '%s'", fmt), 0;
+    if (ta_streq(fmt, json_string_value(json_object_get(a, "format")))) return ta_perr(errors, path, "the format is already '%s'", fmt), 0;
     json_object_set_new(a, "format", json_string(fmt));
     return 1;
 }
@@ -108,7 +108,7 @@ static int rule_add_required_arg(ta_pack *p, json_t *tool, const json_t *r, cons
 static int rule_split_tool(json_t *tools, json_t *tool, size_t index, const json_t *r, const char *path, json_t *errors) {
     json_t *into = json_object_get(r, "into");
     const char *name = json_string_value(json_object_get(tool, "name"));
-    if (strcmp(effect_op(tool), "update") != 0) return ta_perr(errors, path, "only an update tool can be split; '%s' is not one", name), 0;
+    if (!ta_streq(effect_op(tool), "update")) return ta_perr(errors, path, "only an update tool can be split; '%s' is not one", name), 0;
     if (!json_is_array(into) || json_array_size(into) < 2) return ta_perr(errors, path, "'into' must list at least two tools"), 0;
     json_t *ef = json_object_get(tool, "effect");
     const char *key = json_string_value(json_object_get(ef, "key"));
@@ -140,8 +140,8 @@ static int rule_split_tool(json_t *tools, json_t *tool, size_t index, const json
                 continue;
             }
             const char *k2 = json_string_value(json_object_get(a, "key"));
-            has_key |= !strcmp(k2, key);
-            if (strcmp(k2, key) != 0) json_array_append_new(set, json_string(k2));
+            has_key |= ta_streq(k2, key);
+            if (!ta_streq(k2, key)) json_array_append_new(set, json_string(k2));
             json_array_append(args, a);
         }
         if (!has_key) {

@@ -33,10 +33,10 @@ static json_t *project(const json_t *row, const json_t *returns) {
 
 static const char *arg_format_for(const json_t *tool, const char *table, const char *col) {
     const json_t *ef = json_object_get(tool, "effect");
-    if (strcmp(json_string_value(json_object_get(ef, "table")), table) != 0) return NULL;
+    if (!ta_streq(json_string_value(json_object_get(ef, "table")), table)) return NULL;
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(tool, "args"), i, a) if (!strcmp(json_string_value(json_object_get(a, "column")), col))
+    json_array_foreach(json_object_get(tool, "args"), i, a) if (ta_streq(json_string_value(json_object_get(a, "column")), col))
         return json_string_value(json_object_get(a, "format"));
     return NULL;
 }
@@ -80,7 +80,7 @@ json_t *ta_result_out(ta_world *w, const json_t *tool, const json_t *canon) {
 static int list_has(const json_t *list, const char *s) {
     size_t i;
     json_t *v;
-    json_array_foreach(list, i, v) if (!strcmp(json_string_value(v), s)) return 1;
+    json_array_foreach(list, i, v) if (ta_streq(json_string_value(v), s)) return 1;
     return 0;
 }
 

@@ -5,8 +5,12 @@
 #define RT_TOOL_INTERNAL_H
 
 #include <jansson.h>
+#include <string.h>
 
 #include "env/env_internal.h"
+
+/* Pack checks look things up in JSON that may be damaged: a missing string is simply not equal. */
+static inline int ta_streq(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
 
 #define TA_MAX_VERSIONS 8
 #define TA_MAX_PACKS 64

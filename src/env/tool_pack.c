@@ -45,14 +45,14 @@ ta_type ta_column_type(const ta_pack *p, const char *table, const char *column) 
 json_t *ta_find_tool(const ta_pack *p, int vi, const char *name) {
     size_t i;
     json_t *t;
-    json_array_foreach(p->tools[vi], i, t) if (strcmp(json_string_value(json_object_get(t, "name")), name) == 0) return t;
+    json_array_foreach(p->tools[vi], i, t) if (ta_streq(json_string_value(json_object_get(t, "name")), name)) return t;
     return NULL;
 }
 
 json_t *ta_find_tool_id(const ta_pack *p, int vi, const char *id) {
     size_t i;
     json_t *t;
-    json_array_foreach(p->tools[vi], i, t) if (strcmp(json_string_value(json_object_get(t, "id")), id) == 0) return t;
+    json_array_foreach(p->tools[vi], i, t) if (ta_streq(json_string_value(json_object_get(t, "id")), id)) return t;
     return NULL;
 }
 
@@ -258,7 +258,7 @@ static void check_tools(ta_pack *p, json_t *errors) {
         }
         if (strcmp(name, "finish") == 0) ta_perr(errors, path, "'finish' is reserved");
         for (size_t j = 0; j < i; j++)
-            if (!strcmp(json_string_value(json_object_get(json_array_get(tools, j), "name")), name))
+            if (ta_streq(json_string_value(json_object_get(json_array_get(tools, j), "name")), name))
                 ta_perr(errors, path, "duplicate tool name '%s'", name);
         json_object_set_new(t, "id", json_string(name));
         if (!json_is_string(json_object_get(t, "description"))) ta_perr(errors, path, "'description' must be a string");

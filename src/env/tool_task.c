@@ -152,7 +152,7 @@ static int key_known(const ta_pack *p, const char *tool, const char *key) {
         json_t *t;
         json_array_foreach(p->tools[v], i, t) {
             const char *id = json_string_value(json_object_get(t, "id")), *from = json_string_value(json_object_get(t, "split_from"));
-            if ((!strcmp(id, tool) || (from && !strcmp(from, tool))) && ta_tool_arg_key(t, key)) return 1;
+            if ((ta_streq(id, tool) || ta_streq(from, tool)) && ta_tool_arg_key(t, key)) return 1;
         }
     }
     return 0;
