@@ -28,10 +28,49 @@ static rt_env *open_env(const char *split, const char *held_out) {
     return env;
 }
 
+/* The expert has no secret knowledge: whatever it takes or goes to fetch was shown in an earlier
+ * observation (ALFWorld's expert searches the same way). */
+static void assert_expert_takes_only_seen(const json_t *ep) {
+    const json_t *steps = json_object_get(ep, "steps");
+    for (size_t i = 0; i < json_array_size(steps); i++) {
+        const char *act = json_string_value(json_object_get(json_array_get(steps, i), "action"));
+        char obj[64];
+        if (sscanf(act, "take %63[a-z] ", obj) != 1) continue;
+        const char *num = act + 5 + strlen(obj) + 1;
+        char needle[96];
+        snprintf(needle, sizeof needle, "a %s %.*s", obj, (int)strcspn(num, " "), num);
+        int seen = 0;
+        for (size_t k = 0; k < i && !seen; k++) {
+            const char *obs = json_string_value(json_object_get(json_array_get(steps, k), "observation"));
+            const char *at = strstr(obs, needle);
+            /* "a apple 1" must not match inside "a apple 10". */
+            while (at && (at[strlen(needle)] >= '0' && at[strlen(needle)] <= '9')) at = strstr(at + 1, needle);
+            seen = at != NULL;
+        }
+        if (!seen) fail_msg("the expert took '%s' before any observation showed it", needle);
+    }
+}
+
+/* How many receptacles the agent went to until an observation first showed the task's object type. */
+static int visits_before_seeing(const json_t *ep) {
+    const char *type = json_string_value(json_object_get(json_object_get(ep, "meta"), "object"));
+    char needle[64];
+    snprintf(needle, sizeof needle, "a %s ", type);
+    const json_t *steps = json_object_get(ep, "steps");
+    int visits = 0;
+    for (size_t i = 0; i < json_array_size(steps); i++) {
+        const json_t *st = json_array_get(steps, i);
+        visits += strncmp(json_string_value(json_object_get(st, "action")), "go to ", 6) == 0;
+        if (strstr(json_string_value(json_object_get(st, "observation")), needle)) return visits;
+    }
+    return visits;
+}
+
 /* Holding out exactly one type and asking for the unseen splits gives episodes of that type only. */
 static void test_expert_solves_every_type(void **state) {
     (void)state;
     rt_policy pol = rt_policy_default();
+    int searched = 0, total = 0;
     for (int t = 0; t < 6; t++) {
         for (int sp = 0; sp < 2; sp++) {
             rt_env *env = open_env(sp ? "unseen" : "unseen_task", TYPES[t]);
@@ -44,11 +83,16 @@ static void test_expert_solves_every_type(void **state) {
                     fail_msg("expert failed: %s", line);
                 }
                 assert_true(json_real_value(json_object_get(ep, "reward")) == 1.0);
+                assert_expert_takes_only_seen(ep);
+                searched += visits_before_seeing(ep) > 1;
+                total++;
                 json_decref(ep);
             }
             rt_env_close(env);
         }
     }
+    /* An expert that knew where things are would always walk straight to them. */
+    if (searched * 5 < total) fail_msg("the expert found the object on its first visit in %d of %d episodes", total - searched, total);
 }
 
 static char *episode_line(rt_env *env, const rt_policy *pol, uint64_t seed) {
