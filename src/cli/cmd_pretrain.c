@@ -1,99 +1,89 @@
-/* cmd_pretrain.c: `retrace pretrain` trains a small Llama-style model from scratch (every parameter)
- * on a text, with byte tokens, checkpoints and resume, and saves it in the Hugging Face layout. */
+/* cmd_pretrain.c: `retrace pretrain` trains a small Llama-style model from scratch (every parameter) on
+ * a text: it trains a byte-level BPE tokenizer on the text (or takes one), tokenizes the text into one
+ * stream, trains on random windows of it with checkpoints and resume, and saves a complete Hugging Face
+ * folder (config, weights, tokenizer) that `retrace train`, `retrace generate` and transformers load. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "retrace/model.h"
-#include "retrace/train.h"
 
-const char rt_cmd_pretrain_summary[] = "train a small model from scratch on a text (byte tokens)";
+const char rt_cmd_pretrain_summary[] = "train a small model and its BPE tokenizer from scratch on a text";
 
-/* Byte tokens: ids 0..255 are bytes, then the two specials. */
-#define BYTE_VOCAB 258
-#define BYTE_BOS 256
-#define BYTE_EOS 257
 #define BUILTIN_CORPUS_BYTES (400 * 1024)
-#define SAMPLE_BYTES 240
+#define SAMPLE_TOKENS 160
 
 typedef struct {
-    const unsigned char *text;
-    size_t len;
-} text_data;
+    const int32_t *ids;
+    size_t n;
+} token_stream;
 
 static rt_status next_window(void *ctx, rt_rng *rng, int64_t index, int32_t *ids, int32_t *targets, int B, int T,
-                            int *T_used) {
+                             int *T_used) {
     (void)index;
+    const token_stream *d = ctx;
     *T_used = T;
-    const text_data *d = ctx;
     for (int b = 0; b < B; b++) {
-        size_t start = (size_t)rt_rng_below(rng, d->len - (size_t)T);
+        size_t start = (size_t)rt_rng_below(rng, d->n - (size_t)T);
         for (int t = 0; t < T; t++) {
-            ids[b * T + t] = d->text[start + t];
-            targets[b * T + t] = d->text[start + t + 1];
+            ids[b * T + t] = d->ids[start + t];
+            targets[b * T + t] = d->ids[start + t + 1];
         }
     }
     return RT_OK;
 }
 
-static int decode_bytes(void *ctx, const int32_t *ids, int n, char *buf, int cap) {
-    (void)ctx;
-    int k = 0;
-    for (int i = 0; i < n && k < cap; i++)
-        if (ids[i] < 256) buf[k++] = (char)ids[i];
-    return k;
-}
-
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: retrace pretrain [options] -o DIR\n\n"
-            "Trains a small decoder from scratch on --text (default: a built-in corpus of generated agent\n"
-            "episodes) with byte tokens, then saves DIR/model (config.json + model.safetensors, loadable by\n"
-            "transformers), DIR/checkpoint.safetensors and DIR/loss.jsonl, and prints a sample.\n\n"
-            "options:\n"
-            "  --text FILE        training text (UTF-8 or any bytes)\n"
-            "  --steps N          optimizer steps (300)\n"
-            "  --batch N          sequences per step (4)\n"
-            "  --seq N            tokens per sequence (256); the sample stays within it\n"
-            "  --lr X             peak learning rate (3e-3), linear warmup 10%%, cosine decay to 10%%\n"
-            "  --hidden N         hidden size (128); --layers N (4); --heads N (4); --kv-heads N (2)\n"
-            "  --intermediate N   MLP size (352)\n"
-            "  --seed N           initialisation and data order (1)\n"
-            "  --threads N        CPU threads (all cores)\n"
-            "  --checkpoint-every N  steps between checkpoints (50)\n"
-            "  --resume           continue from DIR/checkpoint.safetensors\n"
-            "  --sample TEXT      prompt for the sample at the end (\"task: put a hot \")\n");
+static void usage(void) {
+    printf("usage: retrace pretrain [options] -o DIR\n\n"
+           "Trains a small decoder from scratch on --text (default: a built-in corpus of generated agent\n"
+           "episodes). Unless --tokenizer is given, first trains a byte-level BPE tokenizer on the text (ChatML\n"
+           "chat template, <|im_end|> as EOS). Saves DIR/model (config.json, model.safetensors, tokenizer.json,\n"
+           "tokenizer_config.json: a folder transformers loads), DIR/checkpoint.safetensors, DIR/loss.jsonl,\n"
+           "and prints a sample.\n\n"
+           "options:\n"
+           "  --text FILE        training text (UTF-8)\n"
+           "  --tokenizer DIR    use this tokenizer instead of training one\n"
+           "  --vocab N          size of the trained tokenizer (1024)\n"
+           "  --steps N          optimizer steps (300)\n"
+           "  --batch N          sequences per step (8)\n"
+           "  --seq N            tokens per sequence (128); the sample stays within it\n"
+           "  --lr X             peak learning rate (3e-3), linear warmup 10%%, cosine decay to 10%%\n"
+           "  --hidden N         hidden size (128); --layers N (4); --heads N (4); --kv-heads N (2)\n"
+           "  --intermediate N   MLP size (352)\n"
+           "  --seed N           initialisation and data order (1)\n"
+           "  --threads N        CPU threads (all cores)\n"
+           "  --checkpoint-every N  steps between checkpoints (50)\n"
+           "  --resume           continue from DIR/checkpoint.safetensors (same text and tokenizer)\n"
+           "  --sample TEXT      prompt for the sample at the end (\"task: put a hot\")\n");
 }
 
 typedef struct {
-    const char *text_path, *out_dir, *sample;
-    long long steps, batch, seq, hidden, layers, heads, kv_heads, intermediate, seed, threads, ckpt_every;
+    const char *text_path, *out_dir, *sample, *tokenizer;
+    long long steps, batch, seq, hidden, layers, heads, kv_heads, intermediate, seed, threads, ckpt_every, vocab;
     double lr;
     int resume;
 } options;
 
 static int parse(int argc, char **argv, options *o) {
-    *o = (options){.sample = "task: put a hot ", .steps = 300, .batch = 4, .seq = 256, .hidden = 128, .layers = 4,
-                   .heads = 4, .kv_heads = 2, .intermediate = 352, .seed = 1, .ckpt_every = 50, .lr = 3e-3};
+    *o = (options){.sample = "task: put a hot", .steps = 300, .batch = 8, .seq = 128, .hidden = 128, .layers = 4,
+                   .heads = 4, .kv_heads = 2, .intermediate = 352, .seed = 1, .ckpt_every = 50, .lr = 3e-3,
+                   .vocab = 1024};
     struct {
         const char *name;
         long long *v;
-    } ints[] = {{"--steps", &o->steps},     {"--batch", &o->batch},   {"--seq", &o->seq},
-                {"--hidden", &o->hidden},   {"--layers", &o->layers}, {"--heads", &o->heads},
-                {"--kv-heads", &o->kv_heads}, {"--intermediate", &o->intermediate}, {"--seed", &o->seed},
-                {"--threads", &o->threads}, {"--checkpoint-every", &o->ckpt_every}};
+        long long min;
+    } ints[] = {{"--steps", &o->steps, 1},       {"--batch", &o->batch, 1},   {"--seq", &o->seq, 2},
+                {"--hidden", &o->hidden, 2},     {"--layers", &o->layers, 1}, {"--heads", &o->heads, 1},
+                {"--kv-heads", &o->kv_heads, 1}, {"--intermediate", &o->intermediate, 1},
+                {"--seed", &o->seed, 0},         {"--threads", &o->threads, 0},
+                {"--checkpoint-every", &o->ckpt_every, 0}, {"--vocab", &o->vocab, 300}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (rt_cli_is_help(a)) {
-            usage(stdout);
-            return -1;
-        }
+        if (rt_cli_is_help(a)) return usage(), -1;
         int matched = 0;
-        for (size_t k = 0; k < sizeof ints / sizeof *ints; k++)
+        for (size_t k = 0; k < sizeof ints / sizeof *ints && !matched; k++)
             if (strcmp(a, ints[k].name) == 0) {
                 if (rt_cli_parse_int("pretrain", a, v, ints[k].v)) return RT_EXIT_USAGE;
-                if (*ints[k].v < 0 || (*ints[k].v == 0 && strcmp(a, "--threads") && strcmp(a, "--checkpoint-every") && strcmp(a, "--seed")))
-                    return rt_cli_usage_error("pretrain", "%s must be positive", a);
+                if (*ints[k].v < ints[k].min) return rt_cli_usage_error("pretrain", "%s must be at least %lld", a, ints[k].min);
                 matched = 1, i++;
             }
         if (matched) continue;
@@ -101,39 +91,89 @@ static int parse(int argc, char **argv, options *o) {
             if (rt_cli_parse_float("pretrain", a, v, &o->lr)) return RT_EXIT_USAGE;
             i++;
         } else if (strcmp(a, "--text") == 0 && v) o->text_path = v, i++;
+        else if (strcmp(a, "--tokenizer") == 0 && v) o->tokenizer = v, i++;
         else if (strcmp(a, "--sample") == 0 && v) o->sample = v, i++;
         else if (strcmp(a, "-o") == 0 && v) o->out_dir = v, i++;
         else if (strcmp(a, "--resume") == 0) o->resume = 1;
         else return rt_cli_usage_error("pretrain", "unknown or incomplete option '%s' (see --help)", a);
     }
     if (!o->out_dir) return rt_cli_usage_error("pretrain", "missing -o DIR");
+    if (o->hidden % o->heads || o->heads % o->kv_heads || (o->hidden / o->heads) % 2)
+        return rt_cli_usage_error("pretrain", "--hidden / --heads must be an even integer and --heads a multiple of --kv-heads");
     return 0;
 }
 
-static void print_sample(rt_model *m, const char *prompt_text, int seq) {
-    int n = (int)strlen(prompt_text);
+static int decode_cb(void *ctx, const int32_t *ids, int n, char *buf, int cap) {
+    char *text;
+    size_t len;
+    if (rt_tokenizer_decode(ctx, ids, (size_t)n, 1, &text, &len) != RT_OK) return -1;
+    int k = (int)(len < (size_t)cap ? len : (size_t)cap);
+    memcpy(buf, text, (size_t)k);
+    free(text);
+    return k;
+}
+
+static void print_sample(rt_model *m, const rt_tokenizer *tok, const char *prompt_text, int seq) {
+    rt_tok_ids ids = {0};
+    rt_tokenizer_encode(tok, prompt_text, strlen(prompt_text), 0, &ids);
     /* Positions past the training length were never seen: rotary embeddings do not extrapolate. */
-    int budget = seq - n < SAMPLE_BYTES ? seq - n : SAMPLE_BYTES;
-    if (n == 0 || budget <= 0) return;
-    int32_t *prompt = rt_malloc(sizeof(int32_t) * (size_t)n), out[SAMPLE_BYTES];
-    for (int i = 0; i < n; i++) prompt[i] = (unsigned char)prompt_text[i];
-    static const char *const stops[] = {"\n\n", NULL};
-    rt_gen_params gp = rt_gen_params_default();
-    gp.max_new_tokens = budget;
-    gp.temperature = 0.7f;
-    gp.top_p = 0.9f;
-    gp.seed = 7;
-    gp.eos_token_id = BYTE_EOS;
-    gp.stop_strings = stops;
-    gp.decode = decode_bytes;
-    int got = 0;
-    if (rt_generate(m, prompt, n, &gp, out, &got) == RT_OK) {
-        char text[SAMPLE_BYTES + 1];
-        int k = decode_bytes(NULL, out, got, text, SAMPLE_BYTES);
-        text[k] = '\0';
-        printf("sample (temperature 0.7, top-p 0.9):\n%s%s\n", prompt_text, text);
+    int budget = seq - (int)ids.n < SAMPLE_TOKENS ? seq - (int)ids.n : SAMPLE_TOKENS;
+    if (ids.n > 0 && budget > 0) {
+        static const char *const stops[] = {"\n\n", NULL};
+        rt_gen_params gp = rt_gen_params_default();
+        gp.max_new_tokens = budget, gp.temperature = 0.7f, gp.top_p = 0.9f, gp.seed = 7;
+        gp.eos_token_id = rt_tokenizer_eos_id(tok), gp.vocab_limit = rt_tokenizer_vocab_size(tok);
+        gp.stop_strings = stops, gp.decode = decode_cb, gp.decode_ctx = (void *)tok;
+        int32_t out[SAMPLE_TOKENS];
+        int got = 0;
+        char *text = NULL;
+        size_t len;
+        if (rt_generate(m, ids.ids, (int)ids.n, &gp, out, &got) == RT_OK &&
+            rt_tokenizer_decode(tok, out, (size_t)got, 1, &text, &len) == RT_OK)
+            printf("sample (temperature 0.7, top-p 0.9):\n%s%s\n", prompt_text, text);
+        free(text);
     }
-    free(prompt);
+    rt_tok_ids_free(&ids);
+}
+
+/* Copies tokenizer.json and tokenizer_config.json (when present) from one folder to another. */
+static rt_status copy_tokenizer(const char *from, const char *to) {
+    static const char *const files[] = {"tokenizer.json", "tokenizer_config.json"};
+    int from_is_dir = rt_is_dir(from);
+    for (int i = 0; i < 2; i++) {
+        char *src = from_is_dir ? rt_path_join(from, files[i]) : (i == 0 ? rt_strdup(from) : NULL);
+        char *dst = rt_path_join(to, files[i]), *data = NULL;
+        size_t len = 0;
+        rt_status s = RT_OK;
+        if (src && rt_path_exists(src)) {
+            s = rt_file_read(src, &data, &len);
+            if (s == RT_OK) s = rt_file_write_atomic(dst, data, len);
+        }
+        free(src), free(dst), free(data);
+        RT_TRY(s);
+    }
+    return RT_OK;
+}
+
+/* The tokenizer: the given one, or one trained on the text and written to DIR/model. */
+static rt_status get_tokenizer(const options *o, const char *text_file, const char *model_dir, rt_tokenizer **tok) {
+    if (o->tokenizer) {
+        RT_TRY(rt_tokenizer_load(o->tokenizer, tok));
+        return copy_tokenizer(o->tokenizer, model_dir);
+    }
+    char *tok_json = rt_path_join(model_dir, "tokenizer.json");
+    int have = o->resume && rt_path_exists(tok_json);
+    free(tok_json);
+    if (!have) { /* a resumed run keeps the tokenizer it started with */
+        static const char *specials[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+        rt_bpe_train_params bp = rt_bpe_train_params_default();
+        bp.vocab_size = (int32_t)o->vocab;
+        bp.special_tokens = specials, bp.n_special = 3, bp.eos_token = "<|im_end|>";
+        bp.chat_template = rt_chat_template_text("chatml");
+        rt_info("training a %lld-token BPE tokenizer on %s", o->vocab, text_file);
+        RT_TRY(rt_bpe_train(&text_file, 1, &bp, model_dir));
+    }
+    return rt_tokenizer_load(model_dir, tok);
 }
 
 int rt_cmd_pretrain(int argc, char **argv) {
@@ -141,35 +181,36 @@ int rt_cmd_pretrain(int argc, char **argv) {
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? RT_EXIT_OK : rc;
     if (o.threads > 0) rt_set_threads((int)o.threads);
-    text_data data;
+    char *model_dir = rt_path_join(o.out_dir, "model"), *ckpt = rt_path_join(o.out_dir, "checkpoint.safetensors");
+    char *log_path = rt_path_join(o.out_dir, "loss.jsonl"), *corpus_path = rt_path_join(o.out_dir, "corpus.txt");
     char *text = NULL;
     size_t len = 0;
-    if (o.text_path) {
-        if (rt_file_read(o.text_path, &text, &len) != RT_OK) return rt_cli_fail("pretrain");
-    } else {
+    rt_tokenizer *tok = NULL;
+    rt_model *m = NULL;
+    rt_tok_ids stream = {0};
+    rt_status s = rt_mkdir_p(model_dir);
+    const char *text_file = o.text_path ? o.text_path : corpus_path;
+    if (s == RT_OK && o.text_path) s = rt_file_read(o.text_path, &text, &len);
+    if (s == RT_OK && !o.text_path) {
         text = rt_builtin_corpus(1, BUILTIN_CORPUS_BYTES);
         len = strlen(text);
+        s = rt_file_write_atomic(corpus_path, text, len);
     }
-    if (len < (size_t)o.seq + 2) {
-        free(text);
-        return rt_cli_usage_error("pretrain", "%s: %zu bytes is shorter than one sequence (%lld)",
-                                  o.text_path ? o.text_path : "text", len, o.seq + 2);
-    }
-    data.text = (const unsigned char *)text;
-    data.len = len;
-
+    if (s == RT_OK) s = get_tokenizer(&o, text_file, model_dir, &tok);
+    if (s == RT_OK) s = rt_tokenizer_encode(tok, text, len, 0, &stream);
+    if (s == RT_OK && stream.n < (size_t)o.seq + 2)
+        s = rt_fail(RT_ERR_ARG, "%s: %zu tokens is shorter than one sequence of %lld", text_file, stream.n, o.seq + 1);
     rt_model_config cfg = {.arch = RT_ARCH_LLAMA, .hidden_size = (int)o.hidden, .intermediate_size = (int)o.intermediate,
                            .n_layers = (int)o.layers, .n_heads = (int)o.heads, .n_kv_heads = (int)o.kv_heads,
-                           .head_dim = (int)(o.hidden / o.heads), .vocab_size = BYTE_VOCAB,
-                           .max_position_embeddings = (int)(o.seq > 512 ? o.seq : 512), .rms_norm_eps = 1e-5f,
-                           .rope = {.kind = RT_ROPE_DEFAULT, .theta = 10000.0}, .tie_word_embeddings = 1,
-                           .bos_token_id = BYTE_BOS, .eos_token_id = BYTE_EOS};
-    rt_model *m = NULL;
-    char *model_dir = rt_path_join(o.out_dir, "model"), *ckpt = rt_path_join(o.out_dir, "checkpoint.safetensors");
-    char *log_path = rt_path_join(o.out_dir, "loss.jsonl");
-    rt_status s = rt_mkdir_p(o.out_dir);
-    if (s == RT_OK && o.hidden % o.heads) s = rt_fail(RT_ERR_ARG, "--hidden must be a multiple of --heads");
-    if (s == RT_OK) s = rt_model_new_random(&cfg, (uint64_t)o.seed, &m);
+                           .head_dim = (int)(o.hidden / o.heads), .max_position_embeddings = (int)(o.seq > 512 ? o.seq : 512),
+                           .rms_norm_eps = 1e-5f, .rope = {.kind = RT_ROPE_DEFAULT, .theta = 10000.0},
+                           .tie_word_embeddings = 1, .bos_token_id = -1, .eos_token_id = -1};
+    if (s == RT_OK) {
+        cfg.vocab_size = rt_tokenizer_vocab_size(tok);
+        cfg.bos_token_id = rt_tokenizer_bos_id(tok);
+        cfg.eos_token_id = rt_tokenizer_eos_id(tok);
+        s = rt_model_new_random(&cfg, (uint64_t)o.seed, &m);
+    }
     if (s == RT_OK) s = rt_model_train_setup(m, 1);
     rt_train_params tp = rt_train_params_default();
     tp.steps = o.steps, tp.batch = (int)o.batch, tp.seq = (int)o.seq, tp.accum = 1;
@@ -178,10 +219,12 @@ int rt_cmd_pretrain(int argc, char **argv) {
     tp.seed = (uint64_t)o.seed, tp.log_every = (int)(o.steps >= 10 ? o.steps / 10 : 1);
     tp.ckpt_every = (int)o.ckpt_every, tp.ckpt_path = ckpt, tp.loss_log_path = log_path;
     tp.resume_path = o.resume ? ckpt : NULL;
+    token_stream data = {stream.ids, stream.n};
     rt_train_result res;
     if (s == RT_OK) {
-        rt_info("pretraining a %.2fM-parameter model on %zu bytes: %lld steps of %lld x %lld tokens, %d threads",
-                (double)rt_model_param_count(m) / 1e6, len, o.steps, o.batch, o.seq, rt_threads());
+        rt_info("pretraining a %.2fM-parameter model on %zu tokens (%zu bytes, vocabulary %d): %lld steps of %lld x %lld "
+                "tokens, %d threads",
+                (double)rt_model_param_count(m) / 1e6, stream.n, len, cfg.vocab_size, o.steps, o.batch, o.seq, rt_threads());
         s = rt_train_run(m, &tp, next_window, &data, &res);
     }
     if (s == RT_OK) s = rt_model_save(m, model_dir);
@@ -190,9 +233,11 @@ int rt_cmd_pretrain(int argc, char **argv) {
                (long long)res.steps_done, res.tokens_per_s);
         printf("model saved to %s (loss log %s)\n", model_dir, log_path);
         m->training = 0;
-        print_sample(m, o.sample, (int)o.seq);
+        print_sample(m, tok, o.sample, (int)o.seq);
     }
+    rt_tok_ids_free(&stream);
+    rt_tokenizer_free(tok);
     rt_model_free(m);
-    free(model_dir), free(ckpt), free(log_path), free(text);
+    free(model_dir), free(ckpt), free(log_path), free(corpus_path), free(text);
     return s == RT_OK ? RT_EXIT_OK : rt_cli_fail("pretrain");
 }
