@@ -74,10 +74,10 @@ int main(int argc, char **argv) {
     bench("household, expert", "household", &cfg, DRIVE_EXPERT);
     bench("household, random admissible", "household", &cfg, DRIVE_RANDOM);
     cfg.packs_dir = packs;
-    bench("toolapi (4 packs, v1), expert", "toolapi", &cfg, DRIVE_EXPERT);
+    bench("toolapi (all packs, v1), expert", "toolapi", &cfg, DRIVE_EXPERT);
     cfg.split = "unseen_api";
-    bench("toolapi (4 packs, v2), expert", "toolapi", &cfg, DRIVE_EXPERT);
-    bench("toolapi (4 packs, v2), random", "toolapi", &cfg, DRIVE_RANDOM);
+    bench("toolapi (all packs, v2), expert", "toolapi", &cfg, DRIVE_EXPERT);
+    bench("toolapi (all packs, v2), random", "toolapi", &cfg, DRIVE_RANDOM);
     cfg = rt_env_config_default();
     bench("exec: round trip, sed child",
           "exec:sed -u 's/.*/{\"task\":\"t\",\"observation\":\"o\",\"reward\":0,\"done\":false,"

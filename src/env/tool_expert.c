@@ -250,7 +250,35 @@ static int mutating(const ta_pack *p, const char *id) {
     return op && (!strcmp(op, "insert") || !strcmp(op, "update") || !strcmp(op, "delete"));
 }
 
-/* The wrong row: another row of the same table for one of the task's row parameters. */
+/* A different value for a parameter drawn from a list or a range: the wrong quantity, room or day. */
+static int wrong_value(ta_world *w) {
+    const char *name;
+    json_t *spec;
+    json_object_foreach(json_object_get(w->task, "params"), name, spec) {
+        if (json_object_get(spec, "row")) continue;
+        json_t *task_one = json_object(), *params = json_object(), *drawn = NULL;
+        json_object_set(params, name, spec);
+        json_object_set_new(task_one, "params", params);
+        char err[64];
+        for (int tries = 0; tries < 16; tries++) {
+            json_decref(drawn);
+            drawn = NULL;
+            if (!ta_bind_params(w->pk, task_one, &w->rng, w->tables, &drawn, err, sizeof err)) break;
+            if (!json_equal(json_object_get(drawn, name), json_object_get(w->bind, name))) {
+                json_object_set(w->xbind, name, json_object_get(drawn, name));
+                json_decref(drawn);
+                json_decref(task_one);
+                return 1;
+            }
+        }
+        json_decref(drawn);
+        json_decref(task_one);
+    }
+    return 0;
+}
+
+/* The wrong row: another row of the same table for one of the task's row parameters (or, for tasks
+ * without one, a wrong value). */
 static int wrong_row(ta_world *w) {
     const char *name;
     json_t *spec;
@@ -268,7 +296,7 @@ static int wrong_row(ta_world *w) {
             }
         }
     }
-    return 0;
+    return wrong_value(w);
 }
 
 int ta_set_flaw(void *world, rt_env_flaw flaw) {
