@@ -36,15 +36,15 @@ typedef struct {
     rt_env_config cfg;
 } gen_args;
 
+#define GEN_HELP (-1)
+
+/* Every option takes a value. Returns RT_EXIT_OK, a usage exit code, or GEN_HELP. */
 static int parse_args(int argc, char **argv, gen_args *a) {
     long long v;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (rt_cli_is_help(o)) {
-            usage(stdout);
-            exit(RT_EXIT_OK);
-        }
-        int takes = 1;
+        if (rt_cli_is_help(o)) return GEN_HELP;
+        if (!val) return rt_cli_usage_error("gen", "%s needs a value", o);
         if (strcmp(o, "--env") == 0) a->env = val;
         else if (strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) a->out = val;
         else if (strcmp(o, "--docs") == 0) a->docs = val;
@@ -65,8 +65,6 @@ static int parse_args(int argc, char **argv, gen_args *a) {
             else if (o[2] == 'a') a->cfg.api_version = (int)v;
             else a->cfg.step_timeout_ms = (int)v;
         } else return rt_cli_usage_error("gen", "unknown option '%s' (retrace gen --help)", o);
-        if (takes && !val) return rt_cli_usage_error("gen", "%s needs a value", o);
-        i += takes;
     }
     if (!a->env) return rt_cli_usage_error("gen", "--env is required");
     if (!a->out) return rt_cli_usage_error("gen", "-o FILE is required");
@@ -151,6 +149,10 @@ int rt_cmd_gen(int argc, char **argv) {
     a.seed = 1;
     a.noise = rt_policy_default().noise;
     int rc = parse_args(argc, argv, &a);
+    if (rc == GEN_HELP) {
+        usage(stdout);
+        return RT_EXIT_OK;
+    }
     if (rc != RT_EXIT_OK) return rc;
     rt_policy pol = rt_policy_default();
     pol.noise = a.noise;
