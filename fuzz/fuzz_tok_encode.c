@@ -1,5 +1,6 @@
 /* fuzz_tok_encode.c: libFuzzer target for encoding and decoding arbitrary bytes. The first byte picks
- * one of the committed small tokenizers (byte-level BPE, WordPiece, Unigram with Precompiled); the
+ * one of the committed small tokenizers (byte-level BPE, WordPiece, Unigram with Precompiled, and the
+ * models that cover the other normalizers and pre-tokenizers); the
  * rest is the text. Byte-level BPE must round-trip valid UTF-8 exactly, and re-encoding its decoded
  * text must give the same ids.
  * Run from the repository root: ./build-fuzz/fuzz/fuzz_tok_encode -max_total_time=60
@@ -10,8 +11,9 @@
 
 #include "retrace.h"
 
-static const char *const NAMES[] = {"trained-bpe", "minilm", "xlmr-unigram"};
-#define N_TOKENIZERS 3
+static const char *const NAMES[] = {"trained-bpe",     "minilm",        "xlmr-unigram",  "gpt2-style",
+                                    "split-behaviors", "wordpiece-mix", "unigram-first", "trained-chatml"};
+#define N_TOKENIZERS 8
 
 static rt_tokenizer *tokenizers[N_TOKENIZERS];
 
