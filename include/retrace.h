@@ -10,6 +10,7 @@
 #include "retrace/model.h"
 #include "retrace/train.h"
 #include "retrace/sft.h"
+#include "retrace/agent.h"
 #include "retrace/tok.h"
 #include "retrace/env.h"
 #include "retrace/hnsw.h"

@@ -1,0 +1,66 @@
+/* retrace/agent.h: what the agent shows a model and how it reads the answer.
+ *
+ * A prompt is made of the task, retrieved successful episodes, failed episodes marked as ones to avoid,
+ * the docs of the relevant tool versions, and the working memory (this episode so far), fitted into a
+ * token budget. The same builder makes the training examples and the evaluation prompts, so the model
+ * is always trained on exactly what it will see. The model answers one step:
+ *     think: <thought>
+ *     act: <action>
+ * and the action is the text after "act:" on the first such line. */
+#ifndef RETRACE_AGENT_H
+#define RETRACE_AGENT_H
+
+#include "retrace/memory.h"
+#include "retrace/tok.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const char *task;
+    const char *const *successes; /* episode JSON texts, most relevant first */
+    int n_successes;
+    const char *const *failures;  /* episode JSON texts, most relevant first */
+    int n_failures;
+    const char *const *docs;      /* doc texts, most relevant first */
+    int n_docs;
+    const rt_memory_step *history; /* this episode so far, oldest first */
+    int n_history;
+} rt_prompt_parts;
+
+typedef struct {
+    int tokens;            /* of the prompt returned */
+    int dropped_failures;
+    int dropped_successes;
+    int dropped_docs;
+    int dropped_history;   /* oldest steps left out of the working memory */
+} rt_prompt_stats;
+
+/* Builds the prompt within budget_tokens (counted with tok). When everything does not fit, parts are
+ * cut in this order until it does:
+ *   1. failed episodes, least relevant first;
+ *   2. successful episodes except the most relevant, least relevant first;
+ *   3. docs, least relevant first;
+ *   4. the oldest steps of the working memory (the last step always stays);
+ *   5. the most relevant successful episode.
+ * If the task and the last step alone exceed the budget the result is RT_ERR_ARG naming both sizes. */
+rt_status rt_prompt_build(const rt_tokenizer *tok, const rt_prompt_parts *p, int budget_tokens, char **out,
+                          rt_prompt_stats *stats);
+
+/* An episode (JSON text in the episode format) as the prompt shows it:
+ * "task: ...\nthink: ...\nact: ...\nobs: ...\n...outcome: success (reward 1.00)\n". */
+rt_status rt_episode_render(const char *episode_json, char **out);
+
+/* The step a model is trained to write: "think: <thought>\nact: <action>\n" (no think line when the
+ * thought is empty). */
+char *rt_step_target(const char *thought, const char *action);
+
+/* Reads the action from a model's output: the text after "act:" on the first line that starts with it,
+ * trimmed. RT_ERR_FORMAT when there is none or it is empty (an invalid action for the agent loop). */
+rt_status rt_action_parse(const char *generated, char **action, char **thought);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,216 @@
+/* prompt.c: the agent's prompt: sections in a fixed order, fitted to a token budget by a fixed policy. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "retrace/agent.h"
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} sbuf;
+
+static void sb_add(sbuf *s, const char *text) {
+    size_t n = strlen(text);
+    if (s->len + n + 1 > s->cap) {
+        s->cap = (s->len + n + 1) * 2;
+        s->buf = rt_realloc(s->buf, s->cap);
+    }
+    memcpy(s->buf + s->len, text, n + 1);
+    s->len += n;
+}
+
+static void sb_addf(sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_addf(sbuf *s, const char *fmt, ...) {
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < (int)sizeof small) {
+        sb_add(s, small);
+        return;
+    }
+    char *big = rt_malloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb_add(s, big);
+    free(big);
+}
+
+/* One line per field; newlines inside a field are folded to spaces so a step stays one line each. */
+static void add_field(sbuf *s, const char *label, const char *text) {
+    if (!text || !*text) return;
+    sb_add(s, label);
+    size_t start = s->len;
+    sb_add(s, text);
+    for (size_t i = start; i < s->len; i++)
+        if (s->buf[i] == '\n' || s->buf[i] == '\r') s->buf[i] = ' ';
+    sb_add(s, "\n");
+}
+
+static void add_step(sbuf *s, const char *thought, const char *action, const char *observation) {
+    add_field(s, "think: ", thought);
+    add_field(s, "act: ", action);
+    add_field(s, "obs: ", observation);
+}
+
+rt_status rt_episode_render(const char *episode_json, char **out) {
+    *out = NULL;
+    json_error_t err;
+    json_t *e = json_loads(episode_json, 0, &err);
+    if (!e || !json_is_object(e)) {
+        json_decref(e);
+        return rt_fail(RT_ERR_FORMAT, "episode: invalid JSON: %s", e ? "not an object" : err.text);
+    }
+    const char *task = json_string_value(json_object_get(e, "task"));
+    json_t *steps = json_object_get(e, "steps");
+    if (!task || !json_is_array(steps)) {
+        json_decref(e);
+        return rt_fail(RT_ERR_FORMAT, "episode: needs a string 'task' and an array 'steps'");
+    }
+    sbuf s = {0};
+    sb_add(&s, "");
+    add_field(&s, "task: ", task);
+    for (size_t i = 0; i < json_array_size(steps); i++) {
+        json_t *st = json_array_get(steps, i);
+        add_step(&s, json_string_value(json_object_get(st, "thought")), json_string_value(json_object_get(st, "action")),
+                 json_string_value(json_object_get(st, "observation")));
+    }
+    const char *outcome = json_string_value(json_object_get(e, "outcome"));
+    json_t *reward = json_object_get(e, "reward");
+    if (outcome) sb_addf(&s, "outcome: %s (reward %.2f)\n", outcome, json_is_number(reward) ? json_number_value(reward) : 0.0);
+    json_decref(e);
+    *out = s.buf;
+    return RT_OK;
+}
+
+char *rt_step_target(const char *thought, const char *action) {
+    sbuf s = {0};
+    sb_add(&s, "");
+    add_field(&s, "think: ", thought);
+    add_field(&s, "act: ", action ? action : "");
+    if (!action || !*action) sb_add(&s, "act:\n");
+    return s.buf;
+}
+
+/* Which parts are in: counts of the leading (most relevant) items kept, and the first history step kept. */
+typedef struct {
+    int successes, failures, docs, history_from;
+} selection;
+
+static char *assemble(const rt_prompt_parts *p, char *const *rendered_s, char *const *rendered_f, const selection *k) {
+    sbuf s = {0};
+    sb_add(&s, "");
+    if (k->successes > 0) {
+        sb_add(&s, "## successful episodes of similar tasks\n");
+        for (int i = 0; i < k->successes; i++) sb_add(&s, rendered_s[i]), sb_add(&s, "\n");
+    }
+    if (k->failures > 0) {
+        sb_add(&s, "## failed episodes: avoid their mistakes\n");
+        for (int i = 0; i < k->failures; i++) sb_add(&s, rendered_f[i]), sb_add(&s, "\n");
+    }
+    if (k->docs > 0) {
+        sb_add(&s, "## documentation\n");
+        for (int i = 0; i < k->docs; i++) sb_add(&s, p->docs[i]), sb_add(&s, "\n");
+        sb_add(&s, "\n");
+    }
+    sb_add(&s, "## your task\n");
+    add_field(&s, "task: ", p->task);
+    if (k->history_from > 0) sb_addf(&s, "(%d earlier steps not shown)\n", k->history_from);
+    for (int i = k->history_from; i < p->n_history; i++)
+        add_step(&s, p->history[i].thought, p->history[i].action, p->history[i].observation);
+    return s.buf;
+}
+
+static int count_tokens(const rt_tokenizer *tok, const char *text) {
+    rt_tok_ids ids = {0};
+    rt_tokenizer_encode(tok, text, strlen(text), 0, &ids);
+    int n = (int)ids.n;
+    rt_tok_ids_free(&ids);
+    return n;
+}
+
+/* Applies the next cut of the documented policy; returns 0 when nothing is left to cut. */
+static int cut_one(selection *k, int n_history, rt_prompt_stats *st) {
+    if (k->failures > 0) return k->failures--, st->dropped_failures++, 1;
+    if (k->successes > 1) return k->successes--, st->dropped_successes++, 1;
+    if (k->docs > 0) return k->docs--, st->dropped_docs++, 1;
+    if (k->history_from < n_history - 1) return k->history_from++, st->dropped_history++, 1;
+    if (k->successes > 0) return k->successes--, st->dropped_successes++, 1;
+    return 0;
+}
+
+rt_status rt_prompt_build(const rt_tokenizer *tok, const rt_prompt_parts *p, int budget_tokens, char **out,
+                          rt_prompt_stats *st) {
+    *out = NULL;
+    memset(st, 0, sizeof *st);
+    if (!p->task) return rt_fail(RT_ERR_ARG, "prompt: no task");
+    char **rs = rt_calloc((size_t)p->n_successes + 1, sizeof *rs), **rf = rt_calloc((size_t)p->n_failures + 1, sizeof *rf);
+    rt_status s = RT_OK;
+    for (int i = 0; i < p->n_successes && s == RT_OK; i++) s = rt_episode_render(p->successes[i], &rs[i]);
+    for (int i = 0; i < p->n_failures && s == RT_OK; i++) s = rt_episode_render(p->failures[i], &rf[i]);
+    selection k = {p->n_successes, p->n_failures, p->n_docs, 0};
+    char *text = NULL;
+    while (s == RT_OK) {
+        text = assemble(p, rs, rf, &k);
+        st->tokens = count_tokens(tok, text);
+        if (st->tokens <= budget_tokens) break;
+        if (!cut_one(&k, p->n_history, st)) {
+            s = rt_fail(RT_ERR_ARG, "prompt: the task and the last step alone take %d tokens, over the budget of %d",
+                        st->tokens, budget_tokens);
+            break;
+        }
+        free(text);
+        text = NULL;
+    }
+    for (int i = 0; i < p->n_successes; i++) free(rs[i]);
+    for (int i = 0; i < p->n_failures; i++) free(rf[i]);
+    free(rs);
+    free(rf);
+    if (s != RT_OK) {
+        free(text);
+        return s;
+    }
+    *out = text;
+    return RT_OK;
+}
+
+static char *trimmed_copy(const char *start, size_t n) {
+    while (n && (*start == ' ' || *start == '\t')) start++, n--;
+    while (n && (start[n - 1] == ' ' || start[n - 1] == '\t' || start[n - 1] == '\r')) n--;
+    char *c = rt_malloc(n + 1);
+    memcpy(c, start, n);
+    c[n] = '\0';
+    return c;
+}
+
+rt_status rt_action_parse(const char *generated, char **action, char **thought) {
+    *action = NULL;
+    if (thought) *thought = NULL;
+    const char *line = generated;
+    while (line && *line) {
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) : strlen(line);
+        const char *l = line;
+        while (n && (*l == ' ' || *l == '\t')) l++, n--;
+        if (thought && !*thought && n >= 6 && strncmp(l, "think:", 6) == 0) *thought = trimmed_copy(l + 6, n - 6);
+        if (n >= 4 && strncmp(l, "act:", 4) == 0) {
+            char *a = trimmed_copy(l + 4, n - 4);
+            if (!*a) {
+                free(a);
+                break;
+            }
+            *action = a;
+            return RT_OK;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    if (thought) {
+        free(*thought);
+        *thought = NULL;
+    }
+    return rt_fail(RT_ERR_FORMAT, "no action: the output has no non-empty 'act:' line");
+}
