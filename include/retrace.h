@@ -11,6 +11,7 @@
 #include "retrace/train.h"
 #include "retrace/sft.h"
 #include "retrace/agent.h"
+#include "retrace/agent_loop.h"
 #include "retrace/tok.h"
 #include "retrace/env.h"
 #include "retrace/hnsw.h"

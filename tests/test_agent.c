@@ -70,12 +70,12 @@ static void test_prompt_sections_in_order(void **state) {
     (void)state;
     const char *succ[] = {EP_OK, EP_OK2}, *fail[] = {EP_FAIL}, *docs[] = {"cabinet v2: open(id) then put(obj, id)"};
     rt_memory_step hist[] = {{"look first", "look", "you are in the kitchen."}};
-    rt_prompt_parts p = {"put a clean mug in the cabinet.", succ, 2, fail, 1, docs, 1, hist, 1};
+    rt_prompt_parts p = {"put a clean mug in the cabinet.", succ, 2, fail, 1, docs, 1, hist, 1, "you are in the kitchen."};
     char *out;
     rt_prompt_stats st;
     assert_int_equal(rt_prompt_build(tok, &p, 100000, &out, &st), RT_OK);
     const char *a = strstr(out, "## successful episodes"), *b = strstr(out, "## failed episodes"),
-               *c = strstr(out, "## documentation"), *d = strstr(out, "## your task\ntask: put a clean mug");
+               *c = strstr(out, "## documentation"), *d = strstr(out, "## your task\ntask: put a clean mug in the cabinet.\nobs: you are in the kitchen.\nthink: look first");
     assert_true(a && b && c && d && a < b && b < c && c < d);
     assert_non_null(strstr(out, "outcome: failure (reward 0.25)"));
     /* the prompt ends with the working memory, where the model writes the next step */
@@ -90,7 +90,7 @@ static void test_budget_policy(void **state) {
     (void)state;
     const char *succ[] = {EP_OK, EP_OK2}, *fail[] = {EP_FAIL}, *docs[] = {"cabinet v2: open(id) then put(obj, id)"};
     rt_memory_step hist[] = {{"a", "look", "room."}, {"b", "go to countertop 1", "a mug."}, {"c", "take mug 1", "done."}};
-    rt_prompt_parts p = {"put a clean mug in the cabinet.", succ, 2, fail, 1, docs, 1, hist, 3};
+    rt_prompt_parts p = {"put a clean mug in the cabinet.", succ, 2, fail, 1, docs, 1, hist, 3, NULL};
     char *out;
     rt_prompt_stats full, st;
     assert_int_equal(rt_prompt_build(tok, &p, 100000, &out, &full), RT_OK);

@@ -27,6 +27,7 @@ typedef struct {
     int n_docs;
     const rt_memory_step *history; /* this episode so far, oldest first */
     int n_history;
+    const char *first_observation; /* what the agent saw at reset (shown after the task), or NULL */
 } rt_prompt_parts;
 
 typedef struct {

@@ -119,6 +119,7 @@ static char *assemble(const rt_prompt_parts *p, char *const *rendered_s, char *c
     }
     sb_add(&s, "## your task\n");
     add_field(&s, "task: ", p->task);
+    add_field(&s, "obs: ", p->first_observation);
     if (k->history_from > 0) sb_addf(&s, "(%d earlier steps not shown)\n", k->history_from);
     for (int i = k->history_from; i < p->n_history; i++)
         add_step(&s, p->history[i].thought, p->history[i].action, p->history[i].observation);

@@ -1,0 +1,55 @@
+/* retrace/agent_loop.h: an agent that acts in an environment with a model, retrieving experience from
+ * memory once per episode (static) or before every step (dynamic). */
+#ifndef RETRACE_AGENT_LOOP_H
+#define RETRACE_AGENT_LOOP_H
+
+#include "retrace/agent.h"
+#include "retrace/env.h"
+#include "retrace/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int budget_tokens;    /* prompt budget in tokens (the rt_prompt_build policy cuts to it) */
+    int max_new_tokens;   /* per step */
+    float temperature;    /* 0 = greedy */
+    float top_p;
+    uint64_t seed;
+    int k;                /* successful episodes retrieved */
+    int negatives;        /* failed episodes mined (most similar failures) */
+    double reward_weight; /* 0 = pure similarity (see docs/memory.md) */
+    int dynamic;          /* 1: retrieve before every step with the task and the last key_steps steps */
+    int key_steps;
+    int docs;             /* include the docs of tools named in the task or the hits */
+    int chat;             /* wrap the prompt in the tokenizer's chat template (instruct models) */
+} rt_agent_params;
+
+rt_agent_params rt_agent_params_default(void);
+
+typedef struct {
+    rt_model *model;
+    const rt_tokenizer *tok;
+    rt_memory *memory; /* NULL: no retrieval */
+    rt_agent_params params;
+} rt_agent;
+
+typedef struct {
+    int steps;
+    int invalid_actions;
+    int retrievals;
+    int prompt_cuts;     /* parts the budget policy left out, summed over the steps */
+    double retrieval_s, decode_s;
+} rt_agent_stats;
+
+/* Runs one episode from `seed` and returns it as a JSON object in the episode format (meta holds the
+ * seed, "policy": "agent", the end reason, the first observation, the invalid-action count and the
+ * retrieval mode). An environment error ends the call with that error. */
+rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const char *id, struct json_t **episode,
+                               rt_agent_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,185 @@
+/* loop.c: the agent's episode loop: retrieve (once or every step), build the prompt, decode one step,
+ * parse the action, act, and log the episode in the episode format so it can go back into memory. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "retrace/agent_loop.h"
+
+/* Stop decoding at the end of the step the model writes. */
+static const char *const STEP_STOPS[] = {"\nobs:", "\n\n", "\ntask:", NULL};
+
+rt_agent_params rt_agent_params_default(void) {
+    rt_agent_params p = {.budget_tokens = 1024, .max_new_tokens = 48, .temperature = 0.0f, .top_p = 1.0f,
+                         .k = 2, .negatives = 1, .reward_weight = 0.5, .dynamic = 1, .key_steps = 3, .docs = 1};
+    return p;
+}
+
+static int decode_cb(void *ctx, const int32_t *ids, int n, char *buf, int cap) {
+    char *text;
+    size_t len;
+    if (rt_tokenizer_decode(ctx, ids, (size_t)n, 1, &text, &len) != RT_OK) return -1;
+    int k = (int)(len < (size_t)cap ? len : (size_t)cap);
+    memcpy(buf, text, (size_t)k);
+    free(text);
+    return k;
+}
+
+/* Retrieved context of one retrieval, owned here until the next one. */
+typedef struct {
+    rt_memory_results res;
+    rt_memory_doc *docs;
+    int n_docs;
+    const char **succ, **fail, **doc_text;
+    int have;
+} retrieved;
+
+static void retrieved_free(retrieved *r) {
+    if (!r->have) return;
+    rt_memory_results_free(&r->res);
+    rt_memory_docs_free(r->docs, r->n_docs);
+    free(r->succ), free(r->fail), free(r->doc_text);
+    memset(r, 0, sizeof *r);
+}
+
+static rt_status retrieve(rt_memory *mem, const rt_agent_params *p, const char *env_name, const char *task,
+                          const rt_memory_step *hist, int n_hist, retrieved *r) {
+    retrieved_free(r);
+    char *key = rt_memory_state_text(task, hist, n_hist, p->dynamic ? p->key_steps : 0);
+    rt_memory_query q = rt_memory_query_default();
+    q.k = p->k, q.negatives = p->negatives, q.weight = p->reward_weight, q.env = env_name, q.outcome = "success";
+    rt_status s = rt_memory_search(mem, key, &q, &r->res);
+    free(key);
+    RT_TRY(s);
+    r->have = 1;
+    if (p->docs && (s = rt_memory_docs_for(mem, task, &r->res, &r->docs, &r->n_docs)) != RT_OK) return s;
+    r->succ = rt_calloc((size_t)r->res.n_hits + 1, sizeof *r->succ);
+    r->fail = rt_calloc((size_t)r->res.n_negatives + 1, sizeof *r->fail);
+    r->doc_text = rt_calloc((size_t)r->n_docs + 1, sizeof *r->doc_text);
+    for (int i = 0; i < r->res.n_hits; i++) r->succ[i] = r->res.hits[i].json;
+    for (int i = 0; i < r->res.n_negatives; i++) r->fail[i] = r->res.negatives[i].json;
+    for (int i = 0; i < r->n_docs; i++) r->doc_text[i] = r->docs[i].text;
+    return RT_OK;
+}
+
+/* Decodes one step for the prompt; *out is the generated text. */
+static rt_status decode_step(const rt_agent *a, const char *prompt, char **out) {
+    char *chat = NULL;
+    if (a->params.chat) {
+        rt_chat_message msg = {"user", prompt, NULL};
+        RT_TRY(rt_chat_render(a->tok, &msg, 1, 1, &chat));
+    }
+    const char *text = chat ? chat : prompt;
+    rt_tok_ids ids = {0};
+    rt_status s = rt_tokenizer_encode(a->tok, text, strlen(text), chat ? 0 : RT_TOK_ADD_SPECIAL, &ids);
+    int32_t *gen = rt_malloc(sizeof(int32_t) * (size_t)a->params.max_new_tokens);
+    int n = 0;
+    if (s == RT_OK) {
+        rt_gen_params gp = rt_gen_params_default();
+        gp.max_new_tokens = a->params.max_new_tokens, gp.temperature = a->params.temperature;
+        gp.top_p = a->params.top_p, gp.seed = a->params.seed, gp.eos_token_id = rt_tokenizer_eos_id(a->tok);
+        gp.vocab_limit = rt_tokenizer_vocab_size(a->tok);
+        gp.stop_strings = STEP_STOPS, gp.decode = decode_cb, gp.decode_ctx = (void *)a->tok;
+        s = rt_generate(a->model, ids.ids, (int)ids.n, &gp, gen, &n);
+    }
+    size_t len;
+    if (s == RT_OK) s = rt_tokenizer_decode(a->tok, gen, (size_t)n, 1, out, &len);
+    free(gen);
+    free(chat);
+    rt_tok_ids_free(&ids);
+    return s;
+}
+
+static json_t *step_json(const char *thought, const char *action, const char *obs) {
+    return json_pack("{s:s, s:s, s:s}", "thought", thought ? thought : "", "action", action ? action : "",
+                     "observation", obs ? obs : "");
+}
+
+rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const char *id, json_t **episode,
+                               rt_agent_stats *st) {
+    *episode = NULL;
+    memset(st, 0, sizeof *st);
+    rt_env_start start;
+    RT_TRY(rt_env_reset(env, seed, &start));
+    char *task = rt_strdup(start.task ? start.task : ""), *obs0 = rt_strdup(start.observation ? start.observation : "");
+    json_t *steps = json_array();
+    int max_steps = rt_env_max_steps(env);
+    rt_memory_step *hist = rt_calloc((size_t)max_steps + 1, sizeof *hist);
+    retrieved r = {0};
+    rt_status s = RT_OK;
+    int success = 0, done = 0;
+    const char *end_reason = "budget_exhausted";
+    while (s == RT_OK && !done && st->steps < max_steps) {
+        if (a->memory && (st->steps == 0 || a->params.dynamic)) {
+            double t0 = rt_now();
+            s = retrieve(a->memory, &a->params, rt_env_name(env), task, hist, st->steps, &r);
+            st->retrieval_s += rt_now() - t0;
+            st->retrievals++;
+            if (s != RT_OK) break;
+        }
+        rt_prompt_parts parts = {task, r.succ, r.have ? r.res.n_hits : 0, r.fail, r.have ? r.res.n_negatives : 0,
+                                 r.doc_text, r.n_docs, hist, st->steps, obs0};
+        char *prompt = NULL, *gen = NULL, *action = NULL, *thought = NULL;
+        rt_prompt_stats ps;
+        s = rt_prompt_build(a->tok, &parts, a->params.budget_tokens, &prompt, &ps);
+        if (s == RT_OK) {
+            st->prompt_cuts += ps.dropped_failures + ps.dropped_successes + ps.dropped_docs + ps.dropped_history;
+            double t0 = rt_now();
+            s = decode_step(a, prompt, &gen);
+            st->decode_s += rt_now() - t0;
+        }
+        const char *obs;
+        if (s == RT_OK && rt_action_parse(gen, &action, &thought) != RT_OK) {
+            /* An unparseable output is an invalid action: it uses a step and changes nothing. */
+            st->invalid_actions++;
+            obs = "invalid output: no 'act:' line.";
+            json_array_append_new(steps, step_json(NULL, gen, obs));
+        } else if (s == RT_OK) {
+            rt_env_result res;
+            s = rt_env_step(env, action, &res);
+            obs = s == RT_OK ? res.observation : "";
+            if (s == RT_OK) {
+                done = res.done, success = res.success;
+                json_array_append_new(steps, step_json(thought, action, obs));
+            }
+        }
+        if (s == RT_OK) {
+            json_t *last = json_array_get(steps, json_array_size(steps) - 1);
+            /* The history points into the episode's JSON strings, which live as long as the episode. */
+            hist[st->steps].thought = json_string_value(json_object_get(last, "thought"));
+            hist[st->steps].action = json_string_value(json_object_get(last, "action"));
+            hist[st->steps].observation = json_string_value(json_object_get(last, "observation"));
+            st->steps++;
+        }
+        free(prompt), free(gen), free(action), free(thought);
+    }
+    if (done) end_reason = success ? "success" : "env_done";
+    retrieved_free(&r);
+    free(hist);
+    if (s != RT_OK) {
+        json_decref(steps);
+        free(task), free(obs0);
+        return s;
+    }
+    json_t *ep = json_object(), *meta = json_object(), *versions = json_object();
+    rt_env_describe(env, meta, versions);
+    json_object_set_new(ep, "id", json_string(id));
+    json_object_set_new(ep, "env", json_string(rt_env_name(env)));
+    json_object_set_new(ep, "task", json_string(task));
+    json_object_set_new(ep, "task_type", json_string(start.task_type ? start.task_type : ""));
+    json_object_set_new(ep, "split", json_string(rt_env_split(env)));
+    json_object_set_new(ep, "api_versions", versions);
+    json_object_set_new(ep, "steps", steps);
+    json_object_set_new(ep, "outcome", json_string(success ? "success" : "failure"));
+    json_object_set_new(ep, "reward", json_real(success ? 1.0 : rt_env_score(env)));
+    json_object_set_new(meta, "seed", json_integer((json_int_t)seed));
+    json_object_set_new(meta, "policy", json_string("agent"));
+    json_object_set_new(meta, "end_reason", json_string(end_reason));
+    json_object_set_new(meta, "first_observation", json_string(obs0));
+    json_object_set_new(meta, "invalid_actions", json_integer(st->invalid_actions));
+    json_object_set_new(meta, "retrieval", json_string(a->memory ? (a->params.dynamic ? "dynamic" : "static") : "none"));
+    json_object_set_new(ep, "meta", meta);
+    free(task), free(obs0);
+    *episode = ep;
+    return RT_OK;
+}
