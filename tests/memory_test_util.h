@@ -43,6 +43,17 @@ static inline void t_write_episodes(const char *path, int from, int to, const ch
     fclose(f);
 }
 
+/* Flips the bits in `mask` of the byte at `off` in a file (corruption tests). */
+static inline int t_flip_byte(const char *path, long off, int mask) {
+    FILE *f = fopen(path, "r+b");
+    if (!f) return -1;
+    fseek(f, off, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, off, SEEK_SET);
+    fputc(c ^ mask, f);
+    return fclose(f);
+}
+
 static inline char *t_tempdir(void) {
     char tmpl[] = "/tmp/rt_memtest_XXXXXX";
     char *d = mkdtemp(tmpl);

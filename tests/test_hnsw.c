@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "retrace.h"
+#include "memory_test_util.h"
 
 #define DIM 32
 #define N_CLUSTERS 40
@@ -201,16 +201,6 @@ static void test_delete_repairs_and_reuses(void **state) {
     free(queries);
 }
 
-static void flip_byte(const char *path, long off) {
-    FILE *f = fopen(path, "r+b");
-    assert_non_null(f);
-    fseek(f, off, SEEK_SET);
-    int c = fgetc(f);
-    fseek(f, off, SEEK_SET);
-    fputc(c ^ 0x10, f);
-    fclose(f);
-}
-
 static void test_file_round_trip_and_corruption(void **state) {
     (void)state;
     const int n = 1500;
@@ -256,7 +246,7 @@ static void test_file_round_trip_and_corruption(void **state) {
     long flips[] = {3, 20, 200, (long)len / 3, (long)len - 100, (long)len - 3};
     for (size_t i = 0; i < sizeof flips / sizeof flips[0]; i++) {
         assert_int_equal(rt_file_write_atomic(path, data_file, len), RT_OK);
-        flip_byte(path, flips[i]);
+        assert_int_equal(t_flip_byte(path, flips[i], 0x10), 0);
         assert_int_equal(rt_hnsw_load(path, &g, tag2), RT_ERR_FORMAT);
         assert_non_null(strstr(rt_errmsg(), "index.hnsw"));
     }

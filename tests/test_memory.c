@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <math.h>
+#include <sqlite3.h>
 
 #include "memory_test_util.h"
 
@@ -470,16 +471,6 @@ static void test_recall_real_text(void **state) {
     free(data);
 }
 
-static void flip(const char *path, long off) {
-    FILE *f = fopen(path, "r+b");
-    assert_non_null(f);
-    fseek(f, off, SEEK_SET);
-    int c = fgetc(f);
-    fseek(f, off, SEEK_SET);
-    fputc(c ^ 0x01, f);
-    fclose(f);
-}
-
 static void test_index_recovery(void **state) {
     (void)state;
     char *mem = fresh_memory();
@@ -504,7 +495,7 @@ static void test_index_recovery(void **state) {
     assert_int_equal(rt_file_read(idx, &bytes, &len), RT_OK);
     long offs[] = {5, 100, (long)len / 2, (long)len - 2};
     for (size_t i = 0; i < 4; i++) {
-        flip(idx, offs[i]);
+        assert_int_equal(t_flip_byte(idx, offs[i], 0x01), 0);
         assert_int_equal(rt_memory_open(mem, RT_MEMORY_READ, &m), RT_OK);
         assert_int_equal(rt_memory_check(m), RT_OK);
         rt_memory_close(m);
@@ -542,6 +533,24 @@ static void test_index_recovery(void **state) {
     assert_int_equal(rt_hnsw_count(rt_memory_index(m)), 0);
     assert_int_equal(rt_memory_check(m), RT_OK);
     rt_memory_close(m);
+    /* A stored vector of the wrong size, and an embedder whose dimension disagrees with the
+     * memory's, are clear errors naming the database, not crashes. */
+    sqlite3 *db;
+    char *dbp = rt_path_join(mem2, "memory.db");
+    assert_int_equal(sqlite3_open(dbp, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value='hash:64' WHERE key='embedder'", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(rt_memory_open(mem2, RT_MEMORY_READ, &m), RT_ERR_FORMAT);
+    assert_non_null(strstr(rt_errmsg(), "dimension 64"));
+    assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value='hash' WHERE key='embedder'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    char *dbp1 = rt_path_join(mem, "memory.db");
+    assert_int_equal(sqlite3_open(dbp1, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE episodes SET embedding=x'0000803f' WHERE seq=5", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    unlink(idx);
+    assert_int_equal(rt_memory_open(mem, RT_MEMORY_READ, &m), RT_ERR_FORMAT);
+    assert_non_null(strstr(rt_errmsg(), "seq 5 has a 4-byte embedding"));
+    free(dbp), free(dbp1);
     rt_log_set_level(RT_LOG_INFO);
     free(bytes);
     t_rmrf(mem2);

@@ -51,6 +51,9 @@ typedef int (*rt_hnsw_filter_fn)(int64_t label, void *ctx);
 rt_status rt_hnsw_create(const rt_hnsw_params *p, rt_hnsw **out);
 void rt_hnsw_free(rt_hnsw *h);
 
+/* Makes room for `n` vectors in all, so a bulk load allocates once (optional: inserts grow the
+ * index by doubling as needed). */
+rt_status rt_hnsw_reserve(rt_hnsw *h, int64_t n);
 /* Adds one vector. A label already present is an RT_ERR_ARG error. */
 rt_status rt_hnsw_insert(rt_hnsw *h, int64_t label, const float *vec);
 /* Removes a label and repairs its neighbours' links; RT_ERR_NOT_FOUND when absent. */

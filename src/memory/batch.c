@@ -262,5 +262,8 @@ rt_status rt_memory_batch_commit(rt_memory_batch *b, rt_memory_add_stats *stats)
     }
     if (stats) *stats = b->stats;
     free_batch(b);
-    return rt_index_sync(m, 1);
+    /* The episodes are committed whatever happens now; an index that cannot be brought up to date
+     * here is repaired by the next open, so this is a warning, not a failed add. */
+    if (rt_index_sync(m, 1) != RT_OK) rt_warn("%s (the index will be repaired on the next open)", rt_errmsg());
+    return RT_OK;
 }

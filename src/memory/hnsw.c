@@ -49,23 +49,21 @@ rt_status rt_hnsw_create(const rt_hnsw_params *p, rt_hnsw **out) {
     if (h->p.ef_search < 1) h->p.ef_search = 1;
     h->M0 = 2 * p->M;
     h->stride = ((size_t)p->dim + RT_HNSW_STRIDE_FLOATS - 1) / RT_HNSW_STRIDE_FLOATS * RT_HNSW_STRIDE_FLOATS;
+    h->vec_bytes = h->stride * sizeof(float);
+    size_t links_bytes = (size_t)(1 + h->M0) * sizeof(uint32_t);
+    h->node_bytes = h->vec_bytes + (links_bytes + 63) / 64 * 64;
     h->dot = rt_dot_kernel();
     h->l2 = rt_l2sq_kernel();
     h->max_level = -1;
     h->level_mult = 1.0 / log((double)p->M);
     rt_rng_seed(&h->rng, p->seed);
-    /* Writers first: without this glibc lets a steady stream of readers starve an insert. */
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&h->lock, &attr);
-    pthread_rwlockattr_destroy(&attr);
+    rt_rwlock_init_writer_first(&h->lock);
     pthread_mutex_init(&h->pool_lock, NULL);
     h->map_cap = INITIAL_MAP_SLOTS;
     h->map_keys = rt_calloc(h->map_cap, sizeof *h->map_keys);
     h->map_vals = rt_calloc(h->map_cap, sizeof *h->map_vals);
     h->map_state = rt_calloc(h->map_cap, 1);
-    rt_status s = rt_hnsw_reserve(h, INITIAL_SLOTS);
+    rt_status s = rt_hnsw_grow(h, INITIAL_SLOTS);
     if (s != RT_OK) {
         rt_hnsw_free(h);
         return s;
@@ -78,8 +76,7 @@ void rt_hnsw_free(rt_hnsw *h) {
     if (!h) return;
     for (uint32_t i = 0; i < h->n_slots; i++) free(h->upper ? h->upper[i] : NULL);
     free(h->upper);
-    rt_free_aligned(h->vecs);
-    free(h->links0);
+    rt_free_aligned(h->nodes);
     free(h->level);
     free(h->labels);
     free(h->free_ids);
@@ -99,22 +96,13 @@ void rt_hnsw_free(rt_hnsw *h) {
     free(h);
 }
 
-/* Grows every per-slot array to hold `need` slots (doubling), keeping contents. */
-rt_status rt_hnsw_reserve(rt_hnsw *h, uint32_t need) {
-    if (need <= h->cap) return RT_OK;
-    uint32_t cap = h->cap ? h->cap : INITIAL_SLOTS;
-    while (cap < need) {
-        if (cap > UINT32_MAX / 2) return rt_fail(RT_ERR_NOMEM, "hnsw: more than 2^31 vectors");
-        cap *= 2;
-    }
-    float *v = rt_alloc_floats((size_t)cap * h->stride);
-    memset(v, 0, (size_t)cap * h->stride * sizeof(float));
-    if (h->vecs) memcpy(v, h->vecs, (size_t)h->n_slots * h->stride * sizeof(float));
-    rt_free_aligned(h->vecs);
-    h->vecs = v;
-    size_t l0 = (size_t)(1 + h->M0);
-    h->links0 = rt_realloc(h->links0, (size_t)cap * l0 * sizeof(uint32_t));
-    memset(h->links0 + (size_t)h->cap * l0, 0, (size_t)(cap - h->cap) * l0 * sizeof(uint32_t));
+/* Reallocates every per-slot array to `cap` slots (cap > h->cap), keeping contents. */
+static void resize(rt_hnsw *h, uint32_t cap) {
+    uint8_t *nodes = (uint8_t *)rt_alloc_floats((size_t)cap * h->node_bytes / sizeof(float));
+    memset(nodes, 0, (size_t)cap * h->node_bytes);
+    if (h->nodes) memcpy(nodes, h->nodes, (size_t)h->n_slots * h->node_bytes);
+    rt_free_aligned(h->nodes);
+    h->nodes = nodes;
     h->upper = rt_realloc(h->upper, (size_t)cap * sizeof *h->upper);
     memset(h->upper + h->cap, 0, (size_t)(cap - h->cap) * sizeof *h->upper);
     h->level = rt_realloc(h->level, cap);
@@ -122,6 +110,25 @@ rt_status rt_hnsw_reserve(rt_hnsw *h, uint32_t need) {
     h->labels = rt_realloc(h->labels, (size_t)cap * sizeof *h->labels);
     h->free_ids = rt_realloc(h->free_ids, (size_t)cap * sizeof *h->free_ids);
     h->cap = cap;
+}
+
+rt_status rt_hnsw_grow(rt_hnsw *h, uint32_t need) {
+    if (need <= h->cap) return RT_OK;
+    uint32_t cap = h->cap ? h->cap : INITIAL_SLOTS;
+    while (cap < need) {
+        if (cap > UINT32_MAX / 2) return rt_fail(RT_ERR_NOMEM, "hnsw: more than 2^31 vectors");
+        cap *= 2;
+    }
+    resize(h, cap);
+    return RT_OK;
+}
+
+rt_status rt_hnsw_reserve(rt_hnsw *h, int64_t n) {
+    if (n < 0 || n > (int64_t)UINT32_MAX / 2) return rt_fail(RT_ERR_ARG, "hnsw: cannot reserve %lld vectors", (long long)n);
+    pthread_rwlock_wrlock(&h->lock);
+    /* Exactly n, not the next power of two: the caller knows the size. */
+    if ((uint32_t)n > h->cap) resize(h, (uint32_t)n);
+    pthread_rwlock_unlock(&h->lock);
     return RT_OK;
 }
 
@@ -248,7 +255,7 @@ rt_status rt_hnsw_get_vector(rt_hnsw *h, int64_t label, float *out) {
 }
 
 size_t rt_hnsw_memory_bytes(const rt_hnsw *h) {
-    size_t per_slot = h->stride * sizeof(float) + (size_t)(1 + h->M0) * sizeof(uint32_t) + sizeof(uint32_t *) + 1 +
+    size_t per_slot = h->node_bytes + sizeof(uint32_t *) + 1 +
                       sizeof(int64_t) + sizeof(uint32_t);
     size_t total = (size_t)h->cap * per_slot + h->map_cap * (sizeof(int64_t) + sizeof(uint32_t) + 1);
     for (uint32_t i = 0; i < h->n_slots; i++)

@@ -65,7 +65,7 @@ static rt_status delete_locked(rt_hnsw *h, int64_t label) {
     }
     rt_hnsw_scratch_put(h, s);
     h->level[id] = RT_HNSW_FREE_SLOT;
-    h->links0[(size_t)id * (size_t)(1 + h->M0)] = 0;
+    rt_hnsw_links(h, id, 0)[0] = 0;
     rt_hnsw_alloc_upper(h, id, 0);
     memset(rt_hnsw_vec(h, id), 0, h->stride * sizeof(float));
     rt_hnsw_map_remove(h, label);

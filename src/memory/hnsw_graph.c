@@ -108,8 +108,16 @@ static void search_layer(const rt_hnsw *h, rt_hnsw_scratch *s, const float *q, u
         heap_pop(&s->cands, MINH);
         const uint32_t *ln = rt_hnsw_links(h, c.id, level);
         uint32_t n = ln[0];
+        /* Prefetch one neighbour ahead: its visited mark and the start of its vector. */
+        if (n > 0) {
+            __builtin_prefetch(&s->visited[ln[1]]);
+            __builtin_prefetch(rt_hnsw_vec(h, ln[1]));
+        }
         for (uint32_t i = 1; i <= n; i++) {
-            if (i < n) __builtin_prefetch(rt_hnsw_vec(h, ln[i + 1]));
+            if (i < n) {
+                __builtin_prefetch(&s->visited[ln[i + 1]]);
+                __builtin_prefetch(rt_hnsw_vec(h, ln[i + 1]));
+            }
             uint32_t nb = ln[i];
             if (s->visited[nb] == s->epoch) continue;
             s->visited[nb] = s->epoch;
@@ -258,7 +266,7 @@ static rt_status insert_locked(rt_hnsw *h, int64_t label, const float *vec) {
     uint32_t id;
     if (h->n_free > 0) id = h->free_ids[--h->n_free];
     else {
-        RT_TRY(rt_hnsw_reserve(h, h->n_slots + 1));
+        RT_TRY(rt_hnsw_grow(h, h->n_slots + 1));
         id = h->n_slots++;
     }
     float *v = rt_hnsw_vec(h, id);
@@ -271,7 +279,7 @@ static rt_status insert_locked(rt_hnsw *h, int64_t label, const float *vec) {
     int level = draw_level(h);
     h->level[id] = (uint8_t)level;
     h->labels[id] = label;
-    h->links0[(size_t)id * (size_t)(1 + h->M0)] = 0;
+    rt_hnsw_links(h, id, 0)[0] = 0;
     rt_hnsw_alloc_upper(h, id, level);
     rt_hnsw_map_put(h, label, id);
     h->count++;

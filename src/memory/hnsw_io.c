@@ -70,7 +70,7 @@ static rt_status save_locked(rt_hnsw *h, const char *path, const uint8_t *tag) {
         put(&w, &h->level[i], 1);
     }
     for (uint32_t i = 0; i < h->n_slots; i++) put(&w, rt_hnsw_vec(h, i), (size_t)h->p.dim * sizeof(float));
-    put(&w, h->links0, (size_t)h->n_slots * (size_t)(1 + h->M0) * sizeof(uint32_t));
+    for (uint32_t i = 0; i < h->n_slots; i++) put(&w, rt_hnsw_links(h, i, 0), (size_t)(1 + h->M0) * sizeof(uint32_t));
     for (uint32_t i = 0; i < h->n_slots; i++)
         if (h->level[i] != RT_HNSW_FREE_SLOT && h->level[i] > 0)
             put(&w, h->upper[i], (size_t)h->level[i] * (size_t)(1 + h->p.M) * sizeof(uint32_t));
@@ -144,7 +144,7 @@ static rt_status load_links(reader *r, rt_hnsw *h, uint32_t *dst, size_t words, 
 }
 
 static rt_status load_body(reader *r, const header_fields *f, rt_hnsw *h) {
-    RT_TRY(rt_hnsw_reserve(h, f->n_slots > 0 ? f->n_slots : 1));
+    RT_TRY(rt_hnsw_grow(h, f->n_slots > 0 ? f->n_slots : 1));
     h->n_slots = f->n_slots;
     int64_t live = 0;
     for (uint32_t i = 0; i < f->n_slots; i++) {
@@ -169,7 +169,7 @@ static rt_status load_body(reader *r, const header_fields *f, rt_hnsw *h) {
     if ((uint64_t)live != f->count) return rt_fail(RT_ERR_FORMAT, "%s: header says %llu vectors, slots hold %lld", r->path, (unsigned long long)f->count, (long long)live);
     h->count = live;
     for (uint32_t i = 0; i < f->n_slots; i++) RT_TRY(take(r, rt_hnsw_vec(h, i), (size_t)f->dim * sizeof(float), "vectors"));
-    RT_TRY(load_links(r, h, h->links0, (size_t)f->n_slots * (size_t)(1 + h->M0), 0));
+    for (uint32_t i = 0; i < f->n_slots; i++) RT_TRY(load_links(r, h, rt_hnsw_links(h, i, 0), (size_t)(1 + h->M0), 0));
     for (uint32_t i = 0; i < f->n_slots; i++) {
         if (h->level[i] == RT_HNSW_FREE_SLOT || h->level[i] == 0) continue;
         rt_hnsw_alloc_upper(h, i, h->level[i]);

@@ -10,6 +10,7 @@
  * up, is rebuilt. Saving is atomic (rename) and serialised between processes by an flock. */
 #include "memory/memory_internal.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +33,28 @@ static void tag_decode(const uint8_t tag[RT_HNSW_TAG_BYTES], rt_index_state *s) 
     memcpy(&s->deletions, tag + 48, 8);
 }
 
+/* A process killed while saving leaves its temporary file behind; every save happens under the lock,
+ * so while we hold it any such file is an orphan. */
+static void remove_orphans(rt_memory *m) {
+    DIR *d = opendir(m->dir);
+    if (!d) return;
+    const char *prefix = RT_MEMORY_INDEX_NAME ".tmp.";
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            char *p = rt_path_join(m->dir, e->d_name);
+            unlink(p);
+            free(p);
+        }
+    closedir(d);
+}
+
 static rt_status save(rt_memory *m) {
     int fd = open(m->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return rt_fail(RT_ERR_IO, "%s: cannot open the index lock", m->lock_path);
     rt_status s = RT_OK;
     if (flock(fd, LOCK_EX) != 0) s = rt_fail(RT_ERR_IO, "%s: cannot lock", m->lock_path);
+    if (s == RT_OK) remove_orphans(m);
     if (s == RT_OK) {
         uint8_t tag[RT_HNSW_TAG_BYTES];
         tag_encode(&m->state, tag);
@@ -132,6 +150,7 @@ rt_status rt_index_rebuild(rt_memory *m, int save_file) {
     if (s == RT_OK) {
         s = rt_store_state_locked(m->db, &st);
         if (s == RT_OK) s = count_episodes(m->db, &total);
+        if (s == RT_OK) s = rt_hnsw_reserve(h, total);
         if (s == RT_OK) s = insert_newer(m, h, 0, total);
         rt_sql_exec(m->db, "COMMIT");
     }
@@ -163,6 +182,11 @@ rt_status rt_index_sync(rt_memory *m, int save_file) {
         if (s == RT_OK) s = insert_newer(m, m->index, m->state.max_seq, now.max_seq - m->state.max_seq);
         if (s == RT_OK) s = count_episodes(m->db, &total);
         rt_sql_exec(m->db, "COMMIT");
+    }
+    if (s != RT_OK && s != RT_ERR_IO) {
+        /* The in-memory index may be half caught up; start again from the store. */
+        rt_warn("%s; rebuilding the index", rt_errmsg());
+        return rt_index_rebuild(m, save_file);
     }
     if (s == RT_OK && total != rt_hnsw_count(m->index)) {
         rt_warn("%s: the index holds %lld vectors, the store %lld episodes; rebuilding it", m->index_path,

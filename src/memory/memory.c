@@ -1,5 +1,6 @@
 /* memory.c: creating and opening a memory directory: schema, metadata, the two SQLite connections. */
 #include "memory/memory_internal.h"
+#include "memory/hnsw_internal.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -120,12 +121,7 @@ rt_status rt_memory_open(const char *dir, rt_memory_mode mode, rt_memory **out) 
     m->lock_path = rt_path_join(dir, RT_MEMORY_LOCK_NAME);
     m->mode = mode;
     pthread_mutex_init(&m->rlock, NULL);
-    /* Writer-preferring, or a steady stream of searches could hold off an index swap for good. */
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&m->swap_lock, &attr);
-    pthread_rwlockattr_destroy(&attr);
+    rt_rwlock_init_writer_first(&m->swap_lock);
     rt_status s = RT_OK;
     if (!rt_path_exists(m->db_path)) s = rt_fail(RT_ERR_NOT_FOUND, "%s: not a retrace memory (no %s; run `retrace memory init`)", dir, RT_MEMORY_DB_NAME);
     /* Readers open read-write when they can: a WAL reader may need to recover the log after a crash. */
