@@ -49,6 +49,19 @@ typedef struct {
 rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const char *id, struct json_t **episode,
                                rt_agent_stats *stats);
 
+/* Aggregate results of an evaluation run. */
+typedef struct {
+    int episodes, successes;
+    double success_rate, ci_low, ci_high; /* 95% Wilson score interval */
+    double mean_steps;
+    double invalid_rate;                  /* invalid actions per step */
+    double mean_reward;
+    double retrieval_s, decode_s;         /* totals */
+} rt_eval_summary;
+
+/* The Wilson score interval of k successes in n trials at z (1.96 for 95%). n = 0 gives [0, 1]. */
+void rt_wilson_interval(int k, int n, double z, double *low, double *high);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,176 @@
+/* cmd_eval.c: `retrace eval` runs the agent (a model, an optional adapter and an optional memory) on
+ * episodes of an environment split and reports success with a 95% Wilson interval, mean steps and the
+ * invalid-action rate. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+const char rt_cmd_eval_summary[] = "run the agent on an environment split and report success rates";
+
+/* Evaluation seeds come from a run seed far from gen's default (1), so evaluation episodes are not the
+ * ones a default `retrace gen` run collected. */
+#define EVAL_DEFAULT_SEED 1000003
+
+typedef struct {
+    const char *model, *adapter, *tokenizer, *memory, *env, *split, *held_out, *out, *json_out;
+    long long episodes, seed, threads, max_steps;
+    rt_agent_params ap;
+    int no_retrieval;
+} options;
+
+static void usage(void) {
+    printf("usage: retrace eval --model DIR --env household|toolapi|PACK.json|exec:CMD [options]\n\n"
+           "Runs the agent on --episodes episodes of the split and prints the success rate with its 95%%\n"
+           "Wilson interval, mean steps and the invalid-action rate.\n\n"
+           "  --adapter DIR         PEFT adapter on the model\n"
+           "  --tokenizer DIR       default: the model folder\n"
+           "  --memory DIR          retrieve experience from this memory (else no retrieval)\n"
+           "  --split NAME          train, unseen_task, unseen_scene, unseen_api, unseen (train)\n"
+           "  --held-out TYPES      household task types held out (default: the world's pair)\n"
+           "  --episodes N (20)  --seed N (%d)  --max-steps N (the world's budget)  --threads N\n"
+           "  --static | --dynamic  retrieve once per episode or before every step (dynamic)\n"
+           "  -k N (2)  --negatives N (1)  --reward-weight X (0.5)  --no-docs  --no-retrieval\n"
+           "  --budget N            prompt tokens (1024)   --max-new N  tokens per step (48)\n"
+           "  --temperature X (0)  --chat (wrap prompts in the chat template)\n"
+           "  -o FILE               write the episodes (JSON lines, the episode format)\n"
+           "  --json FILE           write the summary as JSON\n",
+           EVAL_DEFAULT_SEED);
+}
+
+static int parse(int argc, char **argv, options *o) {
+    *o = (options){.episodes = 20, .seed = EVAL_DEFAULT_SEED, .ap = rt_agent_params_default()};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n;
+        double x;
+        if (rt_cli_is_help(a)) return usage(), -1;
+        if (!strcmp(a, "--static")) { o->ap.dynamic = 0; continue; }
+        if (!strcmp(a, "--dynamic")) { o->ap.dynamic = 1; continue; }
+        if (!strcmp(a, "--no-docs")) { o->ap.docs = 0; continue; }
+        if (!strcmp(a, "--no-retrieval")) { o->no_retrieval = 1; continue; }
+        if (!strcmp(a, "--chat")) { o->ap.chat = 1; continue; }
+        if (!v) return rt_cli_usage_error("eval", "'%s' needs a value (see --help)", a);
+        i++;
+        const char **str = !strcmp(a, "--model") ? &o->model : !strcmp(a, "--adapter") ? &o->adapter
+                         : !strcmp(a, "--tokenizer") ? &o->tokenizer : !strcmp(a, "--memory") ? &o->memory
+                         : !strcmp(a, "--env") ? &o->env : !strcmp(a, "--split") ? &o->split
+                         : !strcmp(a, "--held-out") ? &o->held_out : !strcmp(a, "-o") ? &o->out
+                         : !strcmp(a, "--json") ? &o->json_out : NULL;
+        if (str) { *str = v; continue; }
+        long long *num = !strcmp(a, "--episodes") ? &o->episodes : !strcmp(a, "--seed") ? &o->seed
+                       : !strcmp(a, "--threads") ? &o->threads : !strcmp(a, "--max-steps") ? &o->max_steps : NULL;
+        if (num) {
+            if (rt_cli_parse_int("eval", a, v, num)) return RT_EXIT_USAGE;
+            if (*num < 0) return rt_cli_usage_error("eval", "%s must not be negative", a);
+            continue;
+        }
+        if (!strcmp(a, "-k") || !strcmp(a, "--negatives") || !strcmp(a, "--budget") || !strcmp(a, "--max-new")) {
+            if (rt_cli_parse_int("eval", a, v, &n)) return RT_EXIT_USAGE;
+            if (n < 0 || n > 1000000) return rt_cli_usage_error("eval", "%s out of range", a);
+            int *t = !strcmp(a, "-k") ? &o->ap.k : !strcmp(a, "--negatives") ? &o->ap.negatives
+                   : !strcmp(a, "--budget") ? &o->ap.budget_tokens : &o->ap.max_new_tokens;
+            *t = (int)n;
+            continue;
+        }
+        if (!strcmp(a, "--reward-weight") || !strcmp(a, "--temperature")) {
+            if (rt_cli_parse_float("eval", a, v, &x)) return RT_EXIT_USAGE;
+            if (x < 0 || (!strcmp(a, "--reward-weight") && x > 1)) return rt_cli_usage_error("eval", "%s out of range", a);
+            if (!strcmp(a, "--reward-weight")) o->ap.reward_weight = x;
+            else o->ap.temperature = (float)x;
+            continue;
+        }
+        return rt_cli_usage_error("eval", "unknown option '%s'", a);
+    }
+    if (!o->model || !o->env) return rt_cli_usage_error("eval", "--model and --env are required");
+    if (o->episodes < 1 || o->ap.max_new_tokens < 1 || o->ap.budget_tokens < 16)
+        return rt_cli_usage_error("eval", "--episodes and --max-new must be positive, --budget at least 16");
+    o->ap.seed = (uint64_t)o->seed;
+    return 0;
+}
+
+static json_t *summary_json(const options *o, const rt_eval_summary *s) {
+    return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "env", o->env,
+                     "split", o->split ? o->split : "train", "adapter", o->adapter, "memory", o->no_retrieval ? NULL : o->memory,
+                     "retrieval", (o->memory && !o->no_retrieval) ? (o->ap.dynamic ? "dynamic" : "static") : "none",
+                     "episodes", s->episodes, "successes", s->successes, "success_rate", s->success_rate, "ci_low",
+                     s->ci_low, "ci_high", s->ci_high, "mean_steps", s->mean_steps, "invalid_rate", s->invalid_rate,
+                     "mean_reward", s->mean_reward, "retrieval_s", s->retrieval_s, "decode_s", s->decode_s);
+}
+
+int rt_cmd_eval(int argc, char **argv) {
+    options o;
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc < 0 ? RT_EXIT_OK : rc;
+    if (o.threads > 0) rt_set_threads((int)o.threads);
+    rt_tokenizer *tok = NULL;
+    rt_model *m = NULL;
+    rt_memory *mem = NULL;
+    rt_env *env = NULL;
+    FILE *out = NULL;
+    rt_env_config ec = rt_env_config_default();
+    ec.split = o.split, ec.held_out = o.held_out, ec.max_steps = (int)o.max_steps;
+    rt_status s = rt_tokenizer_load(o.tokenizer ? o.tokenizer : o.model, &tok);
+    if (s == RT_OK) s = rt_model_load(o.model, &m);
+    if (s == RT_OK && o.adapter) s = rt_lora_load_peft(m, o.adapter);
+    if (s == RT_OK && rt_tokenizer_vocab_size(tok) > m->cfg.vocab_size)
+        s = rt_fail(RT_ERR_ARG, "the tokenizer has %d ids but the model's vocabulary is %d", rt_tokenizer_vocab_size(tok),
+                    m->cfg.vocab_size);
+    if (s == RT_OK && o.memory && !o.no_retrieval) s = rt_memory_open(o.memory, RT_MEMORY_READ, &mem);
+    if (s == RT_OK) s = rt_env_open(o.env, &ec, &env);
+    if (s == RT_OK && o.out && !(out = fopen(o.out, "w"))) s = rt_fail(RT_ERR_IO, "%s: cannot write", o.out);
+    rt_eval_summary sum = {0};
+    double steps = 0, invalid = 0, reward = 0;
+    rt_agent agent = {m, tok, mem, o.ap};
+    rt_progress prog;
+    rt_progress_begin(&prog, "eval", o.episodes);
+    for (long long i = 0; s == RT_OK && i < o.episodes; i++) {
+        char id[96];
+        snprintf(id, sizeof id, "eval-%s-s%lld-%06lld", o.split ? o.split : "train", o.seed, i);
+        json_t *ep;
+        rt_agent_stats st;
+        s = rt_agent_run_episode(&agent, env, rt_env_episode_seed((uint64_t)o.seed, (uint64_t)i), id, &ep, &st);
+        if (s != RT_OK) break;
+        sum.episodes++;
+        sum.successes += !strcmp(json_string_value(json_object_get(ep, "outcome")), "success");
+        reward += json_number_value(json_object_get(ep, "reward"));
+        steps += st.steps, invalid += st.invalid_actions;
+        sum.retrieval_s += st.retrieval_s, sum.decode_s += st.decode_s;
+        if (out) {
+            char *line = rt_env_dump_line(ep);
+            fprintf(out, "%s\n", line);
+            free(line);
+        }
+        json_decref(ep);
+        char extra[64];
+        snprintf(extra, sizeof extra, "success %d/%d", sum.successes, sum.episodes);
+        rt_progress_update(&prog, i + 1, extra);
+    }
+    rt_progress_end(&prog);
+    if (out && fclose(out) != 0 && s == RT_OK) s = rt_fail(RT_ERR_IO, "%s: write failed", o.out);
+    if (s == RT_OK) {
+        sum.success_rate = (double)sum.successes / sum.episodes;
+        rt_wilson_interval(sum.successes, sum.episodes, 1.96, &sum.ci_low, &sum.ci_high);
+        sum.mean_steps = steps / sum.episodes;
+        sum.invalid_rate = steps > 0 ? invalid / steps : 0;
+        sum.mean_reward = reward / sum.episodes;
+        printf("env %s, split %s, retrieval %s: success %d/%d = %.1f%% [95%% CI %.1f-%.1f], mean steps %.1f, invalid "
+               "actions %.1f%%, mean reward %.3f\n",
+               o.env, o.split ? o.split : "train", mem ? (o.ap.dynamic ? "dynamic" : "static") : "none", sum.successes,
+               sum.episodes, 100 * sum.success_rate, 100 * sum.ci_low, 100 * sum.ci_high, sum.mean_steps,
+               100 * sum.invalid_rate, sum.mean_reward);
+        printf("time: retrieval %.2f s, decoding %.2f s (retrieval %.1f%% of the two)\n", sum.retrieval_s, sum.decode_s,
+               100 * sum.retrieval_s / (sum.retrieval_s + sum.decode_s + 1e-12));
+        if (o.json_out) {
+            json_t *j = summary_json(&o, &sum);
+            s = rt_json_save(o.json_out, j);
+            json_decref(j);
+        }
+    }
+    rt_env_close(env);
+    if (mem) rt_memory_close(mem);
+    rt_model_free(m);
+    rt_tokenizer_free(tok);
+    return s == RT_OK ? RT_EXIT_OK : rt_cli_fail("eval");
+}
