@@ -17,7 +17,8 @@ output and encodes as retrace does) it writes <name>.ref.json:
 and, for the three shared tokenizers and trained-chatml (the trainer's ChatML template),
 <name>.chat.json: conversations rendered by
 apply_chat_template(tokenize=False) with and without the generation prompt.
-The corpus itself is written to corpus.json so the C tests read the same texts.
+The corpus itself is written to corpus.json so the C tests read the same texts, and floats.json
+pairs each Unigram score as written in the file with the value the reference holds after parsing.
 """
 import argparse
 import json
@@ -118,6 +119,8 @@ CORPUS = [
     "Supercalifragilisticexpialidocious antidisestablishmentarianism",
     "!!!??? ... --- *** ((( ))) [[[ ]]] {{{ }}}",
     "'quoted' \"double\" `back` «guillemets» „low“ ‘curly’",
+    # runs of one punctuation char: equally scored Unigram segmentations, decided by float rounding
+    "-------------- ============== ______________ ..............",
 ]
 
 INVALID = [
@@ -231,6 +234,23 @@ def reference_chat(name, d):
     return {"tokenizer": name, "cases": cases}
 
 
+def reference_floats(dirs):
+    """The scores of the Unigram models as the file writes them and as the reference holds them after
+    parsing (serde_json is not correctly rounded; retrace must hold the same values)."""
+    from tokenizers import Tokenizer
+
+    pairs = []
+    for name, d in dirs:
+        path = os.path.join(d, "tokenizer.json")
+        with open(path, encoding="utf-8") as f:
+            model = json.load(f)["model"]
+        if model.get("type") != "Unigram":
+            continue
+        held = json.loads(Tokenizer.from_file(path).to_str())["model"]["vocab"]
+        pairs += [[a[1], b[1]] for a, b in zip(model["vocab"], held)]
+    return pairs
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
@@ -240,7 +260,11 @@ def main():
         json.dump(CORPUS, f, ensure_ascii=False, indent=0)
         f.write("\n")
     chat_names = ("mistral", "llama3", "qwen3", "trained-chatml")
-    for name, d in tokenizer_dirs(args.shared):
+    dirs = tokenizer_dirs(args.shared)
+    with open(os.path.join(OUT, "floats.json"), "w") as f:
+        json.dump(reference_floats(dirs), f)
+        f.write("\n")
+    for name, d in dirs:
         ref = reference_ids(name, d)
         with open(os.path.join(OUT, f"{name}.ref.json"), "w", encoding="utf-8") as f:
             json.dump(ref, f, ensure_ascii=False)

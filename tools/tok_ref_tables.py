@@ -98,7 +98,7 @@ def main():
                 "}\n\n")
         for name, fn in (("CONTROL", "control"), ("MARK", "mark"), ("NONSPACING", "nonspacing"), ("PUNCT", "punct"),
                          ("NUMERIC", "numeric"), ("FROZEN", "norm_frozen")):
-            f.write(f"int rt_bert_is_{fn}(int32_t cp) {{ return in_table({name}, sizeof {name} / sizeof {name}[0], cp); }}\n")
+            f.write(f"int rt_tok_ref_is_{fn}(int32_t cp) {{ return in_table({name}, sizeof {name} / sizeof {name}[0], cp); }}\n")
     print(OUT, {name: len(rs) for name, rs in tables})
 
 

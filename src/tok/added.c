@@ -25,7 +25,7 @@ static int32_t cp_before(const char *s, size_t i) {
     size_t k = i - 1;
     while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
     int32_t cp;
-    rt_utf8_decode((const unsigned char *)s + k, &cp);
+    rt_tok_utf8_decode((const unsigned char *)s + k, &cp);
     return cp;
 }
 
@@ -34,7 +34,7 @@ static int longest_at(const rt_tokenizer *t, const char *s, size_t n, size_t i, 
     unsigned char c = (unsigned char)s[i];
     int32_t first = t->added_first[c], end = first + t->added_count[c];
     for (int32_t k = first; k < end; k++) {
-        const rt_added_token *a = &t->added[k];
+        const rt_tok_added *a = &t->added[k];
         if (a->normalized != normalized || a->len > n - i) continue;
         if (memcmp(s + i, a->content, a->len) == 0) return k;
     }
@@ -50,12 +50,12 @@ void rt_tok_split_added(const rt_tokenizer *t, const char *s, size_t n, int norm
             i++;
             continue;
         }
-        const rt_added_token *a = &t->added[k];
+        const rt_tok_added *a = &t->added[k];
         size_t start = i, stop = i + a->len;
         if (a->single_word) {
             int before_ok = start == 0 || !is_word_cp(cp_before(s, start));
             int32_t next = 0;
-            if (stop < n) rt_utf8_decode((const unsigned char *)s + stop, &next);
+            if (stop < n) rt_tok_utf8_decode((const unsigned char *)s + stop, &next);
             int after_ok = stop == n || !is_word_cp(next);
             if (!before_ok || !after_ok) {
                 /* The reference finds matches first (without overlap) and drops this one after. */
@@ -64,7 +64,7 @@ void rt_tok_split_added(const rt_tokenizer *t, const char *s, size_t n, int norm
             }
         }
         if (a->lstrip) {
-            while (start > start_offset && rt_unicode_is_space(cp_before(s, start))) {
+            while (start > start_offset && rt_tok_is_space(cp_before(s, start))) {
                 start--;
                 while (start > start_offset && ((unsigned char)s[start] & 0xC0) == 0x80) start--;
             }
@@ -72,8 +72,8 @@ void rt_tok_split_added(const rt_tokenizer *t, const char *s, size_t n, int norm
         if (a->rstrip) {
             while (stop < n) {
                 int32_t cp;
-                size_t l = rt_utf8_decode((const unsigned char *)s + stop, &cp);
-                if (!rt_unicode_is_space(cp)) break;
+                size_t l = rt_tok_utf8_decode((const unsigned char *)s + stop, &cp);
+                if (!rt_tok_is_space(cp)) break;
                 stop += l;
             }
         }

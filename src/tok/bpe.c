@@ -63,7 +63,7 @@ static void push_symbol(symbol *sy, size_t *n, int32_t id, int32_t len) {
 
 /* Splits the word into its initial symbols; returns their count. */
 static size_t initial_symbols(const rt_tokenizer *t, const char *w, size_t n, symbol *sy) {
-    const rt_model *m = &t->model;
+    const rt_tok_model *m = &t->model;
     size_t ns = 0;
     if (t->byte_level) {
         for (size_t i = 0; i < n; i++) {
@@ -75,9 +75,9 @@ static size_t initial_symbols(const rt_tokenizer *t, const char *w, size_t n, sy
     }
     int pending_unk = 0;
     for (size_t i = 0; i < n;) {
-        size_t l = rt_utf8_valid_len((const unsigned char *)w + i, n - i);
+        size_t l = rt_tok_utf8_valid_len((const unsigned char *)w + i, n - i);
         if (!l) l = 1;
-        int32_t id = rt_strmap_get(&t->vocab, w + i, l);
+        int32_t id = rt_tok_strmap_get(&t->vocab, w + i, l);
         if (id >= 0) {
             push_symbol(sy, &ns, id, (int32_t)l);
             pending_unk = 0;
@@ -102,7 +102,7 @@ static void try_push(const rt_tokenizer *t, const symbol *sy, int32_t pos, cand 
     if (pos < 0 || sy[pos].next < 0) return;
     int32_t nx = sy[pos].next;
     int32_t rank, merged;
-    if (rt_pairmap_get(&t->model.merges, sy[pos].id, sy[nx].id, &rank, &merged))
+    if (rt_tok_pairmap_get(&t->model.merges, sy[pos].id, sy[nx].id, &rank, &merged))
         heap_push(heap, nh, (cand){rank, pos, merged});
 }
 
@@ -122,7 +122,7 @@ static void merge_word(const rt_tokenizer *t, const char *w, size_t n, rt_tok_id
         if (a->len == 0 || a->next < 0) continue;
         symbol *b = &sy[a->next];
         int32_t rank, merged;
-        if (!rt_pairmap_get(&t->model.merges, a->id, b->id, &rank, &merged) || merged != c.merged) continue;
+        if (!rt_tok_pairmap_get(&t->model.merges, a->id, b->id, &rank, &merged) || merged != c.merged) continue;
         a->id = merged;
         a->len += b->len;
         a->next = b->next;
@@ -136,10 +136,10 @@ static void merge_word(const rt_tokenizer *t, const char *w, size_t n, rt_tok_id
     if (heap != heap_stack) free(heap);
 }
 
-void rt_bpe_encode_word(const rt_tokenizer *t, const char *w, size_t n, rt_tok_ids *out) {
+void rt_tok_bpe_word(const rt_tokenizer *t, const char *w, size_t n, rt_tok_ids *out) {
     if (n == 0) return;
     if (t->model.ignore_merges) {
-        int32_t id = rt_strmap_get(&t->vocab, w, n);
+        int32_t id = rt_tok_strmap_get(&t->vocab, w, n);
         if (id >= 0) {
             rt_tok_ids_push(out, id);
             return;

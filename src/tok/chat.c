@@ -58,7 +58,7 @@ const char *rt_chat_family(const rt_tokenizer *t) {
 static void puts_buf(rt_tok_buf *b, const char *s) { rt_tok_buf_put(b, s, strlen(s)); }
 
 /* Python's str.isspace for one code point (Jinja's trim is str.strip()). */
-static int py_space(int32_t c) { return rt_unicode_is_space(c) || (c >= 0x1C && c <= 0x1F); }
+static int py_space(int32_t c) { return rt_tok_is_space(c) || (c >= 0x1C && c <= 0x1F); }
 
 /* Appends s with Python whitespace stripped at both ends. */
 static void put_trimmed(rt_tok_buf *b, const char *s) {
@@ -66,9 +66,9 @@ static void put_trimmed(rt_tok_buf *b, const char *s) {
     size_t n = strlen(s), a = 0, e = n;
     while (a < e) {
         int32_t cp;
-        size_t l = rt_utf8_valid_len(u + a, e - a);
+        size_t l = rt_tok_utf8_valid_len(u + a, e - a);
         if (!l) break;
-        rt_utf8_decode(u + a, &cp);
+        rt_tok_utf8_decode(u + a, &cp);
         if (!py_space(cp)) break;
         a += l;
     }
@@ -76,8 +76,8 @@ static void put_trimmed(rt_tok_buf *b, const char *s) {
         size_t k = e - 1;
         while (k > a && (u[k] & 0xC0) == 0x80) k--;
         int32_t cp;
-        if (!rt_utf8_valid_len(u + k, e - k)) break;
-        rt_utf8_decode(u + k, &cp);
+        if (!rt_tok_utf8_valid_len(u + k, e - k)) break;
+        rt_tok_utf8_decode(u + k, &cp);
         if (!py_space(cp)) break;
         e = k;
     }

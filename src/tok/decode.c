@@ -54,8 +54,8 @@ static void replace_all(rt_tok_buf *b, const char *pat, const char *content) {
 static void bytelevel(strlist *l) {
     rt_tok_buf bytes = {0}, text = {0};
     for (size_t i = 0; i < l->n; i++)
-        if (!rt_bytelevel_unmap(l->v[i].p, l->v[i].len, &bytes)) rt_tok_buf_put(&bytes, l->v[i].p, l->v[i].len);
-    rt_utf8_sanitize(bytes.p ? bytes.p : "", bytes.len, &text);
+        if (!rt_tok_bytelevel_unmap(l->v[i].p, l->v[i].len, &bytes)) rt_tok_buf_put(&bytes, l->v[i].p, l->v[i].len);
+    rt_tok_utf8_sanitize(bytes.p ? bytes.p : "", bytes.len, &text);
     if (!text.p) rt_tok_buf_put(&text, "", 0);
     rt_tok_buf_free(&bytes);
     list_free(l);
@@ -93,7 +93,7 @@ static void byte_fallback(strlist *l) {
             size_t k = 0;
             int ok = 1;
             while (k < run.len && ok) {
-                size_t vl = rt_utf8_valid_len((const unsigned char *)run.p + k, run.len - k);
+                size_t vl = rt_tok_utf8_valid_len((const unsigned char *)run.p + k, run.len - k);
                 ok = vl > 0;
                 k += vl;
             }
@@ -182,7 +182,7 @@ rt_status rt_tokenizer_decode(const rt_tokenizer *t, const int32_t *ids, size_t 
         }
     }
     for (size_t k = 0; k < t->n_decoders; k++) {
-        const rt_decoder *d = &t->decoders[k];
+        const rt_tok_decoder *d = &t->decoders[k];
         switch (d->kind) {
         case RT_DEC_BYTELEVEL: bytelevel(&l); break;
         case RT_DEC_REPLACE:

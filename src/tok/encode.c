@@ -18,14 +18,14 @@ static _Thread_local encode_scratch *tls_scratch;
 static void encode_words(const rt_tokenizer *t, encode_scratch *sc, const char *s, size_t n, int first, rt_tok_ids *out) {
     /* Text that normalizes to nothing yields no words (Metaspace would otherwise add a lone "▁"). */
     if (n == 0) return;
-    rt_pretokenize(t->pretoks, t->n_pretoks, s, n, first, &sc->pieces, &sc->scratch);
+    rt_tok_pretokenize(t->pretoks, t->n_pretoks, s, n, first, &sc->pieces, &sc->scratch);
     const rt_tok_pieces *p = &sc->pieces;
     for (size_t i = 0; i < p->n; i++) {
         const char *w = p->text.p + p->off[i];
         switch (t->kind) {
-        case RT_MODEL_BPE: rt_bpe_encode_word(t, w, p->len[i], out); break;
-        case RT_MODEL_WORDPIECE: rt_wordpiece_encode_word(t, w, p->len[i], out); break;
-        case RT_MODEL_UNIGRAM: rt_unigram_encode_word(t, w, p->len[i], out); break;
+        case RT_MODEL_BPE: rt_tok_bpe_word(t, w, p->len[i], out); break;
+        case RT_MODEL_WORDPIECE: rt_tok_wordpiece_word(t, w, p->len[i], out); break;
+        case RT_MODEL_UNIGRAM: rt_tok_unigram_word(t, w, p->len[i], out); break;
         }
     }
 }
@@ -34,7 +34,7 @@ static void encode_segment(const rt_tokenizer *t, encode_scratch *sc, const char
     const char *text = s;
     size_t len = n;
     if (t->n_norms) {
-        rt_normalize(t->norms, t->n_norms, s, n, &sc->norm);
+        rt_tok_normalize(t->norms, t->n_norms, s, n, &sc->norm);
         text = sc->norm.p;
         len = sc->norm.len;
     }
@@ -58,7 +58,7 @@ static int valid_utf8(const char *s, size_t n) {
             i++;
             continue;
         }
-        size_t l = rt_utf8_valid_len(u + i, n - i);
+        size_t l = rt_tok_utf8_valid_len(u + i, n - i);
         if (!l) return 0;
         i += l;
     }
@@ -71,7 +71,7 @@ rt_status rt_tokenizer_encode(const rt_tokenizer *t, const char *text, size_t le
     if (!sc) sc = tls_scratch = rt_calloc(1, sizeof *sc);
     if (len && !valid_utf8(text, len)) {
         sc->clean.len = 0;
-        rt_utf8_sanitize(text, len, &sc->clean);
+        rt_tok_utf8_sanitize(text, len, &sc->clean);
         text = sc->clean.p;
         len = sc->clean.len;
     }

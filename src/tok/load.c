@@ -60,7 +60,7 @@ static void build_bytelevel_decode(rt_tokenizer *t) {
     for (int32_t id = 0; id < t->n_ids; id++) {
         if (!t->tokens[id]) continue;
         b.len = 0;
-        if (!rt_bytelevel_unmap(t->tokens[id], t->token_len[id], &b)) rt_tok_buf_put(&b, t->tokens[id], t->token_len[id]);
+        if (!rt_tok_bytelevel_unmap(t->tokens[id], t->token_len[id], &b)) rt_tok_buf_put(&b, t->tokens[id], t->token_len[id]);
         t->dec[id] = rt_malloc(b.len + 1);
         memcpy(t->dec[id], b.p ? b.p : "", b.len);
         t->dec[id][b.len] = '\0';
@@ -149,16 +149,16 @@ void rt_tokenizer_free(rt_tokenizer *t) {
     free(t->dec);
     free(t->dec_len);
     free(t->special);
-    rt_strmap_free(&t->vocab);
-    rt_pairmap_free(&t->model.merges);
+    rt_tok_strmap_free(&t->vocab);
+    rt_tok_pairmap_free(&t->model.merges);
     free(t->model.wp_prefix);
     free(t->model.scores);
     for (size_t i = 0; i < t->n_added; i++) free(t->added[i].content);
     free(t->added);
-    rt_strmap_free(&t->added_map);
-    for (size_t i = 0; i < t->n_norms; i++) rt_norm_free(&t->norms[i]);
+    rt_tok_strmap_free(&t->added_map);
+    for (size_t i = 0; i < t->n_norms; i++) rt_tok_norm_free(&t->norms[i]);
     free(t->norms);
-    for (size_t i = 0; i < t->n_pretoks; i++) rt_pretok_free(&t->pretoks[i]);
+    for (size_t i = 0; i < t->n_pretoks; i++) rt_tok_pretok_free(&t->pretoks[i]);
     free(t->pretoks);
     for (size_t i = 0; i < t->n_decoders; i++) {
         free(t->decoders[i].str);
@@ -181,11 +181,11 @@ const char *rt_tokenizer_id_to_token(const rt_tokenizer *t, int32_t id) {
 
 int32_t rt_tokenizer_token_to_id(const rt_tokenizer *t, const char *token) {
     size_t n = strlen(token);
-    int32_t id = rt_strmap_get(&t->added_map, token, n);
+    int32_t id = rt_tok_strmap_get(&t->added_map, token, n);
     if (id >= 0) return id;
-    if (!t->byte_level) return rt_strmap_get(&t->vocab, token, n);
+    if (!t->byte_level) return rt_tok_strmap_get(&t->vocab, token, n);
     rt_tok_buf b = {0};
-    id = rt_bytelevel_unmap(token, n, &b) ? rt_strmap_get(&t->vocab, b.p ? b.p : "", b.len) : -1;
+    id = rt_tok_bytelevel_unmap(token, n, &b) ? rt_tok_strmap_get(&t->vocab, b.p ? b.p : "", b.len) : -1;
     rt_tok_buf_free(&b);
     return id;
 }

@@ -7,7 +7,7 @@
 #include "tok/tok_internal.h"
 
 static int by_first_byte_then_longest(const void *pa, const void *pb) {
-    const rt_added_token *a = pa, *b = pb;
+    const rt_tok_added *a = pa, *b = pb;
     unsigned char ca = (unsigned char)a->content[0], cb = (unsigned char)b->content[0];
     if (ca != cb) return ca < cb ? -1 : 1;
     if (a->len != b->len) return a->len > b->len ? -1 : 1;
@@ -17,7 +17,7 @@ static int by_first_byte_then_longest(const void *pa, const void *pb) {
 static int flag(json_t *o, const char *key) { return json_is_true(json_object_get(o, key)); }
 
 rt_status rt_tok_load_added(rt_tokenizer *t, json_t *list, const char *where) {
-    rt_strmap_init(&t->added_map, 16);
+    rt_tok_strmap_init(&t->added_map, 16);
     for (int c = 0; c < 256; c++) t->added_first[c] = 0;
     if (!list || json_is_null(list)) return RT_OK;
     if (!json_is_array(list)) return rt_fail(RT_ERR_FORMAT, "%s: field 'added_tokens' is not an array", where);
@@ -37,9 +37,9 @@ rt_status rt_tok_load_added(rt_tokenizer *t, json_t *list, const char *where) {
         json_t *norm = json_object_get(o, "normalized");
         int special = flag(o, "special");
         t->special[tid] = (uint8_t)special;
-        rt_strmap_put(&t->added_map, content, len, tid);
+        rt_tok_strmap_put(&t->added_map, content, len, tid);
         if (len == 0) continue; /* an empty token can never match */
-        rt_added_token *a = &t->added[t->n_added++];
+        rt_tok_added *a = &t->added[t->n_added++];
         a->content = rt_strdup(content);
         a->len = len;
         a->id = tid;

@@ -7,9 +7,9 @@
 
 static const char *type_of(json_t *j) { return json_string_value(json_object_get(j, "type")); }
 
-static rt_decoder *add_dec(rt_tokenizer *t, rt_dec_kind kind) {
+static rt_tok_decoder *add_dec(rt_tokenizer *t, rt_tok_dec_kind kind) {
     t->decoders = rt_realloc(t->decoders, (t->n_decoders + 1) * sizeof *t->decoders);
-    rt_decoder *d = &t->decoders[t->n_decoders++];
+    rt_tok_decoder *d = &t->decoders[t->n_decoders++];
     memset(d, 0, sizeof *d);
     d->kind = kind;
     return d;
@@ -43,27 +43,27 @@ rt_status rt_tok_load_decoder(rt_tokenizer *t, json_t *j, const char *where) {
         const char *c, *s = json_string_value(json_object_get(json_object_get(j, "pattern"), "String"));
         if (!s) return rt_fail(RT_ERR_UNSUPPORTED, "%s: decoder Replace needs a String pattern", where);
         RT_TRY(need_str(j, "content", "decoder", where, &c));
-        rt_decoder *d = add_dec(t, RT_DEC_REPLACE);
+        rt_tok_decoder *d = add_dec(t, RT_DEC_REPLACE);
         d->str = rt_strdup(s);
         d->content = rt_strdup(c);
     } else if (strcmp(type, "Strip") == 0) {
         const char *c;
         RT_TRY(need_str(j, "content", "decoder", where, &c));
-        rt_decoder *d = add_dec(t, RT_DEC_STRIP);
+        rt_tok_decoder *d = add_dec(t, RT_DEC_STRIP);
         d->content = rt_strdup(c);
         d->start = (int)json_integer_value(json_object_get(j, "start"));
         d->stop = (int)json_integer_value(json_object_get(j, "stop"));
     } else if (strcmp(type, "Metaspace") == 0) {
         const char *r;
         RT_TRY(need_str(j, "replacement", "decoder", where, &r));
-        rt_decoder *d = add_dec(t, RT_DEC_METASPACE);
+        rt_tok_decoder *d = add_dec(t, RT_DEC_METASPACE);
         d->str = rt_strdup(r);
         const char *scheme = json_string_value(json_object_get(j, "prepend_scheme"));
         json_t *aps = json_object_get(j, "add_prefix_space");
         d->flag = scheme ? strcmp(scheme, "never") != 0 : (!json_is_boolean(aps) || json_is_true(aps));
     } else if (strcmp(type, "WordPiece") == 0) {
         const char *p = json_string_value(json_object_get(j, "prefix"));
-        rt_decoder *d = add_dec(t, RT_DEC_WORDPIECE);
+        rt_tok_decoder *d = add_dec(t, RT_DEC_WORDPIECE);
         d->str = rt_strdup(p ? p : "##");
         json_t *c = json_object_get(j, "cleanup");
         d->flag = !json_is_boolean(c) || json_is_true(c);

@@ -14,12 +14,12 @@ static int vocab_key(const rt_tokenizer *t, const char *s, size_t n, rt_tok_buf 
         rt_tok_buf_put(key, s, n);
         return 1;
     }
-    return rt_bytelevel_unmap(s, n, key);
+    return rt_tok_bytelevel_unmap(s, n, key);
 }
 
 static rt_status load_vocab_object(rt_tokenizer *t, json_t *vocab, const char *where) {
     if (!json_is_object(vocab)) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'model.vocab' (an object)", where);
-    rt_strmap_init(&t->vocab, json_object_size(vocab));
+    rt_tok_strmap_init(&t->vocab, json_object_size(vocab));
     rt_tok_buf key = {0};
     const char *tok;
     json_t *v;
@@ -36,14 +36,14 @@ static rt_status load_vocab_object(rt_tokenizer *t, json_t *vocab, const char *w
         }
         size_t n = strlen(tok);
         if ((s = rt_tok_set_token(t, (int32_t)id, tok, n, where)) != RT_OK) break;
-        if (vocab_key(t, tok, n, &key)) rt_strmap_put(&t->vocab, key.p ? key.p : "", key.len, (int32_t)id);
+        if (vocab_key(t, tok, n, &key)) rt_tok_strmap_put(&t->vocab, key.p ? key.p : "", key.len, (int32_t)id);
     }
     rt_tok_buf_free(&key);
     return s;
 }
 
 static int32_t lookup(const rt_tokenizer *t, const char *s, size_t n, rt_tok_buf *key) {
-    return vocab_key(t, s, n, key) ? rt_strmap_get(&t->vocab, key->p ? key->p : "", key->len) : -1;
+    return vocab_key(t, s, n, key) ? rt_tok_strmap_get(&t->vocab, key->p ? key->p : "", key->len) : -1;
 }
 
 static const char *opt_string(json_t *model, const char *key) {
@@ -81,7 +81,7 @@ static rt_status load_merge(rt_tokenizer *t, json_t *m, size_t rank, rt_tok_buf 
     if (ia < 0 || ib < 0 || im < 0)
         return rt_fail(RT_ERR_FORMAT, "%s: model.merges[%zu] '%.*s %.*s': %s not in model.vocab", where, rank, (int)la, a,
                        (int)lb, b, ia < 0 ? "left token" : ib < 0 ? "right token" : "merged token");
-    rt_pairmap_put(&t->model.merges, ia, ib, (int32_t)rank, im);
+    rt_tok_pairmap_put(&t->model.merges, ia, ib, (int32_t)rank, im);
     return RT_OK;
 }
 
@@ -96,11 +96,11 @@ static rt_status load_bpe(rt_tokenizer *t, json_t *model, const char *where) {
     json_t *dropout = json_object_get(model, "dropout");
     if (json_is_number(dropout) && json_number_value(dropout) > 0)
         return rt_fail(RT_ERR_UNSUPPORTED, "%s: model.dropout > 0 (random merges) is not supported", where);
-    rt_model *m = &t->model;
+    rt_tok_model *m = &t->model;
     m->byte_fallback = opt_bool(model, "byte_fallback");
     m->fuse_unk = opt_bool(model, "fuse_unk");
     m->ignore_merges = opt_bool(model, "ignore_merges");
-    rt_pairmap_init(&m->merges, json_array_size(merges));
+    rt_tok_pairmap_init(&m->merges, json_array_size(merges));
     rt_tok_buf key = {0};
     size_t i;
     json_t *v;
@@ -112,10 +112,10 @@ static rt_status load_bpe(rt_tokenizer *t, json_t *model, const char *where) {
         char name[8];
         char byte = (char)b;
         if (t->byte_level) {
-            m->byte_ids[b] = rt_strmap_get(&t->vocab, &byte, 1);
+            m->byte_ids[b] = rt_tok_strmap_get(&t->vocab, &byte, 1);
         } else {
             snprintf(name, sizeof name, "<0x%02X>", b);
-            m->byte_ids[b] = rt_strmap_get(&t->vocab, name, strlen(name));
+            m->byte_ids[b] = rt_tok_strmap_get(&t->vocab, name, strlen(name));
         }
     }
     rt_tok_buf_free(&key);
@@ -126,7 +126,7 @@ static rt_status load_wordpiece(rt_tokenizer *t, json_t *model, const char *wher
     RT_TRY(load_vocab_object(t, json_object_get(model, "vocab"), where));
     const char *unk = opt_string(model, "unk_token");
     if (!unk) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'model.unk_token'", where);
-    t->unk_id = rt_strmap_get(&t->vocab, unk, strlen(unk));
+    t->unk_id = rt_tok_strmap_get(&t->vocab, unk, strlen(unk));
     if (t->unk_id < 0) return rt_fail(RT_ERR_FORMAT, "%s: model.unk_token '%s' is not in model.vocab", where, unk);
     const char *prefix = opt_string(model, "continuing_subword_prefix");
     t->model.wp_prefix = rt_strdup(prefix ? prefix : "##");
@@ -139,7 +139,7 @@ static rt_status load_unigram(rt_tokenizer *t, json_t *model, const char *where)
     json_t *vocab = json_object_get(model, "vocab");
     if (!json_is_array(vocab)) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'model.vocab' (an array)", where);
     size_t n = json_array_size(vocab);
-    rt_strmap_init(&t->vocab, n);
+    rt_tok_strmap_init(&t->vocab, n);
     t->model.scores = rt_calloc(n ? n : 1, sizeof *t->model.scores);
     t->model.min_score = INFINITY;
     for (size_t i = 0; i < n; i++) {
@@ -150,8 +150,8 @@ static rt_status load_unigram(rt_tokenizer *t, json_t *model, const char *where)
         const char *s = json_string_value(p);
         size_t l = strlen(s);
         RT_TRY(rt_tok_set_token(t, (int32_t)i, s, l, where));
-        rt_strmap_put(&t->vocab, s, l, (int32_t)i);
-        t->model.scores[i] = json_number_value(sc);
+        rt_tok_strmap_put(&t->vocab, s, l, (int32_t)i);
+        t->model.scores[i] = rt_tok_serde_f64(json_number_value(sc));
         if (t->model.scores[i] < t->model.min_score) t->model.min_score = t->model.scores[i];
         if ((int32_t)l > t->model.max_piece_bytes) t->model.max_piece_bytes = (int32_t)l;
     }
@@ -165,7 +165,7 @@ static rt_status load_unigram(rt_tokenizer *t, json_t *model, const char *where)
     for (int b = 0; b < 256; b++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
-        t->model.byte_ids[b] = rt_strmap_get(&t->vocab, name, strlen(name));
+        t->model.byte_ids[b] = rt_tok_strmap_get(&t->vocab, name, strlen(name));
     }
     return RT_OK;
 }

@@ -51,9 +51,9 @@ static char *escape_literal(const char *s) {
     return b.p;
 }
 
-static rt_norm *add_norm(rt_tokenizer *t, rt_norm_kind kind) {
+static rt_tok_norm *add_norm(rt_tokenizer *t, rt_tok_norm_kind kind) {
     t->norms = rt_realloc(t->norms, (t->n_norms + 1) * sizeof *t->norms);
-    rt_norm *n = &t->norms[t->n_norms++];
+    rt_tok_norm *n = &t->norms[t->n_norms++];
     memset(n, 0, sizeof *n);
     n->kind = kind;
     return n;
@@ -87,16 +87,16 @@ rt_status rt_tok_load_normalizer(rt_tokenizer *t, json_t *j, const char *where) 
         char *lit;
         rt_tok_regex *re;
         RT_TRY(load_pattern(j, "normalizer", where, &lit, &re));
-        rt_norm *n = add_norm(t, RT_NORM_REPLACE);
+        rt_tok_norm *n = add_norm(t, RT_NORM_REPLACE);
         n->str = lit;
         n->re = re;
         n->content = rt_strdup(c);
     } else if (strcmp(type, "Strip") == 0) {
-        rt_norm *n = add_norm(t, RT_NORM_STRIP);
+        rt_tok_norm *n = add_norm(t, RT_NORM_STRIP);
         n->left = bool_or(j, "strip_left", 1);
         n->right = bool_or(j, "strip_right", 1);
     } else if (strcmp(type, "BertNormalizer") == 0) {
-        rt_norm *n = add_norm(t, RT_NORM_BERT);
+        rt_tok_norm *n = add_norm(t, RT_NORM_BERT);
         n->clean_text = bool_or(j, "clean_text", 1);
         n->handle_chinese = bool_or(j, "handle_chinese_chars", 1);
         n->lowercase = bool_or(j, "lowercase", 1);
@@ -105,8 +105,8 @@ rt_status rt_tok_load_normalizer(rt_tokenizer *t, json_t *j, const char *where) 
     } else if (strcmp(type, "Precompiled") == 0) {
         const char *b64 = NULL;
         RT_TRY(get_str(j, "precompiled_charsmap", "normalizer", where, &b64));
-        rt_precompiled *pc;
-        RT_TRY(rt_precompiled_load(b64, where, &pc));
+        rt_tok_precompiled *pc;
+        RT_TRY(rt_tok_precompiled_load(b64, where, &pc));
         add_norm(t, RT_NORM_PRECOMPILED)->pc = pc;
     } else {
         return rt_fail(RT_ERR_UNSUPPORTED, "%s: normalizer type '%s' is not supported", where, type);
@@ -114,20 +114,20 @@ rt_status rt_tok_load_normalizer(rt_tokenizer *t, json_t *j, const char *where) 
     return RT_OK;
 }
 
-static rt_pretok *add_pre(rt_tokenizer *t, rt_pre_kind kind) {
+static rt_tok_pretok *add_pre(rt_tokenizer *t, rt_tok_pre_kind kind) {
     t->pretoks = rt_realloc(t->pretoks, (t->n_pretoks + 1) * sizeof *t->pretoks);
-    rt_pretok *p = &t->pretoks[t->n_pretoks++];
+    rt_tok_pretok *p = &t->pretoks[t->n_pretoks++];
     memset(p, 0, sizeof *p);
     p->kind = kind;
     return p;
 }
 
-static rt_status parse_behavior(json_t *j, const char *where, rt_split_behavior *out) {
+static rt_status parse_behavior(json_t *j, const char *where, rt_tok_split_behavior *out) {
     const char *b = json_string_value(json_object_get(j, "behavior"));
     if (!b) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'pre_tokenizer.behavior'", where);
     static const struct {
         const char *name;
-        rt_split_behavior v;
+        rt_tok_split_behavior v;
     } names[] = {{"Removed", RT_SPLIT_REMOVED}, {"Isolated", RT_SPLIT_ISOLATED},
                  {"MergedWithPrevious", RT_SPLIT_MERGED_WITH_PREVIOUS}, {"MergedWithNext", RT_SPLIT_MERGED_WITH_NEXT},
                  {"Contiguous", RT_SPLIT_CONTIGUOUS}};
@@ -140,7 +140,7 @@ static rt_status parse_behavior(json_t *j, const char *where, rt_split_behavior 
 }
 
 static rt_status load_split(rt_tokenizer *t, json_t *j, const char *where) {
-    rt_split_behavior behavior = RT_SPLIT_ISOLATED;
+    rt_tok_split_behavior behavior = RT_SPLIT_ISOLATED;
     RT_TRY(parse_behavior(j, where, &behavior));
     char *lit;
     rt_tok_regex *re;
@@ -152,7 +152,7 @@ static rt_status load_split(rt_tokenizer *t, json_t *j, const char *where) {
         free(lit);
         RT_TRY(s);
     }
-    rt_pretok *p = add_pre(t, RT_PRE_SPLIT);
+    rt_tok_pretok *p = add_pre(t, RT_PRE_SPLIT);
     p->re = re;
     p->behavior = behavior;
     p->invert = bool_or(j, "invert", 0);
@@ -162,7 +162,7 @@ static rt_status load_split(rt_tokenizer *t, json_t *j, const char *where) {
 static rt_status load_metaspace(rt_tokenizer *t, json_t *j, const char *where) {
     const char *rep = json_string_value(json_object_get(j, "replacement"));
     if (!rep) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'pre_tokenizer.replacement'", where);
-    rt_pretok *p = add_pre(t, RT_PRE_METASPACE);
+    rt_tok_pretok *p = add_pre(t, RT_PRE_METASPACE);
     p->replacement = rt_strdup(rep);
     p->split = bool_or(j, "split", 1);
     const char *scheme = json_string_value(json_object_get(j, "prepend_scheme"));
@@ -190,7 +190,7 @@ rt_status rt_tok_load_pretokenizer(rt_tokenizer *t, json_t *j, const char *where
     if (strcmp(type, "Split") == 0) return load_split(t, j, where);
     if (strcmp(type, "Metaspace") == 0) return load_metaspace(t, j, where);
     if (strcmp(type, "ByteLevel") == 0) {
-        rt_pretok *p = add_pre(t, RT_PRE_BYTELEVEL);
+        rt_tok_pretok *p = add_pre(t, RT_PRE_BYTELEVEL);
         p->add_prefix_space = bool_or(j, "add_prefix_space", 1);
         if (bool_or(j, "use_regex", 1)) RT_TRY(rt_tok_regex_compile(GPT2_PATTERN, where, &p->re));
     } else if (strcmp(type, "BertPreTokenizer") == 0) {
@@ -202,7 +202,7 @@ rt_status rt_tok_load_pretokenizer(rt_tokenizer *t, json_t *j, const char *where
     } else if (strcmp(type, "Digits") == 0) {
         add_pre(t, RT_PRE_DIGITS)->individual_digits = bool_or(j, "individual_digits", 0);
     } else if (strcmp(type, "Punctuation") == 0) {
-        rt_split_behavior b = RT_SPLIT_ISOLATED;
+        rt_tok_split_behavior b = RT_SPLIT_ISOLATED;
         if (json_object_get(j, "behavior")) RT_TRY(parse_behavior(j, where, &b));
         add_pre(t, RT_PRE_PUNCTUATION)->behavior = b;
     } else {

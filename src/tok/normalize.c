@@ -29,8 +29,8 @@ static void unicode_form(const char *in, size_t n, int options, rt_tok_buf *out)
     size_t run = 0;
     for (size_t i = 0; i < n;) {
         int32_t cp;
-        size_t l = rt_utf8_decode(u + i, &cp);
-        if (rt_bert_is_norm_frozen(cp)) {
+        size_t l = rt_tok_utf8_decode(u + i, &cp);
+        if (rt_tok_ref_is_norm_frozen(cp)) {
             utf8proc_form(in + run, i - run, options, out);
             rt_tok_buf_put(out, in + i, l);
             run = i + l;
@@ -51,13 +51,13 @@ static void lowercase(const char *in, size_t n, rt_tok_buf *out) {
             continue;
         }
         int32_t cp;
-        i += rt_utf8_decode(u + i, &cp);
+        i += rt_tok_utf8_decode(u + i, &cp);
         char tmp[4];
         if (cp == 0x130) {
             rt_tok_buf_put(out, "i\xCC\x87", 3);
             continue;
         }
-        rt_tok_buf_put(out, tmp, rt_utf8_encode(utf8proc_tolower(cp), tmp));
+        rt_tok_buf_put(out, tmp, rt_tok_utf8_encode(utf8proc_tolower(cp), tmp));
     }
 }
 
@@ -96,16 +96,16 @@ static void strip(const char *in, size_t n, int left, int right, rt_tok_buf *out
     size_t a = 0, b = n;
     while (left && a < b) {
         int32_t cp;
-        size_t l = rt_utf8_decode(u + a, &cp);
-        if (!rt_unicode_is_space(cp)) break;
+        size_t l = rt_tok_utf8_decode(u + a, &cp);
+        if (!rt_tok_is_space(cp)) break;
         a += l;
     }
     while (right && b > a) {
         size_t s = b - 1;
         while (s > a && (u[s] & 0xC0) == 0x80) s--;
         int32_t cp;
-        rt_utf8_decode(u + s, &cp);
-        if (!rt_unicode_is_space(cp)) break;
+        rt_tok_utf8_decode(u + s, &cp);
+        if (!rt_tok_is_space(cp)) break;
         b = s;
     }
     rt_tok_buf_put(out, in + a, b - a);
@@ -117,7 +117,7 @@ static void strip_marks(const char *in, size_t n, int (*is_mark)(int32_t), rt_to
     const unsigned char *u = (const unsigned char *)in;
     for (size_t i = 0; i < n;) {
         int32_t cp;
-        size_t l = rt_utf8_decode(u + i, &cp);
+        size_t l = rt_tok_utf8_decode(u + i, &cp);
         if (!is_mark(cp)) rt_tok_buf_put(out, in + i, l);
         i += l;
     }
@@ -133,11 +133,11 @@ static void bert_clean(const char *in, size_t n, int clean, int chinese, rt_tok_
     const unsigned char *u = (const unsigned char *)in;
     for (size_t i = 0; i < n;) {
         int32_t cp;
-        size_t l = rt_utf8_decode(u + i, &cp);
+        size_t l = rt_tok_utf8_decode(u + i, &cp);
         i += l;
         if (clean) {
-            if (rt_bert_is_control(cp)) continue; /* the table includes NUL and U+FFFD */
-            if (rt_unicode_is_space(cp)) {
+            if (rt_tok_ref_is_control(cp)) continue; /* the table includes NUL and U+FFFD */
+            if (rt_tok_is_space(cp)) {
                 rt_tok_buf_putc(out, ' ');
                 continue;
             }
@@ -152,7 +152,7 @@ static void bert_clean(const char *in, size_t n, int clean, int chinese, rt_tok_
     }
 }
 
-static void apply_one(const rt_norm *nm, const char *in, size_t n, rt_tok_buf *out) {
+static void apply_one(const rt_tok_norm *nm, const char *in, size_t n, rt_tok_buf *out) {
     if (n == 0) return; /* every normalizer maps empty text to empty text */
     switch (nm->kind) {
     case RT_NORM_NFC:
@@ -176,15 +176,15 @@ static void apply_one(const rt_norm *nm, const char *in, size_t n, rt_tok_buf *o
         else replace_literal(in, n, nm->str, nm->content, out);
         break;
     case RT_NORM_STRIP: strip(in, n, nm->left, nm->right, out); break;
-    case RT_NORM_STRIP_ACCENTS: strip_marks(in, n, rt_bert_is_mark, out); break;
-    case RT_NORM_PRECOMPILED: rt_precompiled_apply(nm->pc, in, n, out); break;
+    case RT_NORM_STRIP_ACCENTS: strip_marks(in, n, rt_tok_ref_is_mark, out); break;
+    case RT_NORM_PRECOMPILED: rt_tok_precompiled_apply(nm->pc, in, n, out); break;
     case RT_NORM_BERT: {
         rt_tok_buf a = {0}, b = {0};
         bert_clean(in, n, nm->clean_text, nm->handle_chinese, &a);
         if (nm->strip_accents) {
             unicode_form(a.p ? a.p : "", a.len, UTF8PROC_DECOMPOSE, &b);
             a.len = 0;
-            strip_marks(b.p ? b.p : "", b.len, rt_bert_is_nonspacing, &a);
+            strip_marks(b.p ? b.p : "", b.len, rt_tok_ref_is_nonspacing, &a);
         }
         if (nm->lowercase) lowercase(a.p ? a.p : "", a.len, out);
         else rt_tok_buf_put(out, a.p, a.len);
@@ -195,7 +195,7 @@ static void apply_one(const rt_norm *nm, const char *in, size_t n, rt_tok_buf *o
     }
 }
 
-void rt_normalize(const rt_norm *norms, size_t n_norms, const char *in, size_t n, rt_tok_buf *out) {
+void rt_tok_normalize(const rt_tok_norm *norms, size_t n_norms, const char *in, size_t n, rt_tok_buf *out) {
     out->len = 0;
     if (n_norms == 1) {
         apply_one(&norms[0], in, n, out);
@@ -216,9 +216,9 @@ void rt_normalize(const rt_norm *norms, size_t n_norms, const char *in, size_t n
     if (!out->p) rt_tok_buf_put(out, "", 0);
 }
 
-void rt_norm_free(rt_norm *nm) {
+void rt_tok_norm_free(rt_tok_norm *nm) {
     free(nm->str);
     free(nm->content);
     rt_tok_regex_free(nm->re);
-    rt_precompiled_free(nm->pc);
+    rt_tok_precompiled_free(nm->pc);
 }

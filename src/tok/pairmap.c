@@ -13,7 +13,7 @@ static size_t pair_slot(uint64_t k, size_t mask) {
     return (size_t)(h >> 20) & mask;
 }
 
-static void alloc_table(rt_pairmap *m, size_t cap) {
+static void alloc_table(rt_tok_pairmap *m, size_t cap) {
     m->cap = cap;
     m->key = rt_malloc(cap * sizeof *m->key);
     m->rank = rt_malloc(cap * sizeof *m->rank);
@@ -21,21 +21,21 @@ static void alloc_table(rt_pairmap *m, size_t cap) {
     memset(m->key, 0xff, cap * sizeof *m->key);
 }
 
-void rt_pairmap_init(rt_pairmap *m, size_t expected) {
+void rt_tok_pairmap_init(rt_tok_pairmap *m, size_t expected) {
     memset(m, 0, sizeof *m);
     size_t cap = 16;
     while (cap < expected * 2 + 1) cap *= 2;
     alloc_table(m, cap);
 }
 
-void rt_pairmap_free(rt_pairmap *m) {
+void rt_tok_pairmap_free(rt_tok_pairmap *m) {
     free(m->key);
     free(m->rank);
     free(m->merged);
     memset(m, 0, sizeof *m);
 }
 
-static void insert(rt_pairmap *m, uint64_t k, int32_t rank, int32_t merged) {
+static void insert(rt_tok_pairmap *m, uint64_t k, int32_t rank, int32_t merged) {
     size_t mask = m->cap - 1, i = pair_slot(k, mask);
     while (m->key[i] != PAIR_EMPTY && m->key[i] != k) i = (i + 1) & mask;
     if (m->key[i] == PAIR_EMPTY) m->n++;
@@ -44,19 +44,19 @@ static void insert(rt_pairmap *m, uint64_t k, int32_t rank, int32_t merged) {
     m->merged[i] = merged;
 }
 
-void rt_pairmap_put(rt_pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t merged) {
+void rt_tok_pairmap_put(rt_tok_pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t merged) {
     if ((m->n + 1) * 2 > m->cap) {
-        rt_pairmap old = *m;
+        rt_tok_pairmap old = *m;
         alloc_table(m, old.cap * 2);
         m->n = 0;
         for (size_t i = 0; i < old.cap; i++)
             if (old.key[i] != PAIR_EMPTY) insert(m, old.key[i], old.rank[i], old.merged[i]);
-        rt_pairmap_free(&old);
+        rt_tok_pairmap_free(&old);
     }
     insert(m, pair_key(a, b), rank, merged);
 }
 
-int rt_pairmap_get(const rt_pairmap *m, int32_t a, int32_t b, int32_t *rank, int32_t *merged) {
+int rt_tok_pairmap_get(const rt_tok_pairmap *m, int32_t a, int32_t b, int32_t *rank, int32_t *merged) {
     if (!m->cap) return 0;
     uint64_t k = pair_key(a, b);
     size_t mask = m->cap - 1, i = pair_slot(k, mask);

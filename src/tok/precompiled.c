@@ -11,7 +11,7 @@
 
 #define WHOLE_GRAPHEME_MAX_BYTES 6
 
-struct rt_precompiled {
+struct rt_tok_precompiled {
     uint32_t *units;
     size_t n_units;
     char *strings;
@@ -52,7 +52,7 @@ static rt_status b64decode(const char *s, const char *where, unsigned char **out
     return RT_OK;
 }
 
-rt_status rt_precompiled_load(const char *b64, const char *where, rt_precompiled **out) {
+rt_status rt_tok_precompiled_load(const char *b64, const char *where, rt_tok_precompiled **out) {
     unsigned char *blob = NULL;
     size_t n = 0;
     RT_TRY(b64decode(b64, where, &blob, &n));
@@ -62,7 +62,7 @@ rt_status rt_precompiled_load(const char *b64, const char *where, rt_precompiled
         free(blob);
         return rt_fail(RT_ERR_FORMAT, "%s: normalizer.precompiled_charsmap has a bad trie size", where);
     }
-    rt_precompiled *pc = rt_calloc(1, sizeof *pc);
+    rt_tok_precompiled *pc = rt_calloc(1, sizeof *pc);
     pc->n_units = trie_bytes / 4;
     pc->units = rt_malloc(trie_bytes);
     for (size_t i = 0; i < pc->n_units; i++) {
@@ -78,7 +78,7 @@ rt_status rt_precompiled_load(const char *b64, const char *where, rt_precompiled
     return RT_OK;
 }
 
-void rt_precompiled_free(rt_precompiled *pc) {
+void rt_tok_precompiled_free(rt_tok_precompiled *pc) {
     if (!pc) return;
     free(pc->units);
     free(pc->strings);
@@ -91,7 +91,7 @@ static uint32_t u_has_leaf(uint32_t u) { return (u >> 8) & 1; }
 static uint32_t u_value(uint32_t u) { return u & ((1u << 31) - 1); }
 
 /* The replacement of the shortest trie key that prefixes s[0..n), or NULL. */
-static const char *lookup(const rt_precompiled *pc, const unsigned char *s, size_t n) {
+static const char *lookup(const rt_tok_precompiled *pc, const unsigned char *s, size_t n) {
     size_t pos = 0;
     uint32_t unit = pc->units[0];
     pos ^= u_offset(unit);
@@ -110,7 +110,7 @@ static const char *lookup(const rt_precompiled *pc, const unsigned char *s, size
     return NULL;
 }
 
-static void put_chunk(const rt_precompiled *pc, const char *s, size_t n, rt_tok_buf *out) {
+static void put_chunk(const rt_tok_precompiled *pc, const char *s, size_t n, rt_tok_buf *out) {
     const unsigned char *u = (const unsigned char *)s;
     if (n < WHOLE_GRAPHEME_MAX_BYTES) {
         const char *r = lookup(pc, u, n);
@@ -120,7 +120,7 @@ static void put_chunk(const rt_precompiled *pc, const char *s, size_t n, rt_tok_
         }
     }
     for (size_t i = 0; i < n;) {
-        size_t l = rt_utf8_valid_len(u + i, n - i);
+        size_t l = rt_tok_utf8_valid_len(u + i, n - i);
         if (!l) l = 1;
         const char *r = lookup(pc, u + i, l);
         if (r) rt_tok_buf_put(out, r, strlen(r));
@@ -129,14 +129,14 @@ static void put_chunk(const rt_precompiled *pc, const char *s, size_t n, rt_tok_
     }
 }
 
-void rt_precompiled_apply(const rt_precompiled *pc, const char *in, size_t n, rt_tok_buf *out) {
+void rt_tok_precompiled_apply(const rt_tok_precompiled *pc, const char *in, size_t n, rt_tok_buf *out) {
     const unsigned char *u = (const unsigned char *)in;
     utf8proc_int32_t state = 0;
     size_t g = 0;
     int32_t prev = -1;
     for (size_t i = 0; i < n;) {
         int32_t cp;
-        size_t l = rt_utf8_decode(u + i, &cp);
+        size_t l = rt_tok_utf8_decode(u + i, &cp);
         if (prev >= 0 && utf8proc_grapheme_break_stateful(prev, cp, &state)) {
             put_chunk(pc, in + g, i - g, out);
             g = i;

@@ -45,7 +45,7 @@ static void find_chars(int (*pred)(int32_t), int each, const char *s, size_t n, 
     size_t gap = 0;
     for (size_t i = 0; i < n;) {
         int32_t cp;
-        size_t l = rt_utf8_decode(u + i, &cp);
+        size_t l = rt_tok_utf8_decode(u + i, &cp);
         if (pred(cp)) {
             if (i > gap) parts_add(out, gap, i, 0);
             if (!each && out->n && out->v[out->n - 1].match && out->v[out->n - 1].b == i) out->v[out->n - 1].b = i + l;
@@ -59,7 +59,7 @@ static void find_chars(int (*pred)(int32_t), int each, const char *s, size_t n, 
 
 /* Applies a split behaviour to the parts of `src` (a piece starting at `base` in the input), adding
  * pieces to dst. */
-static void emit_parts(parts *ps, rt_split_behavior behavior, int invert, const char *src, size_t base, rt_tok_pieces *dst) {
+static void emit_parts(parts *ps, rt_tok_split_behavior behavior, int invert, const char *src, size_t base, rt_tok_pieces *dst) {
     if (invert)
         for (size_t i = 0; i < ps->n; i++) ps->v[i].match = !ps->v[i].match;
     parts merged = {0};
@@ -106,11 +106,11 @@ static void emit_parts(parts *ps, rt_split_behavior behavior, int invert, const 
     free(merged.v);
 }
 
-static int is_space(int32_t c) { return rt_unicode_is_space(c); }
-static int is_digit(int32_t c) { return rt_bert_is_numeric(c); }
+static int is_space(int32_t c) { return rt_tok_is_space(c); }
+static int is_digit(int32_t c) { return rt_tok_ref_is_numeric(c); }
 
 /* BERT punctuation, from the reference's own table (see bert_tables.c). */
-static int is_punct(int32_t c) { return rt_bert_is_punct(c); }
+static int is_punct(int32_t c) { return rt_tok_ref_is_punct(c); }
 
 static int starts_with(const char *s, size_t n, const char *p) {
     size_t l = strlen(p);
@@ -119,7 +119,7 @@ static int starts_with(const char *s, size_t n, const char *p) {
 
 /* Metaspace: spaces become the replacement, a replacement is prepended by scheme, then split before
  * each replacement. */
-static void metaspace(const rt_pretok *p, const char *s, size_t n, size_t base, int first, rt_tok_pieces *dst, parts *ps) {
+static void metaspace(const rt_tok_pretok *p, const char *s, size_t n, size_t base, int first, rt_tok_pieces *dst, parts *ps) {
     rt_tok_buf t = {0};
     const char *rep = p->replacement;
     size_t rl = strlen(rep);
@@ -157,7 +157,7 @@ static void metaspace(const rt_pretok *p, const char *s, size_t n, size_t base, 
     rt_tok_buf_free(&t);
 }
 
-static void run_one(const rt_pretok *p, const char *s, size_t n, size_t base, int first, rt_tok_pieces *dst, parts *ps) {
+static void run_one(const rt_tok_pretok *p, const char *s, size_t n, size_t base, int first, rt_tok_pieces *dst, parts *ps) {
     switch (p->kind) {
     case RT_PRE_SPLIT:
         find_regex(p->re, s, n, ps);
@@ -169,7 +169,7 @@ static void run_one(const rt_pretok *p, const char *s, size_t n, size_t base, in
             rt_tok_buf t = {0};
             rt_tok_buf_putc(&t, ' ');
             rt_tok_buf_put(&t, s, n);
-            run_one(&(rt_pretok){.kind = p->kind, .re = p->re}, t.p, t.len, base, first, dst, ps);
+            run_one(&(rt_tok_pretok){.kind = p->kind, .re = p->re}, t.p, t.len, base, first, dst, ps);
             rt_tok_buf_free(&t);
         } else if (p->re) {
             find_regex(p->re, s, n, ps);
@@ -212,7 +212,7 @@ static void run_one(const rt_pretok *p, const char *s, size_t n, size_t base, in
     }
 }
 
-void rt_pretokenize(const rt_pretok *pre, size_t n_pre, const char *in, size_t n, int first, rt_tok_pieces *out,
+void rt_tok_pretokenize(const rt_tok_pretok *pre, size_t n_pre, const char *in, size_t n, int first, rt_tok_pieces *out,
                     rt_tok_pieces *scratch) {
     parts ps = {0};
     rt_tok_pieces_clear(out);
@@ -238,7 +238,7 @@ void rt_pretokenize(const rt_pretok *pre, size_t n_pre, const char *in, size_t n
     free(ps.v);
 }
 
-void rt_pretok_free(rt_pretok *p) {
+void rt_tok_pretok_free(rt_tok_pretok *p) {
     rt_tok_regex_free(p->re);
     free(p->replacement);
 }

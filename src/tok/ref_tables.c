@@ -251,9 +251,9 @@ static int in_table(const int32_t (*t)[2], size_t n, int32_t cp) {
     return 0;
 }
 
-int rt_bert_is_control(int32_t cp) { return in_table(CONTROL, sizeof CONTROL / sizeof CONTROL[0], cp); }
-int rt_bert_is_mark(int32_t cp) { return in_table(MARK, sizeof MARK / sizeof MARK[0], cp); }
-int rt_bert_is_nonspacing(int32_t cp) { return in_table(NONSPACING, sizeof NONSPACING / sizeof NONSPACING[0], cp); }
-int rt_bert_is_punct(int32_t cp) { return in_table(PUNCT, sizeof PUNCT / sizeof PUNCT[0], cp); }
-int rt_bert_is_numeric(int32_t cp) { return in_table(NUMERIC, sizeof NUMERIC / sizeof NUMERIC[0], cp); }
-int rt_bert_is_norm_frozen(int32_t cp) { return in_table(FROZEN, sizeof FROZEN / sizeof FROZEN[0], cp); }
+int rt_tok_ref_is_control(int32_t cp) { return in_table(CONTROL, sizeof CONTROL / sizeof CONTROL[0], cp); }
+int rt_tok_ref_is_mark(int32_t cp) { return in_table(MARK, sizeof MARK / sizeof MARK[0], cp); }
+int rt_tok_ref_is_nonspacing(int32_t cp) { return in_table(NONSPACING, sizeof NONSPACING / sizeof NONSPACING[0], cp); }
+int rt_tok_ref_is_punct(int32_t cp) { return in_table(PUNCT, sizeof PUNCT / sizeof PUNCT[0], cp); }
+int rt_tok_ref_is_numeric(int32_t cp) { return in_table(NUMERIC, sizeof NUMERIC / sizeof NUMERIC[0], cp); }
+int rt_tok_ref_is_norm_frozen(int32_t cp) { return in_table(FROZEN, sizeof FROZEN / sizeof FROZEN[0], cp); }

@@ -35,7 +35,7 @@ static size_t pow2_at_least(size_t n) {
     return c;
 }
 
-void rt_strmap_init(rt_strmap *m, size_t expected) {
+void rt_tok_strmap_init(rt_tok_strmap *m, size_t expected) {
     memset(m, 0, sizeof *m);
     m->cap = pow2_at_least(expected * 2 + 1);
     m->hash = rt_calloc(m->cap, sizeof *m->hash);
@@ -44,7 +44,7 @@ void rt_strmap_init(rt_strmap *m, size_t expected) {
     m->val = rt_malloc(m->cap * sizeof *m->val);
 }
 
-void rt_strmap_free(rt_strmap *m) {
+void rt_tok_strmap_free(rt_tok_strmap *m) {
     free(m->hash);
     free(m->koff);
     free(m->klen);
@@ -53,7 +53,7 @@ void rt_strmap_free(rt_strmap *m) {
     memset(m, 0, sizeof *m);
 }
 
-static size_t find_slot(const rt_strmap *m, const char *key, size_t len, uint64_t h) {
+static size_t find_slot(const rt_tok_strmap *m, const char *key, size_t len, uint64_t h) {
     size_t mask = m->cap - 1, i = (size_t)h & mask;
     while (m->hash[i]) {
         if (m->hash[i] == h && m->klen[i] == len && memcmp(m->arena.p + m->koff[i], key, len) == 0) return i;
@@ -62,8 +62,8 @@ static size_t find_slot(const rt_strmap *m, const char *key, size_t len, uint64_
     return i;
 }
 
-static void grow(rt_strmap *m) {
-    rt_strmap old = *m;
+static void grow(rt_tok_strmap *m) {
+    rt_tok_strmap old = *m;
     m->cap *= 2;
     m->hash = rt_calloc(m->cap, sizeof *m->hash);
     m->koff = rt_malloc(m->cap * sizeof *m->koff);
@@ -85,7 +85,7 @@ static void grow(rt_strmap *m) {
     free(old.val);
 }
 
-void rt_strmap_put(rt_strmap *m, const char *key, size_t len, int32_t val) {
+void rt_tok_strmap_put(rt_tok_strmap *m, const char *key, size_t len, int32_t val) {
     if ((m->n + 1) * 2 > m->cap) grow(m);
     uint64_t h = rt_tok_hash(key, len);
     size_t i = find_slot(m, key, len, h);
@@ -99,7 +99,7 @@ void rt_strmap_put(rt_strmap *m, const char *key, size_t len, int32_t val) {
     m->val[i] = val;
 }
 
-int32_t rt_strmap_get(const rt_strmap *m, const char *key, size_t len) {
+int32_t rt_tok_strmap_get(const rt_tok_strmap *m, const char *key, size_t len) {
     if (!m->cap) return -1;
     size_t i = find_slot(m, key, len, rt_tok_hash(key, len));
     return m->hash[i] ? m->val[i] : -1;

@@ -40,25 +40,25 @@ rt_status rt_bpe_train(const char *const *files, size_t n_files, const rt_bpe_tr
     if (n_files == 0) return rt_fail(RT_ERR_ARG, "no corpus files to train on");
     rt_tok_regex *re;
     RT_TRY(rt_tok_regex_compile(RT_TOK_LLAMA3_PATTERN, "trainer", &re));
-    rt_word_counts wc = {0};
+    rt_tok_word_counts wc = {0};
     rt_status s = RT_OK;
     for (size_t i = 0; i < n_files && s == RT_OK; i++) {
         char *data = NULL;
         size_t len = 0;
         s = rt_file_read(files[i], &data, &len);
-        if (s == RT_OK) s = rt_train_count_words(data, len, re, &wc);
+        if (s == RT_OK) s = rt_tok_train_count_words(data, len, re, &wc);
         free(data);
     }
     rt_tok_regex_free(re);
     if (s == RT_OK && wc.n == 0) s = rt_fail(RT_ERR_ARG, "the corpus has no text to train on");
     if (s == RT_OK) {
-        rt_bpe_result r;
-        rt_train_merges(&wc, params->vocab_size - (int32_t)params->n_special, params->min_frequency, &r);
+        rt_tok_bpe_result r;
+        rt_tok_train_merges(&wc, params->vocab_size - (int32_t)params->n_special, params->min_frequency, &r);
         rt_info("tokenizer-train: %zu distinct words, %d merges, %d tokens", wc.n, (int)r.n_merges,
                 (int)(r.n_tokens + (int32_t)params->n_special));
-        s = rt_train_write(&r, params, out_dir);
-        rt_bpe_result_free(&r);
+        s = rt_tok_train_write(&r, params, out_dir);
+        rt_tok_bpe_result_free(&r);
     }
-    rt_word_counts_free(&wc);
+    rt_tok_word_counts_free(&wc);
     return s;
 }

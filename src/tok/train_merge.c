@@ -145,26 +145,26 @@ static void merge_in_word(word *wd, int32_t w, int32_t a, int32_t b, int32_t c, 
     wd->len = out;
 }
 
-static int32_t add_token(rt_bpe_result *r, rt_strmap *ids, const char *s, size_t n) {
-    int32_t id = rt_strmap_get(ids, s, n);
+static int32_t add_token(rt_tok_bpe_result *r, rt_tok_strmap *ids, const char *s, size_t n) {
+    int32_t id = rt_tok_strmap_get(ids, s, n);
     if (id >= 0) return id;
     r->token = rt_realloc(r->token, (size_t)(r->n_tokens + 1) * sizeof *r->token);
     memset(&r->token[r->n_tokens], 0, sizeof *r->token);
     rt_tok_buf_put(&r->token[r->n_tokens], s, n);
-    rt_strmap_put(ids, s, n, r->n_tokens);
+    rt_tok_strmap_put(ids, s, n, r->n_tokens);
     return r->n_tokens++;
 }
 
-void rt_train_merges(const rt_word_counts *wc, int32_t max_tokens, int32_t min_frequency, rt_bpe_result *r) {
+void rt_tok_train_merges(const rt_tok_word_counts *wc, int32_t max_tokens, int32_t min_frequency, rt_tok_bpe_result *r) {
     memset(r, 0, sizeof *r);
-    rt_strmap ids;
-    rt_strmap_init(&ids, (size_t)max_tokens);
+    rt_tok_strmap ids;
+    rt_tok_strmap_init(&ids, (size_t)max_tokens);
     for (int b = 0; b < 256; b++) {
         char c = (char)b;
         add_token(r, &ids, &c, 1);
     }
     word *words = rt_calloc(wc->n + 1, sizeof *words);
-    const rt_strmap *m = &wc->index;
+    const rt_tok_strmap *m = &wc->index;
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->hash[i]) continue;
         word *wd = &words[m->val[i]];
@@ -223,10 +223,10 @@ void rt_train_merges(const rt_word_counts *wc, int32_t max_tokens, int32_t min_f
     free(h.v);
     free(stamp);
     rt_tok_ids_free(&changed);
-    rt_strmap_free(&ids);
+    rt_tok_strmap_free(&ids);
 }
 
-void rt_bpe_result_free(rt_bpe_result *r) {
+void rt_tok_bpe_result_free(rt_tok_bpe_result *r) {
     for (int32_t i = 0; i < r->n_tokens; i++) rt_tok_buf_free(&r->token[i]);
     free(r->token);
     free(r->left);

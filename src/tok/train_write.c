@@ -9,7 +9,7 @@
 
 static json_t *mapped(const rt_tok_buf *b) {
     rt_tok_buf m = {0};
-    rt_bytelevel_map(b->p, b->len, &m);
+    rt_tok_bytelevel_map(b->p, b->len, &m);
     json_t *s = json_stringn(m.p ? m.p : "", m.len);
     rt_tok_buf_free(&m);
     return s;
@@ -34,7 +34,7 @@ static rt_status write_config(const rt_bpe_train_params *p, const char *out_dir)
     return s;
 }
 
-rt_status rt_train_write(const rt_bpe_result *r, const rt_bpe_train_params *p, const char *out_dir) {
+rt_status rt_tok_train_write(const rt_tok_bpe_result *r, const rt_bpe_train_params *p, const char *out_dir) {
     int32_t ns = (int32_t)p->n_special;
     json_t *added = json_array(), *vocab = json_object();
     for (int32_t i = 0; i < ns; i++) {

@@ -17,7 +17,7 @@ typedef struct {
 
 /* Emits one piece: its id, or its bytes (byte_fallback), or unk. */
 static void emit_piece(const rt_tokenizer *t, const char *p, size_t n, rt_tok_ids *out) {
-    int32_t id = rt_strmap_get(&t->vocab, p, n);
+    int32_t id = rt_tok_strmap_get(&t->vocab, p, n);
     if (id >= 0) {
         rt_tok_ids_push(out, id);
         return;
@@ -33,28 +33,28 @@ static void emit_piece(const rt_tokenizer *t, const char *p, size_t n, rt_tok_id
     if (t->unk_id >= 0) rt_tok_ids_push(out, t->unk_id);
 }
 
-void rt_unigram_encode_word(const rt_tokenizer *t, const char *w, size_t n, rt_tok_ids *out) {
+void rt_tok_unigram_word(const rt_tokenizer *t, const char *w, size_t n, rt_tok_ids *out) {
     if (n == 0) return;
-    const rt_model *m = &t->model;
+    const rt_tok_model *m = &t->model;
     node *best = rt_malloc((n + 1) * sizeof *best);
     for (size_t i = 0; i <= n; i++) best[i] = (node){0, -1, -1};
     best[0].start = 0;
     double unk_score = m->min_score - UNK_PENALTY;
     for (size_t s = 0; s < n;) {
-        size_t mblen = rt_utf8_valid_len((const unsigned char *)w + s, n - s);
+        size_t mblen = rt_tok_utf8_valid_len((const unsigned char *)w + s, n - s);
         if (!mblen) mblen = 1;
         double here = best[s].score;
         int single = 0;
         /* Candidate pieces end at each later char boundary, shortest first (the trie's order). */
         for (size_t e = s + mblen; e <= n && e - s <= (size_t)m->max_piece_bytes;) {
-            int32_t id = rt_strmap_get(&t->vocab, w + s, e - s);
+            int32_t id = rt_tok_strmap_get(&t->vocab, w + s, e - s);
             if (id >= 0) {
                 double cand = here + m->scores[id];
                 if (best[e].start < 0 || cand > best[e].score) best[e] = (node){cand, (int32_t)s, id};
                 if (e - s == mblen) single = 1;
             }
             if (e == n) break;
-            size_t l = rt_utf8_valid_len((const unsigned char *)w + e, n - e);
+            size_t l = rt_tok_utf8_valid_len((const unsigned char *)w + e, n - e);
             e += l ? l : 1;
         }
         if (!single) {
@@ -64,38 +64,25 @@ void rt_unigram_encode_word(const rt_tokenizer *t, const char *w, size_t n, rt_t
         }
         s += mblen;
     }
-    /* Walk back from the end, collecting pieces (unk runs fused) in reverse. */
-    size_t cap = 16, np = 0;
-    size_t *ps = rt_malloc(cap * 2 * sizeof *ps);
+    /* Walk back from the end, collecting pieces in reverse; a run of unk pieces becomes one. */
+    typedef struct {
+        size_t start, end;
+        int unk;
+        int32_t id;
+    } piece;
+    piece *pcs = rt_malloc((n + 1) * sizeof *pcs); /* every piece covers at least one byte */
+    size_t np = 0;
     for (size_t e = n; e > 0;) {
         size_t s = (size_t)best[e].start;
-        int is_unk = t->unk_id >= 0 && best[e].id == t->unk_id;
-        if (is_unk && np > 0 && ps[2 * (np - 1) + 1] == 1 && ps[2 * (np - 1)] == e) {
-            ps[2 * (np - 1)] = s; /* extend the unk run leftwards; its end is kept below */
-        } else {
-            if (np == cap) {
-                cap *= 2;
-                ps = rt_realloc(ps, cap * 2 * sizeof *ps);
-            }
-            ps[2 * np] = s;
-            ps[2 * np + 1] = is_unk;
-            np++;
-        }
+        int unk = t->unk_id >= 0 && best[e].id == t->unk_id;
+        if (unk && np > 0 && pcs[np - 1].unk) pcs[np - 1].start = s;
+        else pcs[np++] = (piece){s, e, unk, best[e].id};
         e = s;
     }
-    /* ps holds (start, is_unk) from the end; piece k ends where piece k-1 (later in text) starts. */
-    size_t end = n;
-    size_t *ends = rt_malloc((np + 1) * sizeof *ends);
-    for (size_t k = 0; k < np; k++) {
-        ends[k] = end;
-        end = ps[2 * k];
-    }
     for (size_t k = np; k-- > 0;) {
-        size_t s = ps[2 * k], e = ends[k];
-        if (ps[2 * k + 1]) emit_piece(t, w + s, e - s, out);
-        else rt_tok_ids_push(out, best[e].id);
+        if (pcs[k].unk) emit_piece(t, w + pcs[k].start, pcs[k].end - pcs[k].start, out);
+        else rt_tok_ids_push(out, pcs[k].id);
     }
-    free(ends);
-    free(ps);
+    free(pcs);
     free(best);
 }

@@ -33,13 +33,13 @@ static size_t valid_prefix(const unsigned char *s, size_t n, size_t *need) {
     return k;
 }
 
-size_t rt_utf8_valid_len(const unsigned char *s, size_t n) {
+size_t rt_tok_utf8_valid_len(const unsigned char *s, size_t n) {
     if (n == 0) return 0;
     size_t need, k = valid_prefix(s, n, &need);
     return need && k == need ? need : 0;
 }
 
-size_t rt_utf8_decode(const unsigned char *s, int32_t *cp) {
+size_t rt_tok_utf8_decode(const unsigned char *s, int32_t *cp) {
     unsigned char c = s[0];
     if (c < 0x80) {
         *cp = c;
@@ -57,7 +57,7 @@ size_t rt_utf8_decode(const unsigned char *s, int32_t *cp) {
     return 4;
 }
 
-size_t rt_utf8_encode(int32_t cp, char *out) {
+size_t rt_tok_utf8_encode(int32_t cp, char *out) {
     unsigned char *o = (unsigned char *)out;
     if (cp < 0x80) {
         o[0] = (unsigned char)cp;
@@ -81,7 +81,7 @@ size_t rt_utf8_encode(int32_t cp, char *out) {
     return 4;
 }
 
-int rt_utf8_sanitize(const char *s, size_t n, rt_tok_buf *out) {
+int rt_tok_utf8_sanitize(const char *s, size_t n, rt_tok_buf *out) {
     const unsigned char *u = (const unsigned char *)s;
     static const char REPLACEMENT[] = "\xEF\xBF\xBD";
     int replaced = 0;
@@ -106,7 +106,7 @@ int rt_utf8_sanitize(const char *s, size_t n, rt_tok_buf *out) {
     return replaced;
 }
 
-int rt_unicode_is_space(int32_t cp) {
+int rt_tok_is_space(int32_t cp) {
     if (cp >= 0x09 && cp <= 0x0D) return 1;
     switch (cp) {
     case 0x20: case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F:

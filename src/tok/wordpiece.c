@@ -5,8 +5,8 @@
 
 #include "tok/tok_internal.h"
 
-void rt_wordpiece_encode_word(const rt_tokenizer *t, const char *w, size_t n, rt_tok_ids *out) {
-    const rt_model *m = &t->model;
+void rt_tok_wordpiece_word(const rt_tokenizer *t, const char *w, size_t n, rt_tok_ids *out) {
+    const rt_tok_model *m = &t->model;
     size_t chars = 0;
     for (size_t i = 0; i < n; i++) chars += ((unsigned char)w[i] & 0xC0) != 0x80;
     if (chars > (size_t)m->wp_max_chars) {
@@ -22,7 +22,7 @@ void rt_wordpiece_encode_word(const rt_tokenizer *t, const char *w, size_t n, rt
             key.len = 0;
             if (start > 0) rt_tok_buf_put(&key, m->wp_prefix, pl);
             rt_tok_buf_put(&key, w + start, end - start);
-            found = rt_strmap_get(&t->vocab, key.p, key.len);
+            found = rt_tok_strmap_get(&t->vocab, key.p, key.len);
             if (found >= 0) break;
             /* Drop the last char of the candidate. */
             end--;
