@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "retrace/agent_loop.h"
+#include "agent/agent_internal.h"
 
 /* Stop decoding at the end of the step the model writes. */
 static const char *const STEP_STOPS[] = {"\nobs:", "\n\n", "\ntask:", NULL};
@@ -23,43 +23,6 @@ static int decode_cb(void *ctx, const int32_t *ids, int n, char *buf, int cap) {
     memcpy(buf, text, (size_t)k);
     free(text);
     return k;
-}
-
-/* Retrieved context of one retrieval, owned here until the next one. */
-typedef struct {
-    rt_memory_results res;
-    rt_memory_doc *docs;
-    int n_docs;
-    const char **succ, **fail, **doc_text;
-    int have;
-} retrieved;
-
-static void retrieved_free(retrieved *r) {
-    if (!r->have) return;
-    rt_memory_results_free(&r->res);
-    rt_memory_docs_free(r->docs, r->n_docs);
-    free(r->succ), free(r->fail), free(r->doc_text);
-    memset(r, 0, sizeof *r);
-}
-
-static rt_status retrieve(rt_memory *mem, const rt_agent_params *p, const char *env_name, const char *task,
-                          const rt_memory_step *hist, int n_hist, retrieved *r) {
-    retrieved_free(r);
-    char *key = rt_memory_state_text(task, hist, n_hist, p->dynamic ? p->key_steps : 0);
-    rt_memory_query q = rt_memory_query_default();
-    q.k = p->k, q.negatives = p->negatives, q.weight = p->reward_weight, q.env = env_name, q.outcome = "success";
-    rt_status s = rt_memory_search(mem, key, &q, &r->res);
-    free(key);
-    RT_TRY(s);
-    r->have = 1;
-    if (p->docs && (s = rt_memory_docs_for(mem, task, &r->res, &r->docs, &r->n_docs)) != RT_OK) return s;
-    r->succ = rt_calloc((size_t)r->res.n_hits + 1, sizeof *r->succ);
-    r->fail = rt_calloc((size_t)r->res.n_negatives + 1, sizeof *r->fail);
-    r->doc_text = rt_calloc((size_t)r->n_docs + 1, sizeof *r->doc_text);
-    for (int i = 0; i < r->res.n_hits; i++) r->succ[i] = r->res.hits[i].json;
-    for (int i = 0; i < r->res.n_negatives; i++) r->fail[i] = r->res.negatives[i].json;
-    for (int i = 0; i < r->n_docs; i++) r->doc_text[i] = r->docs[i].text;
-    return RT_OK;
 }
 
 /* Decodes one step for the prompt; *out is the generated text. */
@@ -105,20 +68,20 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
     json_t *steps = json_array();
     int max_steps = rt_env_max_steps(env);
     rt_memory_step *hist = rt_calloc((size_t)max_steps + 1, sizeof *hist);
-    retrieved r = {0};
+    rt_retrieved r = {0};
     rt_status s = RT_OK;
     int success = 0, done = 0;
     const char *end_reason = "budget_exhausted";
     while (s == RT_OK && !done && st->steps < max_steps) {
         if (a->memory && (st->steps == 0 || a->params.dynamic)) {
             double t0 = rt_now();
-            s = retrieve(a->memory, &a->params, rt_env_name(env), task, hist, st->steps, &r);
+            rt_retrieve_spec rs = {rt_env_name(env), task, hist, st->steps, NULL, NULL, NULL};
+            s = rt_retrieve(a->memory, &a->params, &rs, &r);
             st->retrieval_s += rt_now() - t0;
             st->retrievals++;
             if (s != RT_OK) break;
         }
-        rt_prompt_parts parts = {task, r.succ, r.have ? r.res.n_hits : 0, r.fail, r.have ? r.res.n_negatives : 0,
-                                 r.doc_text, r.n_docs, hist, st->steps, obs0};
+        rt_prompt_parts parts = {task, r.succ, r.n_succ, r.fail, r.n_fail, r.doc_text, r.n_docs, hist, st->steps, obs0};
         char *prompt = NULL, *gen = NULL, *action = NULL, *thought = NULL;
         rt_prompt_stats ps;
         s = rt_prompt_build(a->tok, &parts, a->params.budget_tokens, &prompt, &ps);
@@ -154,7 +117,7 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
         free(prompt), free(gen), free(action), free(thought);
     }
     if (done) end_reason = success ? "success" : "env_done";
-    retrieved_free(&r);
+    rt_retrieved_free(&r);
     free(hist);
     if (s != RT_OK) {
         json_decref(steps);

@@ -145,15 +145,20 @@ rt_status rt_env_run_episode(rt_env *env, const rt_policy *pol, uint64_t seed, c
     rt_rng rng;
     rt_rng_seed(&rng, seed ^ POLICY_SALT);
     int ok = 1;
+    char *first_obs = NULL;
     if (rt_env_reset(env, seed, &start) != RT_OK) {
         st.end_reason = "env_error";
         st.error = rt_strdup(rt_errmsg());
         ok = 0;
+    } else {
+        /* The agent's prompt shows what it saw at reset; keep it (the world reuses its buffer). */
+        first_obs = rt_strdup(start.observation ? start.observation : "");
     }
     if (ok) {
         rt_status s = run_steps(env, pol, &rng, steps, &st);
         if (s != RT_OK) {
             json_decref(ep), json_decref(steps), json_decref(meta), json_decref(versions);
+            free(first_obs);
             return s;
         }
         rt_env_describe(env, meta, versions);
@@ -175,6 +180,8 @@ rt_status rt_env_run_episode(rt_env *env, const rt_policy *pol, uint64_t seed, c
     json_object_set_new(meta, "policy", json_string(rt_policy_name(pol->kind)));
     json_object_set_new(meta, "end_reason", json_string(st.end_reason));
     json_object_set_new(meta, "max_steps", json_integer(rt_env_max_steps(env)));
+    if (first_obs) json_object_set_new(meta, "first_observation", json_string(first_obs));
+    free(first_obs);
     if (pol->kind == RT_POLICY_NOISY) {
         json_object_set_new(meta, "flaw", json_string(FLAW_NAMES[st.flaw]));
         json_object_set_new(meta, "slips", json_integer(st.slips));
