@@ -41,6 +41,7 @@ static void usage(void) {
            "and prints a sample.\n\n"
            "options:\n"
            "  --text FILE        training text (UTF-8)\n"
+           "  --episodes FILE    train on episodes (JSON lines) rendered as the agent's prompts show them\n"
            "  --tokenizer DIR    use this tokenizer instead of training one\n"
            "  --vocab N          size of the trained tokenizer (1024)\n"
            "  --steps N          optimizer steps (300)\n"
@@ -57,7 +58,7 @@ static void usage(void) {
 }
 
 typedef struct {
-    const char *text_path, *out_dir, *sample, *tokenizer;
+    const char *text_path, *episodes_path, *out_dir, *sample, *tokenizer;
     long long steps, batch, seq, hidden, layers, heads, kv_heads, intermediate, seed, threads, ckpt_every, vocab;
     double lr;
     int resume;
@@ -91,6 +92,7 @@ static int parse(int argc, char **argv, options *o) {
             if (rt_cli_parse_float("pretrain", a, v, &o->lr)) return RT_EXIT_USAGE;
             i++;
         } else if (strcmp(a, "--text") == 0 && v) o->text_path = v, i++;
+        else if (strcmp(a, "--episodes") == 0 && v) o->episodes_path = v, i++;
         else if (strcmp(a, "--tokenizer") == 0 && v) o->tokenizer = v, i++;
         else if (strcmp(a, "--sample") == 0 && v) o->sample = v, i++;
         else if (strcmp(a, "-o") == 0 && v) o->out_dir = v, i++;
@@ -98,6 +100,7 @@ static int parse(int argc, char **argv, options *o) {
         else return rt_cli_usage_error("pretrain", "unknown or incomplete option '%s' (see --help)", a);
     }
     if (!o->out_dir) return rt_cli_usage_error("pretrain", "missing -o DIR");
+    if (o->text_path && o->episodes_path) return rt_cli_usage_error("pretrain", "give --text or --episodes, not both");
     if (o->hidden % o->heads || o->heads % o->kv_heads || (o->hidden / o->heads) % 2)
         return rt_cli_usage_error("pretrain", "--hidden / --heads must be an even integer and --heads a multiple of --kv-heads");
     return 0;
@@ -134,6 +137,41 @@ static void print_sample(rt_model *m, const rt_tokenizer *tok, const char *promp
         free(text);
     }
     rt_tok_ids_free(&ids);
+}
+
+/* The episodes of a JSON-lines file as one text, each as rt_episode_render shows it, blank-line separated
+ * (doc lines are skipped). */
+static rt_status render_episodes(const char *path, char **text, size_t *len) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return rt_fail(RT_ERR_IO, "%s: cannot open", path);
+    char *line = NULL, *buf = NULL;
+    size_t cap = 0, used = 0, lineno = 0, bufcap = 0;
+    rt_status s = RT_OK;
+    while (s == RT_OK && getline(&line, &cap, fp) >= 0) {
+        lineno++;
+        if (strspn(line, " \t\r\n") == strlen(line) || (strstr(line, "\"tool\"") && !strstr(line, "\"steps\""))) continue;
+        char *r;
+        if ((s = rt_episode_render(line, &r)) != RT_OK) {
+            rt_fail_context(s, "%s:%zu", path, lineno);
+            break;
+        }
+        size_t n = strlen(r);
+        if (used + n + 2 > bufcap) buf = rt_realloc(buf, bufcap = 2 * (used + n + 2));
+        memcpy(buf + used, r, n);
+        used += n;
+        buf[used++] = '\n';
+        buf[used] = '\0';
+        free(r);
+    }
+    free(line);
+    fclose(fp);
+    if (s == RT_OK && used == 0) s = rt_fail(RT_ERR_FORMAT, "%s: no episodes", path);
+    if (s != RT_OK) {
+        free(buf);
+        return s;
+    }
+    *text = buf, *len = used;
+    return RT_OK;
 }
 
 /* Copies tokenizer.json and tokenizer_config.json (when present) from one folder to another. */
@@ -191,11 +229,12 @@ int rt_cmd_pretrain(int argc, char **argv) {
     rt_status s = rt_mkdir_p(model_dir);
     const char *text_file = o.text_path ? o.text_path : corpus_path;
     if (s == RT_OK && o.text_path) s = rt_file_read(o.text_path, &text, &len);
-    if (s == RT_OK && !o.text_path) {
+    if (s == RT_OK && o.episodes_path) s = render_episodes(o.episodes_path, &text, &len);
+    if (s == RT_OK && !o.text_path && !o.episodes_path) {
         text = rt_builtin_corpus(1, BUILTIN_CORPUS_BYTES);
         len = strlen(text);
-        s = rt_file_write_atomic(corpus_path, text, len);
     }
+    if (s == RT_OK && !o.text_path) s = rt_file_write_atomic(corpus_path, text, len);
     if (s == RT_OK) s = get_tokenizer(&o, text_file, model_dir, &tok);
     if (s == RT_OK) s = rt_tokenizer_encode(tok, text, len, 0, &stream);
     if (s == RT_OK && stream.n < (size_t)o.seq + 2)

@@ -24,6 +24,11 @@ echo "$out" | grep -q "^sample" && ok || bad "no sample printed"
 "$bin" pretrain "${small[@]}" --steps 40 --resume -o "$tmp/p" 2>"$tmp/err" | grep -q "over 40 steps" &&
   grep -q "resumed from" "$tmp/err" && ok || bad "resume: $(cat "$tmp/err")"
 
+# Pretraining on episodes: the corpus is the episodes as the agent's prompts render them.
+"$bin" gen --env household --episodes 30 --policy expert -o "$tmp/runs.jsonl" >/dev/null 2>&1
+"$bin" pretrain "${small[@]}" --steps 5 --episodes "$tmp/runs.jsonl" -o "$tmp/e" >/dev/null 2>&1 &&
+  grep -q "^think: " "$tmp/e/corpus.txt" && grep -q "^outcome: success (reward 1.00)" "$tmp/e/corpus.txt" && ok || bad "--episodes"
+
 # Bad input: a missing text file, a text shorter than one sequence.
 err=$("$bin" pretrain "${small[@]}" --text "$tmp/none.txt" -o "$tmp/q" 2>&1 >/dev/null); rc=$?
 [ $rc -eq 1 ] && echo "$err" | grep -q "none.txt" && ok || bad "missing text: rc $rc $err"
