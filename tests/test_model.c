@@ -253,6 +253,78 @@ static void test_variable_shapes(void **state) {
     rt_st_close(f.ref);
 }
 
+static void test_sampling(void **state) {
+    (void)state;
+    rt_rng r;
+    rt_rng_seed(&r, 1);
+    float base[4] = {1.0f, 3.0f, 2.0f, 3.0f}, l[4];
+    memcpy(l, base, sizeof l);
+    assert_int_equal(rt_sample(l, 4, 0.0f, 1.0f, &r), 1); /* greedy: the first maximum */
+    /* top-p this small keeps only the most likely token */
+    for (int i = 0; i < 50; i++) {
+        memcpy(l, base, sizeof l);
+        int id = rt_sample(l, 4, 1.0f, 0.01f, &r);
+        assert_true(id == 1 || id == 3);
+    }
+    /* temperature 1: frequencies follow the softmax (p = .054, .400, .147, .400) */
+    int counts[4] = {0};
+    for (int i = 0; i < 20000; i++) {
+        memcpy(l, base, sizeof l);
+        counts[rt_sample(l, 4, 1.0f, 1.0f, &r)]++;
+    }
+    double z = exp(1) + 2 * exp(3) + exp(2);
+    assert_float_equal(counts[0] / 20000.0, exp(1) / z, 0.01);
+    assert_float_equal(counts[2] / 20000.0, exp(2) / z, 0.015);
+    /* top-p 0.75 keeps the two most likely (0.40 + 0.40) and drops the rest */
+    for (int i = 0; i < 200; i++) {
+        memcpy(l, base, sizeof l);
+        int id = rt_sample(l, 4, 1.0f, 0.75f, &r);
+        assert_true(id == 1 || id == 3);
+    }
+}
+
+/* ids decode to letters: stop strings are matched on the decoded continuation */
+static int letters(void *ctx, const int32_t *ids, int n, char *buf, int cap) {
+    (void)ctx;
+    int k = 0;
+    for (int i = 0; i < n && k < cap; i++) buf[k++] = (char)('a' + ids[i] % 26);
+    return k;
+}
+
+static void test_generate_stops(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f, "llama");
+    rt_model *m = load_model(&f);
+    int32_t prompt[8], want[10], got[10];
+    int64_t s8[1] = {8};
+    assert_int_equal(rt_st_read_i32(f.ref, "generate_prompt", prompt, 1, s8), RT_OK);
+    rt_gen_params gp = rt_gen_params_default();
+    gp.max_new_tokens = 10;
+    int n;
+    assert_int_equal(rt_generate(m, prompt, 8, &gp, want, &n), RT_OK);
+    assert_int_equal(n, 10);
+    /* EOS: generation ends before the EOS id, which is not returned */
+    gp.eos_token_id = want[4];
+    assert_int_equal(rt_generate(m, prompt, 8, &gp, got, &n), RT_OK);
+    int first = 0;
+    while (want[first] != want[4]) first++;
+    assert_int_equal(n, first);
+    /* a stop string: ends with the token that completes it, which is kept */
+    char stop[3] = {(char)('a' + want[5] % 26), (char)('a' + want[6] % 26), 0};
+    const char *stops[] = {stop, NULL};
+    gp.eos_token_id = -1, gp.stop_strings = stops, gp.decode = letters;
+    assert_int_equal(rt_generate(m, prompt, 8, &gp, got, &n), RT_OK);
+    char text[16];
+    int k = letters(NULL, got, n, text, 15);
+    text[k] = 0;
+    /* it stopped right where the stop string first appears */
+    assert_true(strstr(text, stop) == text + k - 2);
+    assert_true(n <= 7);
+    rt_model_free(m);
+    rt_st_close(f.ref);
+}
+
 static char *temp_dir(void) {
     char *d = strdup("/tmp/rt_model_XXXXXX");
     assert_non_null(mkdtemp(d));
@@ -362,6 +434,8 @@ int main(void) {
         cmocka_unit_test(test_generate_greedy),
         cmocka_unit_test(test_peft_export_merge_save),
         cmocka_unit_test(test_variable_shapes),
+        cmocka_unit_test(test_sampling),
+        cmocka_unit_test(test_generate_stops),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_adapter_shape_mismatch),
     };
