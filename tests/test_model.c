@@ -253,6 +253,24 @@ static void test_variable_shapes(void **state) {
     rt_st_close(f.ref);
 }
 
+/* A BF16 checkpoint saved by transformers as one file and as two shards with an index loads to the
+ * same model. */
+static void test_sharded_and_bf16(void **state) {
+    (void)state;
+    rt_model *one, *two;
+    assert_int_equal(rt_model_load(RT_FIXTURES_DIR "/safetensors/llama_bf16", &one), RT_OK);
+    assert_int_equal(rt_model_load(RT_FIXTURES_DIR "/safetensors/sharded", &two), RT_OK);
+    assert_int_equal(one->n_params, two->n_params);
+    assert_memory_equal(one->params, two->params, sizeof(float) * one->n_params);
+    int32_t ids[6] = {1, 5, 9, 2, 31, 0};
+    float l1, l2;
+    assert_int_equal(rt_model_forward(one, ids, NULL, 1, 6, &l1), RT_OK);
+    assert_int_equal(rt_model_forward(two, ids, NULL, 1, 6, &l2), RT_OK);
+    assert_memory_equal(rt_model_logits(one), rt_model_logits(two), sizeof(float) * 6 * 32);
+    rt_model_free(one);
+    rt_model_free(two);
+}
+
 static void test_sampling(void **state) {
     (void)state;
     rt_rng r;
@@ -434,6 +452,7 @@ int main(void) {
         cmocka_unit_test(test_generate_greedy),
         cmocka_unit_test(test_peft_export_merge_save),
         cmocka_unit_test(test_variable_shapes),
+        cmocka_unit_test(test_sharded_and_bf16),
         cmocka_unit_test(test_sampling),
         cmocka_unit_test(test_generate_stops),
         cmocka_unit_test(test_bad_config),
