@@ -3,6 +3,8 @@
 developer check beyond the committed fixtures; run it on tools/tok_bench_text.py's output).
 
     python3 tools/tok_parity.py --retrace build/retrace --tokenizer ../shared/models/tokenizers/qwen3 FILE
+    python3 tools/tok_parity.py --retrace build/retrace --tokenizer DIR --codepoints
+      (every Unicode scalar value but \n and \r, each between two letters: 1,112,062 lines)
 """
 import argparse
 import os
@@ -16,7 +18,8 @@ def main():
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("--special", action="store_true")
     ap.add_argument("--max-lines", type=int, default=0)
-    ap.add_argument("file")
+    ap.add_argument("--codepoints", action="store_true")
+    ap.add_argument("file", nargs="?")
     args = ap.parse_args()
     from tokenizers import Tokenizer
 
@@ -26,10 +29,13 @@ def main():
     tok = Tokenizer.from_file(path)
     tok.no_padding()
     tok.no_truncation()
-    with open(args.file, encoding="utf-8", newline="") as f:
-        lines = f.read().split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    if args.codepoints:
+        lines = ["a" + chr(c) + "b" for c in range(0x110000) if not (0xD800 <= c <= 0xDFFF) and c not in (10, 13)]
+    else:
+        with open(args.file, encoding="utf-8", newline="") as f:
+            lines = f.read().split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
     if args.max_lines:
         lines = lines[: args.max_lines]
     cmd = [args.retrace, "tokenize", "--tokenizer", args.tokenizer] + (["--special"] if args.special else [])
