@@ -1,7 +1,7 @@
 /* test_tok_chat.c: chat templates rendered exactly as transformers' apply_chat_template renders them
  * (reference strings in tests/fixtures/tok/<name>.chat.json from tools/make_tok_fixtures.py), for
- * several conversations with and without the generation prompt (llama3, qwen3, and the ChatML template
- * the trainer writes); a tokenizer without a template
+ * several conversations with and without the generation prompt and with Qwen3's enable_thinking off
+ * and on (llama3, qwen3, and the ChatML template the trainer writes); a tokenizer without a template
  * (mistral) and an unknown template are refused with a message naming them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,7 +29,7 @@ static void check_family(const char *name, const char *family) {
     if (family) assert_string_equal(rt_chat_family(t), family);
     else assert_null(rt_chat_family(t));
     json_t *cases = json_object_get(ref, "cases");
-    assert_true(json_array_size(cases) >= 10);
+    assert_true(json_array_size(cases) >= 20);
     int bad = 0;
     for (size_t i = 0; i < json_array_size(cases); i++) {
         json_t *c = json_array_get(cases, i), *msgs = json_object_get(c, "messages");
@@ -40,7 +40,11 @@ static void check_family(const char *name, const char *family) {
             m[k].content = json_string_value(json_object_get(json_array_get(msgs, k), "content"));
         }
         char *out = NULL;
-        rt_status s = rt_chat_render(t, m, n, json_is_true(json_object_get(c, "add_generation_prompt")), &out);
+        rt_chat_params p = rt_chat_params_default();
+        p.add_generation_prompt = json_is_true(json_object_get(c, "add_generation_prompt"));
+        json_t *thinking = json_object_get(c, "enable_thinking");
+        if (thinking) p.enable_thinking = json_is_true(thinking);
+        rt_status s = thinking ? rt_chat_render_ex(t, m, n, &p, &out) : rt_chat_render(t, m, n, p.add_generation_prompt, &out);
         json_t *want = json_object_get(c, "text");
         if (!want) {
             /* transformers refused (no template): so must we, with a message saying why. */

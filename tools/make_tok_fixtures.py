@@ -16,7 +16,8 @@ output and encodes as retrace does) it writes <name>.ref.json:
                   and skipped
 and, for the three shared tokenizers and trained-chatml (the trainer's ChatML template),
 <name>.chat.json: conversations rendered by
-apply_chat_template(tokenize=False) with and without the generation prompt.
+apply_chat_template(tokenize=False) with and without the generation prompt, and with Qwen3's
+enable_thinking False and True.
 The corpus itself is written to corpus.json so the C tests read the same texts, and floats.json
 pairs each Unigram score as written in the file with the value the reference holds after parsing.
 """
@@ -224,13 +225,19 @@ def reference_chat(name, d):
 
     tok = AutoTokenizer.from_pretrained(d)
     cases = []
+    # enable_thinking (Qwen3's switch) is passed as a template variable; templates that do not read
+    # it must ignore it.
     for conv in CONVERSATIONS:
-        for gen in (False, True):
+        for gen, thinking in ((False, None), (True, None), (True, False), (True, True)):
+            case = {"messages": conv, "add_generation_prompt": gen}
+            kwargs = {}
+            if thinking is not None:
+                case["enable_thinking"] = kwargs["enable_thinking"] = thinking
             try:
-                text = tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=gen)
-                cases.append({"messages": conv, "add_generation_prompt": gen, "text": text})
+                case["text"] = tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=gen, **kwargs)
             except Exception as e:  # no template: the C side must refuse too
-                cases.append({"messages": conv, "add_generation_prompt": gen, "error": str(e).splitlines()[0]})
+                case["error"] = str(e).splitlines()[0]
+            cases.append(case)
     return {"tokenizer": name, "cases": cases}
 
 

@@ -80,6 +80,19 @@ typedef struct {
  * text); any other template, or none, is an RT_ERR_UNSUPPORTED naming the template. */
 rt_status rt_chat_render(const rt_tokenizer *t, const rt_chat_message *msgs, size_t n_msgs, int add_generation_prompt,
                          char **out);
+
+/* Template variables beyond the messages. */
+typedef struct {
+    int add_generation_prompt;
+    /* Qwen3's switch: -1 leaves it undefined (the template's default, thinking on), 0 passes
+     * enable_thinking=False (an empty <think></think> block after the generation prompt), 1 True.
+     * Templates that do not read it ignore it, as Jinja does. */
+    int enable_thinking;
+} rt_chat_params;
+
+rt_chat_params rt_chat_params_default(void);
+rt_status rt_chat_render_ex(const rt_tokenizer *t, const rt_chat_message *msgs, size_t n_msgs, const rt_chat_params *p,
+                            char **out);
 /* The family name of the tokenizer's chat template ("llama3", "qwen3", "chatml"), or NULL when
  * unknown. */
 const char *rt_chat_family(const rt_tokenizer *t);

@@ -21,7 +21,8 @@ static void usage(void) {
            "  --skip-special       with --decode: leave special tokens out of the text\n"
            "  --chat               read a JSON list of {\"role\", \"content\"} messages and print the prompt\n"
            "                       the tokenizer's chat template renders (known families only)\n"
-           "  --generation-prompt  with --chat: end with the assistant's header\n");
+           "  --generation-prompt  with --chat: end with the assistant's header\n"
+           "  --no-thinking        with --chat: enable_thinking=False (Qwen3: empty <think></think>)\n");
 }
 
 static int encode_lines(const rt_tokenizer *t, int flags) {
@@ -94,7 +95,7 @@ static int decode_lines(const rt_tokenizer *t, int skip_special) {
     return rc;
 }
 
-static int render_chat(const rt_tokenizer *t, int gen_prompt) {
+static int render_chat(const rt_tokenizer *t, const rt_chat_params *params) {
     json_error_t err;
     json_t *root = json_loadf(stdin, 0, &err);
     if (!root) {
@@ -122,7 +123,7 @@ static int render_chat(const rt_tokenizer *t, int gen_prompt) {
     }
     char *out = NULL;
     if (rc == RT_EXIT_OK) {
-        if (rt_chat_render(t, msgs, n, gen_prompt, &out) == RT_OK) fputs(out, stdout);
+        if (rt_chat_render_ex(t, msgs, n, params, &out) == RT_OK) fputs(out, stdout);
         else rc = rt_cli_fail("tokenize");
     }
     free(out);
@@ -133,7 +134,8 @@ static int render_chat(const rt_tokenizer *t, int gen_prompt) {
 
 int rt_cmd_tokenize(int argc, char **argv) {
     const char *path = NULL;
-    int special = 0, decode = 0, skip_special = 0, chat = 0, gen_prompt = 0;
+    int special = 0, decode = 0, skip_special = 0, chat = 0;
+    rt_chat_params chat_params = rt_chat_params_default();
     for (int i = 1; i < argc; i++) {
         if (rt_cli_is_help(argv[i])) {
             usage();
@@ -150,7 +152,9 @@ int rt_cmd_tokenize(int argc, char **argv) {
         } else if (strcmp(argv[i], "--chat") == 0) {
             chat = 1;
         } else if (strcmp(argv[i], "--generation-prompt") == 0) {
-            gen_prompt = 1;
+            chat_params.add_generation_prompt = 1;
+        } else if (strcmp(argv[i], "--no-thinking") == 0) {
+            chat_params.enable_thinking = 0;
         } else {
             return rt_cli_usage_error("tokenize", "unknown option '%s' (see --help)", argv[i]);
         }
@@ -159,7 +163,7 @@ int rt_cmd_tokenize(int argc, char **argv) {
     if (decode && chat) return rt_cli_usage_error("tokenize", "--decode and --chat exclude each other");
     rt_tokenizer *t;
     if (rt_tokenizer_load(path, &t) != RT_OK) return rt_cli_fail("tokenize");
-    int rc = chat ? render_chat(t, gen_prompt) : decode ? decode_lines(t, skip_special)
+    int rc = chat ? render_chat(t, &chat_params) : decode ? decode_lines(t, skip_special)
                                                           : encode_lines(t, special ? RT_TOK_ADD_SPECIAL : 0);
     rt_tokenizer_free(t);
     rt_tokenizer_thread_cleanup();

@@ -10,11 +10,12 @@
 
 #include "tok/tok_internal.h"
 
-typedef rt_status (*render_fn)(const rt_tokenizer *t, const rt_chat_message *m, size_t n, int gen, rt_tok_buf *out);
+typedef rt_status (*render_fn)(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p,
+                               rt_tok_buf *out);
 
-static rt_status render_llama3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, int gen, rt_tok_buf *out);
-static rt_status render_qwen3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, int gen, rt_tok_buf *out);
-static rt_status render_chatml(const rt_tokenizer *t, const rt_chat_message *m, size_t n, int gen, rt_tok_buf *out);
+static rt_status render_llama3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p, rt_tok_buf *out);
+static rt_status render_qwen3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p, rt_tok_buf *out);
+static rt_status render_chatml(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p, rt_tok_buf *out);
 
 /* FNV-1a of CHATML_TEMPLATE (test_tok_chat checks that they agree). */
 #define CHATML_HASH 0x2bdb6446f8d36516ull
@@ -84,8 +85,8 @@ static void put_trimmed(rt_tok_buf *b, const char *s) {
     rt_tok_buf_put(b, s + a, e - a);
 }
 
-static rt_status render_llama3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, int gen, rt_tok_buf *out) {
-    (void)gen; /* this template adds the assistant header whether or not it is asked for */
+static rt_status render_llama3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p, rt_tok_buf *out) {
+    (void)p; /* this template adds the assistant header whether or not it is asked for */
     const char *bos = t->bos_id >= 0 ? t->tokens[t->bos_id] : "";
     for (size_t i = 0; i < n; i++) {
         if (i == 0) puts_buf(out, bos);
@@ -120,7 +121,7 @@ static const char *find_last(const char *s, size_t n, const char *p) {
     return NULL;
 }
 
-static rt_status render_qwen3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, int gen, rt_tok_buf *out) {
+static rt_status render_qwen3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p, rt_tok_buf *out) {
     (void)t;
     if (n == 0) return rt_fail(RT_ERR_ARG, "qwen3 chat template: the conversation has no messages");
     if (strcmp(m[0].role, "system") == 0) {
@@ -188,11 +189,14 @@ static rt_status render_qwen3(const rt_tokenizer *t, const rt_chat_message *m, s
         }
         /* Other roles render nothing in this template. */
     }
-    if (gen) puts_buf(out, "<|im_start|>assistant\n");
+    if (p->add_generation_prompt) {
+        puts_buf(out, "<|im_start|>assistant\n");
+        if (p->enable_thinking == 0) puts_buf(out, "<think>\n\n</think>\n\n");
+    }
     return RT_OK;
 }
 
-static rt_status render_chatml(const rt_tokenizer *t, const rt_chat_message *m, size_t n, int gen, rt_tok_buf *out) {
+static rt_status render_chatml(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p, rt_tok_buf *out) {
     (void)t;
     for (size_t i = 0; i < n; i++) {
         puts_buf(out, "<|im_start|>");
@@ -201,12 +205,24 @@ static rt_status render_chatml(const rt_tokenizer *t, const rt_chat_message *m, 
         puts_buf(out, m[i].content);
         puts_buf(out, "<|im_end|>\n");
     }
-    if (gen) puts_buf(out, "<|im_start|>assistant\n");
+    if (p->add_generation_prompt) puts_buf(out, "<|im_start|>assistant\n");
     return RT_OK;
+}
+
+rt_chat_params rt_chat_params_default(void) {
+    rt_chat_params p = {0, -1};
+    return p;
 }
 
 rt_status rt_chat_render(const rt_tokenizer *t, const rt_chat_message *msgs, size_t n_msgs, int add_generation_prompt,
                          char **out) {
+    rt_chat_params p = rt_chat_params_default();
+    p.add_generation_prompt = add_generation_prompt;
+    return rt_chat_render_ex(t, msgs, n_msgs, &p, out);
+}
+
+rt_status rt_chat_render_ex(const rt_tokenizer *t, const rt_chat_message *msgs, size_t n_msgs, const rt_chat_params *params,
+                            char **out) {
     *out = NULL;
     const char *where = t->config_name ? t->config_name : t->name;
     if (!t->chat_template) return rt_fail(RT_ERR_UNSUPPORTED, "%s: no chat_template is set", where);
@@ -218,7 +234,7 @@ rt_status rt_chat_render(const rt_tokenizer *t, const rt_chat_message *msgs, siz
     for (size_t i = 0; i < n_msgs; i++)
         if (!msgs[i].role || !msgs[i].content) return rt_fail(RT_ERR_ARG, "chat message %zu has no role or content", i);
     rt_tok_buf b = {0};
-    rt_status s = FAMILIES[k].render(t, msgs, n_msgs, add_generation_prompt, &b);
+    rt_status s = FAMILIES[k].render(t, msgs, n_msgs, params, &b);
     if (s != RT_OK) {
         rt_tok_buf_free(&b);
         return s;

@@ -50,11 +50,14 @@ for name in llama3 qwen3 mistral; do
   grep -q "line 2: id 99999999 is not in the vocabulary" "$tmp/err" && ok || bad "$name: range message: $(cat "$tmp/err")"
 done
 
-# --chat renders through the tokenizer's template (the expected text is fixture case 1 of
+# --chat renders through the tokenizer's template (the expected texts are fixture cases 1 and 2 of
 # qwen3.chat.json, from transformers); a tokenizer without a template is refused in one line.
 if [ -d "$shared/qwen3" ]; then
   echo '[{"role": "user", "content": "Hi"}]' | "$bin" tokenize --tokenizer "$shared/qwen3" --chat --generation-prompt >"$tmp/chat.txt"
   printf '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n' | cmp -s - "$tmp/chat.txt" && ok || bad "qwen3 --chat: $(cat "$tmp/chat.txt")"
+  echo '[{"role": "user", "content": "Hi"}]' | "$bin" tokenize --tokenizer "$shared/qwen3" --chat --generation-prompt --no-thinking >"$tmp/chat.txt"
+  printf '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n' | cmp -s - "$tmp/chat.txt" && ok ||
+    bad "qwen3 --chat --no-thinking: $(cat "$tmp/chat.txt")"
   echo '[{"role": "user", "content": "Hi"}]' | "$bin" tokenize --tokenizer "$shared/mistral" --chat 2>"$tmp/err" && bad "mistral --chat exits 0" || ok
   grep -q "tokenizer_config.json: no chat_template is set" "$tmp/err" && ok || bad "mistral --chat message: $(cat "$tmp/err")"
   echo '[{"role": "user"}]' | "$bin" tokenize --tokenizer "$shared/qwen3" --chat 2>"$tmp/err" && bad "message without content exits 0" || ok
