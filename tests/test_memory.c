@@ -545,7 +545,7 @@ static void test_index_recovery(void **state) {
     sqlite3_close(db);
     char *dbp1 = rt_path_join(mem, "memory.db");
     assert_int_equal(sqlite3_open(dbp1, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "UPDATE episodes SET embedding=x'0000803f' WHERE seq=5", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE episode_data SET embedding=x'0000803f' WHERE seq=5", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     unlink(idx);
     assert_int_equal(rt_memory_open(mem, RT_MEMORY_READ, &m), RT_ERR_FORMAT);

@@ -15,13 +15,13 @@ struct rt_memory_batch {
     rt_record pending[FLUSH_EPISODES];
     char *where[FLUSH_EPISODES];
     int n_pending;
-    sqlite3_stmt *find, *ins_ep, *ins_step, *ins_tool, *del_ep, *log_del, *find_doc, *put_doc;
+    sqlite3_stmt *find, *ins_ep, *ins_data, *ins_step, *ins_tool, *del_ep, *log_del, *find_doc, *put_doc;
 };
 
-static const char *const SQL_FIND = "SELECT seq, json FROM episodes WHERE id=?";
+static const char *const SQL_FIND = "SELECT seq, json FROM episodes JOIN episode_data USING(seq) WHERE id=?";
 static const char *const SQL_INS_EP =
-    "INSERT INTO episodes(id, env, task, task_type, split, outcome, reward, n_steps, json, embedding)"
-    " VALUES(?,?,?,?,?,?,?,?,?,?)";
+    "INSERT INTO episodes(id, env, task, task_type, split, outcome, reward, n_steps) VALUES(?,?,?,?,?,?,?,?)";
+static const char *const SQL_INS_DATA = "INSERT INTO episode_data(seq, json, embedding) VALUES(?,?,?)";
 static const char *const SQL_INS_STEP = "INSERT INTO steps(episode, idx, thought, action, observation) VALUES(?,?,?,?,?)";
 static const char *const SQL_INS_TOOL = "INSERT OR REPLACE INTO episode_tools(episode, tool, version) VALUES(?,?,?)";
 static const char *const SQL_DEL_EP = "DELETE FROM episodes WHERE seq=?";
@@ -30,7 +30,7 @@ static const char *const SQL_FIND_DOC = "SELECT json FROM docs WHERE tool=? AND 
 static const char *const SQL_PUT_DOC = "INSERT OR REPLACE INTO docs(tool, version, text, json) VALUES(?,?,?,?)";
 
 static void finalize_all(rt_memory_batch *b) {
-    sqlite3_stmt **all[] = {&b->find, &b->ins_ep, &b->ins_step, &b->ins_tool, &b->del_ep, &b->log_del, &b->find_doc, &b->put_doc};
+    sqlite3_stmt **all[] = {&b->find, &b->ins_ep, &b->ins_data, &b->ins_step, &b->ins_tool, &b->del_ep, &b->log_del, &b->find_doc, &b->put_doc};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         sqlite3_finalize(*all[i]);
         *all[i] = NULL;
@@ -55,7 +55,7 @@ rt_status rt_memory_batch_begin(rt_memory *m, const rt_memory_add_opts *opts, rt
     struct {
         sqlite3_stmt **st;
         const char *sql;
-    } prep[] = {{&b->find, SQL_FIND},         {&b->ins_ep, SQL_INS_EP},   {&b->ins_step, SQL_INS_STEP},
+    } prep[] = {{&b->find, SQL_FIND},         {&b->ins_ep, SQL_INS_EP},   {&b->ins_data, SQL_INS_DATA}, {&b->ins_step, SQL_INS_STEP},
                 {&b->ins_tool, SQL_INS_TOOL}, {&b->del_ep, SQL_DEL_EP},   {&b->log_del, SQL_LOG_DEL},
                 {&b->find_doc, SQL_FIND_DOC}, {&b->put_doc, SQL_PUT_DOC}};
     rt_status s = rt_sql_exec(m->db, "BEGIN IMMEDIATE");
@@ -116,10 +116,12 @@ static rt_status insert_episode(rt_memory_batch *b, const rt_record *r, const fl
     sqlite3_bind_text(st, 6, r->outcome, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 7, r->reward);
     sqlite3_bind_int(st, 8, r->n_steps);
-    sqlite3_bind_text(st, 9, r->json, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 10, vec, b->m->dim * (int)sizeof(float), SQLITE_STATIC);
     RT_TRY(step_done(b, st, "inserting an episode"));
     int64_t seq = sqlite3_last_insert_rowid(b->m->db);
+    sqlite3_bind_int64(b->ins_data, 1, seq);
+    sqlite3_bind_text(b->ins_data, 2, r->json, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(b->ins_data, 3, vec, b->m->dim * (int)sizeof(float), SQLITE_STATIC);
+    RT_TRY(step_done(b, b->ins_data, "inserting an episode's text and embedding"));
     for (int i = 0; i < r->n_steps; i++) {
         sqlite3_bind_int64(b->ins_step, 1, seq);
         sqlite3_bind_int(b->ins_step, 2, i);

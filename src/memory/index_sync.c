@@ -82,7 +82,7 @@ static rt_status read_vector(sqlite3_stmt *st, int col, int dim, int64_t seq, co
 /* Inserts every episode with seq > after into h (inside the caller's read transaction). */
 static rt_status insert_newer(rt_memory *m, rt_hnsw *h, int64_t after, int64_t total) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(m->db, "SELECT seq, embedding FROM episodes WHERE seq > ? ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(m->db, "SELECT seq, embedding FROM episode_data WHERE seq > ? ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
         return rt_sql_fail(m->db, "reading embeddings");
     sqlite3_bind_int64(st, 1, after);
     rt_progress p;

@@ -66,7 +66,7 @@ static rt_status integrity(rt_memory *m) {
 /* Every episode is in the index with the vector stored for it, and nothing else is. */
 static rt_status index_agrees(rt_memory *m) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(m->db, "SELECT seq, embedding FROM episodes", -1, &st, NULL) != SQLITE_OK) return rt_sql_fail(m->db, "reading embeddings");
+    if (sqlite3_prepare_v2(m->db, "SELECT seq, embedding FROM episode_data", -1, &st, NULL) != SQLITE_OK) return rt_sql_fail(m->db, "reading embeddings");
     float *v = rt_malloc((size_t)m->dim * sizeof *v);
     rt_status s = RT_OK;
     int64_t n = 0;
@@ -148,7 +148,7 @@ rt_status rt_memory_export(rt_memory *m, FILE *out, int64_t *n_written) {
     pthread_mutex_lock(&m->rlock);
     /* One read transaction, so a concurrent writer cannot make the export a mix of two states. */
     rt_status s = rt_sql_exec(m->rdb, "BEGIN");
-    if (s == RT_OK) s = export_table(m, "SELECT json FROM episodes ORDER BY seq", out, &n);
+    if (s == RT_OK) s = export_table(m, "SELECT json FROM episode_data ORDER BY seq", out, &n);
     if (s == RT_OK) s = export_table(m, "SELECT json FROM docs ORDER BY seq", out, &n);
     rt_sql_exec(m->rdb, "COMMIT");
     pthread_mutex_unlock(&m->rlock);

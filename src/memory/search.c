@@ -18,22 +18,19 @@ rt_memory_query rt_memory_query_default(void) {
 }
 
 typedef struct {
-    int64_t *allow; /* sorted; NULL = everything */
+    int64_t *allow; /* the passing seqs, in no order; NULL = everything */
     size_t n_allow;
+    uint64_t *bits; /* the same as a bitmap over seqs, for O(1) tests during the graph search */
+    int64_t n_bits;
     int64_t deny[64];
     int n_deny;
 } filter_ctx;
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 static int accept(int64_t label, void *ctx) {
     const filter_ctx *f = ctx;
     for (int i = 0; i < f->n_deny; i++)
         if (f->deny[i] == label) return 0;
-    return !f->allow || bsearch(&label, f->allow, f->n_allow, sizeof label, cmp_i64) != NULL;
+    return !f->allow || (label >= 0 && label < f->n_bits && (f->bits[label >> 6] >> (label & 63) & 1));
 }
 
 static int has_filter(const rt_memory_query *q, const char *outcome) {
@@ -59,7 +56,8 @@ static rt_status load_allow_locked(rt_memory *m, const rt_memory_query *q, const
         args[n++] = q->tool;
         if (q->tool_version) args[n++] = q->tool_version;
     }
-    strcat(sql, " ORDER BY seq");
+    /* No ORDER BY: it would make SQLite walk an index in seq order and look every row up in the table
+     * instead of reading the covering filter index. */
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(m->rdb, sql, -1, &st, NULL) != SQLITE_OK) return rt_sql_fail(m->rdb, "filtering episodes");
     for (int i = 0; i < n; i++) sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
@@ -72,6 +70,11 @@ static rt_status load_allow_locked(rt_memory *m, const rt_memory_query *q, const
         f->allow[f->n_allow++] = sqlite3_column_int64(st, 0);
     }
     sqlite3_finalize(st);
+    int64_t max = 0;
+    for (size_t i = 0; i < f->n_allow; i++) max = f->allow[i] > max ? f->allow[i] : max;
+    f->n_bits = max + 1;
+    f->bits = rt_calloc((size_t)(f->n_bits + 63) / 64, sizeof *f->bits);
+    for (size_t i = 0; i < f->n_allow; i++) f->bits[f->allow[i] >> 6] |= 1ull << (f->allow[i] & 63);
     return rc == SQLITE_DONE ? RT_OK : rt_sql_fail(m->rdb, "filtering episodes");
 }
 
@@ -122,7 +125,7 @@ static rt_status nearest(rt_memory *m, const rt_memory_query *q, const float *ve
 /* Fills a hit from its row; returns 0 when the episode has gone (deleted since the index saw it). */
 static int fetch_hit(rt_memory *m, int64_t seq, double sim, double w, rt_memory_hit *h) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(m->rdb, "SELECT id, env, task, task_type, outcome, reward, json FROM episodes WHERE seq=?", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(m->rdb, "SELECT id, env, task, task_type, outcome, reward, json FROM episodes JOIN episode_data USING(seq) WHERE seq=?", -1, &st, NULL) != SQLITE_OK)
         return 0;
     sqlite3_bind_int64(st, 1, seq);
     int ok = sqlite3_step(st) == SQLITE_ROW;
@@ -185,7 +188,9 @@ static rt_status search_locked(rt_memory *m, const float *vec, const rt_memory_q
         out->n_hits = q->k;
     }
     free(f.allow);
+    free(f.bits);
     f.allow = NULL;
+    f.bits = NULL;
     if (s == RT_OK && q->negatives > 0) {
         filter_ctx g = f;
         for (int i = 0; i < out->n_hits && g.n_deny < (int)(sizeof g.deny / sizeof g.deny[0]); i++) g.deny[g.n_deny++] = out->hits[i].rowid;
@@ -193,6 +198,7 @@ static rt_status search_locked(rt_memory *m, const float *vec, const rt_memory_q
         /* Negatives are ranked by similarity alone: the point is the nearest ways to fail. */
         if (s == RT_OK) s = collect(m, q, vec, &g, q->negatives, 0.0, &out->negatives, &out->n_negatives);
         free(g.allow);
+        free(g.bits);
     }
     return s;
 }
