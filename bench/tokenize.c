@@ -41,8 +41,8 @@ static lines split_lines(char *text, size_t n) {
     return l;
 }
 
-/* Encodes lines [a, b); returns the token count and folds the ids into *hash (FNV-1a over the ids'
- * little-endian bytes, in order). */
+/* Encodes lines [a, b) one by one; returns the token count and folds the ids into *hash (FNV-1a over
+ * the ids' little-endian bytes, in order). */
 static size_t encode_range(const rt_tokenizer *t, const lines *l, size_t a, size_t b, uint64_t *hash) {
     rt_tok_ids ids = {0};
     size_t total = 0;
@@ -87,16 +87,20 @@ int main(int argc, char **argv) {
     size_t n_tokens = encode_range(t, &l, 0, l.n, &hash);
     double single = rt_now() - t0;
 
-    /* Batch: contiguous blocks of lines per thread, each thread with its own word cache. */
-    size_t batch_tokens = 0;
+    /* Batch: rt_tokenizer_encode_batch, each thread with its own word cache. */
+    rt_tok_ids *out = calloc(l.n, sizeof *out);
     t0 = rt_now();
-#pragma omp parallel num_threads(threads) reduction(+ : batch_tokens)
-    {
-        int k = omp_get_thread_num(), nt = omp_get_num_threads();
-        size_t a = l.n * (size_t)k / (size_t)nt, b = l.n * (size_t)(k + 1) / (size_t)nt;
-        batch_tokens += encode_range(t, &l, a, b, NULL);
+    if (rt_tokenizer_encode_batch(t, l.line, l.len, l.n, 0, threads, out) != RT_OK) {
+        fprintf(stderr, "bench_tokenize: %s\n", rt_errmsg());
+        return 1;
     }
     double batch = rt_now() - t0;
+    size_t batch_tokens = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        batch_tokens += out[i].n;
+        rt_tok_ids_free(&out[i]);
+    }
+    free(out);
     printf("retrace   single: %7.2f MB/s   batch (%d threads): %7.2f MB/s   %zu tokens, checksum %016llx\n",
            mb / single, threads, mb / batch, n_tokens, (unsigned long long)hash);
     if (batch_tokens != n_tokens) printf("WARNING: batch gave %zu tokens, single %zu\n", batch_tokens, n_tokens);

@@ -77,6 +77,23 @@ static void check_tokenizer(const char *name, int exact_round_trip) {
         assert_int_equal(rt_tokenizer_encode(t, s, len, RT_TOK_ADD_SPECIAL, &ids), RT_OK);
         bad += compare_ids("encode_special", i, &ids, json_array_get(enc_sp, i), &shown);
     }
+    /* The batch API on two threads gives the same ids as the reference, text for text. */
+    size_t nt = json_array_size(corpus);
+    const char **texts = calloc(nt, sizeof *texts);
+    size_t *lens = calloc(nt, sizeof *lens);
+    rt_tok_ids *batch = calloc(nt, sizeof *batch);
+    for (size_t i = 0; i < nt; i++) {
+        texts[i] = json_string_value(json_array_get(corpus, i));
+        lens[i] = json_string_length(json_array_get(corpus, i));
+    }
+    assert_int_equal(rt_tokenizer_encode_batch(t, texts, lens, nt, 0, 2, batch), RT_OK);
+    for (size_t i = 0; i < nt; i++) {
+        bad += compare_ids("batch", i, &batch[i], json_array_get(enc, i), &shown);
+        rt_tok_ids_free(&batch[i]);
+    }
+    free(texts);
+    free(lens);
+    free(batch);
     json_t *inv = json_object_get(ref, "invalid");
     for (size_t i = 0; i < json_array_size(inv); i++) {
         const char *hex = json_string_value(json_object_get(json_array_get(inv, i), "hex"));

@@ -44,6 +44,11 @@ enum {
  * pre-tokenizer regex hits a PCRE2 resource limit (none seen, even on megabytes of one character). */
 rt_status rt_tokenizer_encode(const rt_tokenizer *t, const char *text, size_t len, int flags, rt_tok_ids *out);
 
+/* Encodes n texts on up to `threads` OpenMP threads (0: rt_threads()); out[i] (zero-initialised by
+ * the caller) receives the ids of texts[i], as rt_tokenizer_encode would give them. */
+rt_status rt_tokenizer_encode_batch(const rt_tokenizer *t, const char *const *texts, const size_t *lens, size_t n,
+                                    int flags, int threads, rt_tok_ids *out);
+
 /* Decodes ids into newly allocated text (NUL-terminated, *len excludes the NUL). Special tokens are
  * kept unless skip_special. Bytes that do not form valid UTF-8 become U+FFFD, as the reference does.
  * An id outside the vocabulary is an RT_ERR_ARG naming the id. */
