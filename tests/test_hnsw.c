@@ -57,15 +57,21 @@ static void test_kernels_match_scalar(void **state) {
     rt_rng_seed(&r, 7);
     float a[133], b[133];
     for (int i = 0; i < 133; i++) a[i] = rt_rng_normal(&r), b[i] = rt_rng_normal(&r);
-    /* Every length from 1 to 133 exercises the 32-wide body, the 8-wide loop and the scalar tail. */
-    for (int n = 1; n <= 133; n++) {
-        double ref_dot = 0, ref_l2 = 0;
-        for (int i = 0; i < n; i++) ref_dot += (double)a[i] * b[i], ref_l2 += (double)(a[i] - b[i]) * (a[i] - b[i]);
-        assert_float_equal(rt_dot(a, b, n), ref_dot, 1e-4 * (1 + fabs(ref_dot)));
-        assert_float_equal(rt_dot_scalar(a, b, n), ref_dot, 1e-4 * (1 + fabs(ref_dot)));
-        assert_float_equal(rt_l2sq(a, b, n), ref_l2, 1e-4 * (1 + ref_l2));
-        assert_float_equal(rt_l2sq_scalar(a, b, n), ref_l2, 1e-4 * (1 + ref_l2));
+    /* Every kernel this CPU has, from the widest down; every length from 1 to 133 exercises the
+     * unrolled body, the single-register loop and the tail. */
+    for (int level = 2; level >= 0; level--) {
+        rt_distance_limit(level);
+        print_message("checking the %s kernels against double precision\n", rt_distance_kernel_name());
+        for (int n = 1; n <= 133; n++) {
+            double ref_dot = 0, ref_l2 = 0;
+            for (int i = 0; i < n; i++) ref_dot += (double)a[i] * b[i], ref_l2 += (double)(a[i] - b[i]) * (a[i] - b[i]);
+            assert_float_equal(rt_dot(a, b, n), ref_dot, 1e-4 * (1 + fabs(ref_dot)));
+            assert_float_equal(rt_dot_scalar(a, b, n), ref_dot, 1e-4 * (1 + fabs(ref_dot)));
+            assert_float_equal(rt_l2sq(a, b, n), ref_l2, 1e-4 * (1 + ref_l2));
+            assert_float_equal(rt_l2sq_scalar(a, b, n), ref_l2, 1e-4 * (1 + ref_l2));
+        }
     }
+    rt_distance_limit(2);
     rt_distance_force_scalar(1);
     assert_string_equal(rt_distance_kernel_name(), "scalar");
     assert_true(rt_dot(a, b, 100) == rt_dot_scalar(a, b, 100));

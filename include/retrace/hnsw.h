@@ -2,8 +2,8 @@
  *
  * Vectors are float32 of a fixed dimension, each carrying a caller's int64 label (the memory store uses
  * the SQLite rowid). Distances: cosine (vectors are normalised on insert and on query), inner product
- * (distance 1 - <a,b>) and squared L2. Kernels use AVX2/FMA when the CPU has them, chosen at run time,
- * with a scalar fallback that tests compare against.
+ * (distance 1 - <a,b>) and squared L2. Kernels use AVX-512 or AVX2/FMA when the CPU has them, chosen
+ * at run time, with a scalar fallback that tests compare against.
  *
  * Deletion removes the node for real: every node that linked to it is reconnected through the deleted
  * node's neighbours with the same selection heuristic as insertion, and the slot is reused by the next
@@ -92,13 +92,16 @@ rt_status rt_hnsw_load(const char *path, rt_hnsw **out, uint8_t tag[RT_HNSW_TAG_
 /* ---- distance kernels (exposed for tests and benchmarks) ---- */
 float rt_dot_scalar(const float *a, const float *b, int n);
 float rt_l2sq_scalar(const float *a, const float *b, int n);
-/* The run-time choice: AVX2/FMA where the CPU supports them, else the scalar code. */
+/* The run-time choice: AVX-512, else AVX2/FMA, where the CPU supports them, else the scalar code.
+ * An index takes the choice when it is created. */
 float rt_dot(const float *a, const float *b, int n);
 float rt_l2sq(const float *a, const float *b, int n);
-/* "avx2+fma" or "scalar". */
+/* "avx512f", "avx2+fma" or "scalar". */
 const char *rt_distance_kernel_name(void);
 /* Forces the scalar kernels (1) or restores the run-time choice (0); for tests and benchmarks. */
 void rt_distance_force_scalar(int on);
+/* Allows kernels up to `level` only (0 scalar, 1 AVX2/FMA, 2 AVX-512); for tests and benchmarks. */
+void rt_distance_limit(int level);
 
 #ifdef __cplusplus
 }
