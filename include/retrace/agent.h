@@ -61,6 +61,10 @@ char *rt_step_target(const char *thought, const char *action);
  * trimmed. RT_ERR_FORMAT when there is none or it is empty (an invalid action for the agent loop). */
 rt_status rt_action_parse(const char *generated, char **action, char **thought);
 
+/* rt_gen_params.decode for a tokenizer (ctx is the rt_tokenizer): decodes ids, skipping special tokens,
+ * into buf for stop-string matching. Returns the bytes written, or -1 when an id is not in it. */
+int rt_tokenizer_gen_decode(void *tokenizer, const int32_t *ids, int n, char *buf, int cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,16 +15,6 @@ rt_agent_params rt_agent_params_default(void) {
     return p;
 }
 
-static int decode_cb(void *ctx, const int32_t *ids, int n, char *buf, int cap) {
-    char *text;
-    size_t len;
-    if (rt_tokenizer_decode(ctx, ids, (size_t)n, 1, &text, &len) != RT_OK) return -1;
-    int k = (int)(len < (size_t)cap ? len : (size_t)cap);
-    memcpy(buf, text, (size_t)k);
-    free(text);
-    return k;
-}
-
 /* Decodes one step for the prompt; *out is the generated text. */
 static rt_status decode_step(const rt_agent *a, const char *prompt, char **out) {
     char *chat = NULL;
@@ -42,7 +32,7 @@ static rt_status decode_step(const rt_agent *a, const char *prompt, char **out) 
         gp.max_new_tokens = a->params.max_new_tokens, gp.temperature = a->params.temperature;
         gp.top_p = a->params.top_p, gp.seed = a->params.seed, gp.eos_token_id = rt_tokenizer_eos_id(a->tok);
         gp.vocab_limit = rt_tokenizer_vocab_size(a->tok);
-        gp.stop_strings = STEP_STOPS, gp.decode = decode_cb, gp.decode_ctx = (void *)a->tok;
+        gp.stop_strings = STEP_STOPS, gp.decode = rt_tokenizer_gen_decode, gp.decode_ctx = (void *)a->tok;
         s = rt_generate(a->model, ids.ids, (int)ids.n, &gp, gen, &n);
     }
     size_t len;

@@ -215,3 +215,13 @@ rt_status rt_action_parse(const char *generated, char **action, char **thought) 
     }
     return rt_fail(RT_ERR_FORMAT, "no action: the output has no non-empty 'act:' line");
 }
+
+int rt_tokenizer_gen_decode(void *tokenizer, const int32_t *ids, int n, char *buf, int cap) {
+    char *text;
+    size_t len;
+    if (rt_tokenizer_decode(tokenizer, ids, (size_t)n, 1, &text, &len) != RT_OK) return -1;
+    int k = (int)(len < (size_t)cap ? len : (size_t)cap);
+    memcpy(buf, text, (size_t)k);
+    free(text);
+    return k;
+}

@@ -9,21 +9,6 @@ const char rt_cmd_generate_summary[] = "generate text from a prompt with a model
 
 #define MAX_STOPS 8
 
-typedef struct {
-    const rt_tokenizer *tok;
-} decode_ctx;
-
-static int decode_cb(void *ctx, const int32_t *ids, int n, char *buf, int cap) {
-    const decode_ctx *d = ctx;
-    char *text;
-    size_t len;
-    if (rt_tokenizer_decode(d->tok, ids, (size_t)n, 1, &text, &len) != RT_OK) return -1;
-    int k = (int)(len < (size_t)cap ? len : (size_t)cap);
-    memcpy(buf, text, (size_t)k);
-    free(text);
-    return k;
-}
-
 static void usage(void) {
     printf("usage: retrace generate --model DIR [--adapter DIR] [--tokenizer DIR] [--prompt TEXT | < prompt.txt]\n\n"
            "Prints the model's continuation of the prompt (read from stdin without --prompt).\n\n"
@@ -95,12 +80,11 @@ int rt_cmd_generate(int argc, char **argv) {
     if (s == RT_OK && ids.n == 0) s = rt_fail(RT_ERR_ARG, "the prompt is empty");
     int n_out = 0;
     if (s == RT_OK) {
-        decode_ctx dc = {tok};
         rt_gen_params gp = rt_gen_params_default();
         gp.max_new_tokens = (int)max_new, gp.temperature = (float)temperature, gp.top_p = (float)top_p;
         gp.seed = (uint64_t)seed, gp.eos_token_id = rt_tokenizer_eos_id(tok);
         gp.vocab_limit = rt_tokenizer_vocab_size(tok);
-        gp.stop_strings = n_stops ? stops : NULL, gp.decode = decode_cb, gp.decode_ctx = &dc;
+        gp.stop_strings = n_stops ? stops : NULL, gp.decode = rt_tokenizer_gen_decode, gp.decode_ctx = tok;
         out = rt_malloc(sizeof(int32_t) * (size_t)max_new);
         s = rt_generate(m, ids.ids, (int)ids.n, &gp, out, &n_out);
     }

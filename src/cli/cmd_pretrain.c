@@ -106,16 +106,6 @@ static int parse(int argc, char **argv, options *o) {
     return 0;
 }
 
-static int decode_cb(void *ctx, const int32_t *ids, int n, char *buf, int cap) {
-    char *text;
-    size_t len;
-    if (rt_tokenizer_decode(ctx, ids, (size_t)n, 1, &text, &len) != RT_OK) return -1;
-    int k = (int)(len < (size_t)cap ? len : (size_t)cap);
-    memcpy(buf, text, (size_t)k);
-    free(text);
-    return k;
-}
-
 static void print_sample(rt_model *m, const rt_tokenizer *tok, const char *prompt_text, int seq) {
     rt_tok_ids ids = {0};
     rt_tokenizer_encode(tok, prompt_text, strlen(prompt_text), 0, &ids);
@@ -126,7 +116,7 @@ static void print_sample(rt_model *m, const rt_tokenizer *tok, const char *promp
         rt_gen_params gp = rt_gen_params_default();
         gp.max_new_tokens = budget, gp.temperature = 0.7f, gp.top_p = 0.9f, gp.seed = 7;
         gp.eos_token_id = rt_tokenizer_eos_id(tok), gp.vocab_limit = rt_tokenizer_vocab_size(tok);
-        gp.stop_strings = stops, gp.decode = decode_cb, gp.decode_ctx = (void *)tok;
+        gp.stop_strings = stops, gp.decode = rt_tokenizer_gen_decode, gp.decode_ctx = (void *)tok;
         int32_t out[SAMPLE_TOKENS];
         int got = 0;
         char *text = NULL;
