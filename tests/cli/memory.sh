@@ -80,6 +80,15 @@ printf 'garbage' | dd of="$mem/index.hnsw" bs=1 seek=300 conv=notrunc 2>/dev/nul
 "$bin" memory search "$mem" "apple" -k 1 2>/dev/null | grep -q "e" && ok || bad "search after corruption"
 "$bin" memory check "$mem" 2>/dev/null | grep -q "^ok" && ok || bad "check after corruption"
 "$bin" memory rebuild "$mem" 2>/dev/null && "$bin" memory check "$mem" | grep -q "6 vectors" && ok || bad "rebuild"
+# Two writer processes at once: SQLite serialises them; both adds land whole and the index agrees.
+for w in a b; do
+  for i in $(seq 1 300); do ep "$w$i" household "task $w number $i" success 0.5 tool 1; done > "$tmp/$w.jsonl"
+done
+"$bin" memory add "$mem" "$tmp/a.jsonl" 2>/dev/null & pa=$!
+"$bin" memory add "$mem" "$tmp/b.jsonl" 2>/dev/null & pb=$!
+wait $pa && wait $pb && ok || bad "concurrent adds failed"
+"$bin" memory stats "$mem" --json | grep -q '"episodes":606' && ok || bad "concurrent adds lost episodes"
+"$bin" memory check "$mem" | grep -q "606 vectors" && ok || bad "index after concurrent adds"
 "$bin" memory --help | grep -q "usage: retrace memory" && ok || bad "--help"
 
 echo "$pass passed, $failn failed"
