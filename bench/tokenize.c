@@ -52,7 +52,8 @@ static size_t encode_range(const rt_tokenizer *t, const lines *l, size_t a, size
         total += ids.n;
         if (hash)
             for (size_t k = 0; k < ids.n; k++)
-                for (int byte = 0; byte < 4; byte++) *hash = (*hash ^ (((uint32_t)ids.ids[k] >> (8 * byte)) & 0xFF)) * 0x100000001b3ull;
+                for (int byte = 0; byte < 4; byte++)
+                    *hash = (*hash ^ (((uint32_t)ids.ids[k] >> (8 * byte)) & 0xFF)) * 0x100000001b3ull;
     }
     rt_tok_ids_free(&ids);
     return total;
@@ -117,7 +118,8 @@ int main(int argc, char **argv) {
         while (fgets(buf, sizeof buf, p))
             if (buf[0] == '{') {
                 const char *s = strstr(buf, "\"single_mbps\": "), *b = strstr(buf, "\"batch_mbps\": ");
-                const char *th = strstr(buf, "\"threads\": "), *nt = strstr(buf, "\"n_tokens\": "), *cs = strstr(buf, "\"checksum\": \"");
+                const char *th = strstr(buf, "\"threads\": "), *nt = strstr(buf, "\"n_tokens\": "),
+                           *cs = strstr(buf, "\"checksum\": \"");
                 if (s && b && th && nt && cs) {
                     ps = atof(s + 15);
                     pb = atof(b + 14);
@@ -129,8 +131,8 @@ int main(int argc, char **argv) {
         pclose(p);
     }
     if (ps > 0) {
-        printf("tokenizers single: %7.2f MB/s   batch (%d threads): %7.2f MB/s   %llu tokens, checksum %s\n", ps, pthreads,
-               pb, ptokens, psum);
+        printf("tokenizers single: %7.2f MB/s   batch (%d threads): %7.2f MB/s   %llu tokens, checksum %s\n", ps,
+               pthreads, pb, ptokens, psum);
         char mine[32];
         snprintf(mine, sizeof mine, "%016llx", (unsigned long long)hash);
         printf("ratio retrace/tokenizers: single %.2fx, batch %.2fx; ids %s\n", (mb / single) / ps, (mb / batch) / pb,

@@ -44,7 +44,8 @@ static void check_family(const char *name, const char *family) {
         p.add_generation_prompt = json_is_true(json_object_get(c, "add_generation_prompt"));
         json_t *thinking = json_object_get(c, "enable_thinking");
         if (thinking) p.enable_thinking = json_is_true(thinking);
-        rt_status s = thinking ? rt_chat_render_ex(t, m, n, &p, &out) : rt_chat_render(t, m, n, p.add_generation_prompt, &out);
+        rt_status s =
+            thinking ? rt_chat_render_ex(t, m, n, &p, &out) : rt_chat_render(t, m, n, p.add_generation_prompt, &out);
         json_t *want = json_object_get(c, "text");
         if (!want) {
             /* transformers refused (no template): so must we, with a message saying why. */

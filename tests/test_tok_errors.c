@@ -22,33 +22,40 @@ static void test_bad_files(void **state) {
     expect_error("[]", RT_ERR_FORMAT, "top level is not a JSON object");
     expect_error("{}", RT_ERR_FORMAT, "missing field 'model'");
     expect_error("{\"model\": {\"type\": \"Magic\"}}", RT_ERR_UNSUPPORTED, "model.type 'Magic' is not supported");
-    expect_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}}}", RT_ERR_FORMAT, "missing field 'model.merges'");
+    expect_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}}}", RT_ERR_FORMAT,
+                 "missing field 'model.merges'");
     expect_error("{\"model\": {\"type\": \"BPE\", \"merges\": []}}", RT_ERR_FORMAT, "missing field 'model.vocab'");
     expect_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": \"x\"}, \"merges\": []}}", RT_ERR_FORMAT,
                  "model.vocab['a'] is not an integer id");
-    expect_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b\"]}}", RT_ERR_FORMAT,
-                 "model.merges[0] 'a b': merged token not in model.vocab");
+    expect_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b\"]}}",
+                 RT_ERR_FORMAT, "model.merges[0] 'a b': merged token not in model.vocab");
     expect_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a\"]}}", RT_ERR_FORMAT,
                  "model.merges[0] 'a' is not two tokens");
     expect_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0}, \"merges\": []}}", RT_ERR_FORMAT,
                  "id 0 is given to both");
-    expect_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"Nope\"}}",
-                 RT_ERR_UNSUPPORTED, "pre_tokenizer type 'Nope' is not supported");
-    expect_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"Split\", "
-                 "\"behavior\": \"Isolated\", \"pattern\": {\"Regex\": \"(unclosed\"}}}",
-                 RT_ERR_FORMAT, "regex '(unclosed' does not compile");
-    expect_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}, \"normalizer\": {\"type\": \"Replace\", "
-                 "\"content\": \"x\"}}",
-                 RT_ERR_FORMAT, "missing field 'normalizer.pattern'");
+    expect_error(
+        "{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"Nope\"}}",
+        RT_ERR_UNSUPPORTED, "pre_tokenizer type 'Nope' is not supported");
+    expect_error(
+        "{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"Split\", "
+        "\"behavior\": \"Isolated\", \"pattern\": {\"Regex\": \"(unclosed\"}}}",
+        RT_ERR_FORMAT, "regex '(unclosed' does not compile");
+    expect_error(
+        "{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}, \"normalizer\": {\"type\": \"Replace\", "
+        "\"content\": \"x\"}}",
+        RT_ERR_FORMAT, "missing field 'normalizer.pattern'");
     expect_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}, \"added_tokens\": [{\"id\": 3}]}",
                  RT_ERR_FORMAT, "missing field 'added_tokens[0].content'");
-    expect_error("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}", RT_ERR_FORMAT, "missing field 'model.unk_token'");
-    expect_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\"]]}}", RT_ERR_FORMAT, "model.vocab[0] is not [piece, score]");
+    expect_error("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}", RT_ERR_FORMAT,
+                 "missing field 'model.unk_token'");
+    expect_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\"]]}}", RT_ERR_FORMAT,
+                 "model.vocab[0] is not [piece, score]");
 }
 
 static void test_decode_out_of_range(void **state) {
     (void)state;
-    const char *json = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\"]}}";
+    const char *json =
+        "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\"]}}";
     rt_tokenizer *t;
     assert_int_equal(rt_tokenizer_load_json(json, strlen(json), "t.json", &t), RT_OK);
     int32_t ids[] = {0, 7};

@@ -109,14 +109,17 @@ static void check_tokenizer(const char *name, int exact_round_trip) {
     for (size_t i = 0; i < json_array_size(dec); i++) {
         json_t *c = json_array_get(dec, i), *jids = json_object_get(c, "ids");
         ids.n = 0;
-        for (size_t k = 0; k < json_array_size(jids); k++) rt_tok_ids_push(&ids, (int32_t)json_integer_value(json_array_get(jids, k)));
+        for (size_t k = 0; k < json_array_size(jids); k++)
+            rt_tok_ids_push(&ids, (int32_t)json_integer_value(json_array_get(jids, k)));
         for (int skip_sp = 0; skip_sp <= 1; skip_sp++) {
             char *text;
             size_t len;
             assert_int_equal(rt_tokenizer_decode(t, ids.ids, ids.n, skip_sp, &text, &len), RT_OK);
             json_t *want = json_object_get(c, skip_sp ? "text_skip_special" : "text");
             if (len != json_string_length(want) || memcmp(text, json_string_value(want), len) != 0) {
-                if (shown++ < 5) print_message("decode #%zu (skip_special %d): got '%s', want '%s'\n", i, skip_sp, text, json_string_value(want));
+                if (shown++ < 5)
+                    print_message("decode #%zu (skip_special %d): got '%s', want '%s'\n", i, skip_sp, text,
+                                  json_string_value(want));
                 bad++;
             }
             free(text);

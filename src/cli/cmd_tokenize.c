@@ -55,7 +55,8 @@ static int parse_ids(const char *line, long lineno, rt_tok_ids *ids) {
         char *end;
         errno = 0;
         long long v = strtoll(p, &end, 10);
-        if (end == p || errno || v < INT32_MIN || v > INT32_MAX || (*end && *end != ' ' && *end != '\t' && *end != '\r')) {
+        if (end == p || errno || v < INT32_MIN || v > INT32_MAX ||
+            (*end && *end != ' ' && *end != '\t' && *end != '\r')) {
             fprintf(stderr, "retrace tokenize: stdin line %ld: '%.*s' is not a token id\n", lineno,
                     (int)strcspn(p, " \t\r"), p);
             return RT_EXIT_FAIL;

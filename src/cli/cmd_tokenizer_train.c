@@ -38,7 +38,8 @@ int rt_cmd_tokenizer_train(int argc, char **argv) {
             return RT_EXIT_OK;
         } else if (strcmp(a, "--vocab") == 0) {
             rc = rt_cli_parse_int(cmd, a, val, &v);
-            if (rc == RT_EXIT_OK && (v < 256 || v > (1 << 24))) rc = rt_cli_usage_error(cmd, "--vocab must be 256..16777216");
+            if (rc == RT_EXIT_OK && (v < 256 || v > (1 << 24)))
+                rc = rt_cli_usage_error(cmd, "--vocab must be 256..16777216");
             p.vocab_size = (int32_t)v;
             have_vocab = 1;
             i++;
@@ -60,7 +61,9 @@ int rt_cmd_tokenizer_train(int argc, char **argv) {
             i++;
         } else if (strcmp(a, "--chat-template") == 0) {
             p.chat_template = rt_chat_template_text(val);
-            if (!p.chat_template) rc = rt_cli_usage_error(cmd, "--chat-template: '%s' is not a family retrace writes (chatml)", val ? val : "");
+            if (!p.chat_template)
+                rc = rt_cli_usage_error(cmd, "--chat-template: '%s' is not a family retrace writes (chatml)",
+                                        val ? val : "");
             i++;
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
             if (!val) rc = rt_cli_usage_error(cmd, "%s needs a value", a);

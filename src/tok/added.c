@@ -18,7 +18,8 @@ static int is_word_cp(int32_t c) {
     if (c == '_') return 1;
     utf8proc_category_t k = utf8proc_category(c);
     return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO) || k == UTF8PROC_CATEGORY_ND ||
-           k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO || (k >= UTF8PROC_CATEGORY_MN && k <= UTF8PROC_CATEGORY_ME);
+           k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO ||
+           (k >= UTF8PROC_CATEGORY_MN && k <= UTF8PROC_CATEGORY_ME);
 }
 
 static int32_t cp_before(const char *s, size_t i) {

@@ -24,7 +24,9 @@ typedef struct {
     int32_t merged;
 } cand;
 
-static int cand_less(const cand *a, const cand *b) { return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos); }
+static int cand_less(const cand *a, const cand *b) {
+    return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
+}
 
 static void heap_push(cand *h, size_t *n, cand c) {
     size_t i = (*n)++;

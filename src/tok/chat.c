@@ -13,9 +13,12 @@
 typedef rt_status (*render_fn)(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p,
                                rt_tok_buf *out);
 
-static rt_status render_llama3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p, rt_tok_buf *out);
-static rt_status render_qwen3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p, rt_tok_buf *out);
-static rt_status render_chatml(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p, rt_tok_buf *out);
+static rt_status render_llama3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p,
+                               rt_tok_buf *out);
+static rt_status render_qwen3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p,
+                              rt_tok_buf *out);
+static rt_status render_chatml(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p,
+                               rt_tok_buf *out);
 
 /* FNV-1a of CHATML_TEMPLATE (test_tok_chat checks that they agree). */
 #define CHATML_HASH 0x2bdb6446f8d36516ull
@@ -85,7 +88,8 @@ static void put_trimmed(rt_tok_buf *b, const char *s) {
     rt_tok_buf_put(b, s + a, e - a);
 }
 
-static rt_status render_llama3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p, rt_tok_buf *out) {
+static rt_status render_llama3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p,
+                               rt_tok_buf *out) {
     (void)p; /* this template adds the assistant header whether or not it is asked for */
     const char *bos = t->bos_id >= 0 ? t->tokens[t->bos_id] : "";
     for (size_t i = 0; i < n; i++) {
@@ -121,7 +125,8 @@ static const char *find_last(const char *s, size_t n, const char *p) {
     return NULL;
 }
 
-static rt_status render_qwen3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p, rt_tok_buf *out) {
+static rt_status render_qwen3(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p,
+                              rt_tok_buf *out) {
     (void)t;
     if (n == 0) return rt_fail(RT_ERR_ARG, "qwen3 chat template: the conversation has no messages");
     if (strcmp(m[0].role, "system") == 0) {
@@ -196,7 +201,8 @@ static rt_status render_qwen3(const rt_tokenizer *t, const rt_chat_message *m, s
     return RT_OK;
 }
 
-static rt_status render_chatml(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p, rt_tok_buf *out) {
+static rt_status render_chatml(const rt_tokenizer *t, const rt_chat_message *m, size_t n, const rt_chat_params *p,
+                               rt_tok_buf *out) {
     (void)t;
     for (size_t i = 0; i < n; i++) {
         puts_buf(out, "<|im_start|>");
@@ -221,16 +227,16 @@ rt_status rt_chat_render(const rt_tokenizer *t, const rt_chat_message *msgs, siz
     return rt_chat_render_ex(t, msgs, n_msgs, &p, out);
 }
 
-rt_status rt_chat_render_ex(const rt_tokenizer *t, const rt_chat_message *msgs, size_t n_msgs, const rt_chat_params *params,
-                            char **out) {
+rt_status rt_chat_render_ex(const rt_tokenizer *t, const rt_chat_message *msgs, size_t n_msgs,
+                            const rt_chat_params *params, char **out) {
     *out = NULL;
     const char *where = t->config_name ? t->config_name : t->name;
     if (!t->chat_template) return rt_fail(RT_ERR_UNSUPPORTED, "%s: no chat_template is set", where);
     int k = family_index(t);
     if (k < 0)
         return rt_fail(RT_ERR_UNSUPPORTED,
-                       "%s: chat_template (fnv1a %016llx, starting '%.40s') is not a known family (llama3, qwen3)", where,
-                       (unsigned long long)fnv1a(t->chat_template), t->chat_template);
+                       "%s: chat_template (fnv1a %016llx, starting '%.40s') is not a known family (llama3, qwen3)",
+                       where, (unsigned long long)fnv1a(t->chat_template), t->chat_template);
     for (size_t i = 0; i < n_msgs; i++)
         if (!msgs[i].role || !msgs[i].content) return rt_fail(RT_ERR_ARG, "chat message %zu has no role or content", i);
     rt_tok_buf b = {0};

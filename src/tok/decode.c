@@ -153,7 +153,8 @@ static void wordpiece(strlist *l, const char *prefix, int cleanup) {
             }
         }
         if (cleanup)
-            for (size_t k = 0; k < sizeof CLEANUP / sizeof CLEANUP[0]; k++) replace_all(b, CLEANUP[k][0], CLEANUP[k][1]);
+            for (size_t k = 0; k < sizeof CLEANUP / sizeof CLEANUP[0]; k++)
+                replace_all(b, CLEANUP[k][0], CLEANUP[k][1]);
     }
 }
 

@@ -15,7 +15,8 @@ typedef struct {
 
 static _Thread_local encode_scratch *tls_scratch;
 
-static void encode_words(const rt_tokenizer *t, encode_scratch *sc, const char *s, size_t n, int first, rt_tok_ids *out) {
+static void encode_words(const rt_tokenizer *t, encode_scratch *sc, const char *s, size_t n, int first,
+                         rt_tok_ids *out) {
     /* Text that normalizes to nothing yields no words (Metaspace would otherwise add a lone "▁"). */
     if (n == 0) return;
     rt_tok_pretokenize(t->pretoks, t->n_pretoks, s, n, first, &sc->pieces, &sc->scratch);
@@ -30,7 +31,8 @@ static void encode_words(const rt_tokenizer *t, encode_scratch *sc, const char *
     }
 }
 
-static void encode_segment(const rt_tokenizer *t, encode_scratch *sc, const char *s, size_t n, int first, rt_tok_ids *out) {
+static void encode_segment(const rt_tokenizer *t, encode_scratch *sc, const char *s, size_t n, int first,
+                           rt_tok_ids *out) {
     const char *text = s;
     size_t len = n;
     if (t->n_norms) {

@@ -60,7 +60,8 @@ static void build_bytelevel_decode(rt_tokenizer *t) {
     for (int32_t id = 0; id < t->n_ids; id++) {
         if (!t->tokens[id]) continue;
         b.len = 0;
-        if (!rt_tok_bytelevel_unmap(t->tokens[id], t->token_len[id], &b)) rt_tok_buf_put(&b, t->tokens[id], t->token_len[id]);
+        if (!rt_tok_bytelevel_unmap(t->tokens[id], t->token_len[id], &b))
+            rt_tok_buf_put(&b, t->tokens[id], t->token_len[id]);
         t->dec[id] = rt_malloc(b.len + 1);
         memcpy(t->dec[id], b.p ? b.p : "", b.len);
         t->dec[id][b.len] = '\0';

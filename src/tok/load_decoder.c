@@ -25,14 +25,8 @@ rt_status rt_tok_load_decoder(rt_tokenizer *t, json_t *j, const char *where) {
     if (!j || json_is_null(j)) return RT_OK;
     const char *type = type_of(j);
     if (!type) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'decoder.type'", where);
-    if (strcmp(type, "Sequence") == 0) {
-        json_t *list = json_object_get(j, "decoders");
-        if (!json_is_array(list)) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'decoder.decoders'", where);
-        size_t i;
-        json_t *v;
-        json_array_foreach(list, i, v) RT_TRY(rt_tok_load_decoder(t, v, where));
-        return RT_OK;
-    }
+    if (strcmp(type, "Sequence") == 0)
+        return rt_tok_load_sequence(t, j, "decoders", "decoder", where, rt_tok_load_decoder);
     if (strcmp(type, "ByteLevel") == 0) {
         add_dec(t, RT_DEC_BYTELEVEL);
     } else if (strcmp(type, "ByteFallback") == 0) {
@@ -91,14 +85,18 @@ static rt_status load_template(rt_tokenizer *t, json_t *j, const char *where) {
             continue;
         }
         const char *name = json_string_value(json_object_get(json_object_get(item, "SpecialToken"), "id"));
-        if (!name) return rt_fail(RT_ERR_FORMAT, "%s: post_processor.single[%zu] is neither Sequence nor SpecialToken", where, i);
+        if (!name)
+            return rt_fail(RT_ERR_FORMAT, "%s: post_processor.single[%zu] is neither Sequence nor SpecialToken", where,
+                           i);
         json_t *ids = json_object_get(json_object_get(specials, name), "ids");
         if (!json_is_array(ids))
             return rt_fail(RT_ERR_FORMAT, "%s: post_processor.special_tokens has no ids for '%s'", where, name);
         size_t k;
         json_t *v;
         json_array_foreach(ids, k, v) {
-            if (!json_is_integer(v)) return rt_fail(RT_ERR_FORMAT, "%s: post_processor.special_tokens['%s'].ids is not integers", where, name);
+            if (!json_is_integer(v))
+                return rt_fail(RT_ERR_FORMAT, "%s: post_processor.special_tokens['%s'].ids is not integers", where,
+                               name);
             if (seen_seq) ids_append(&t->post.post, &t->post.n_post, (int32_t)json_integer_value(v));
             else ids_append(&t->post.pre, &t->post.n_pre, (int32_t)json_integer_value(v));
         }
@@ -122,12 +120,8 @@ rt_status rt_tok_load_postprocessor(rt_tokenizer *t, json_t *j, const char *wher
     if (!j || json_is_null(j)) return RT_OK;
     const char *type = type_of(j);
     if (!type) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'post_processor.type'", where);
-    if (strcmp(type, "Sequence") == 0) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(j, "processors"), i, v) RT_TRY(rt_tok_load_postprocessor(t, v, where));
-        return RT_OK;
-    }
+    if (strcmp(type, "Sequence") == 0)
+        return rt_tok_load_sequence(t, j, "processors", "post_processor", where, rt_tok_load_postprocessor);
     /* ByteLevel only adjusts offsets, which retrace does not report. */
     if (strcmp(type, "ByteLevel") == 0) return RT_OK;
     if (strcmp(type, "TemplateProcessing") == 0) return load_template(t, j, where);

@@ -60,7 +60,8 @@ static rt_status load_merge(rt_tokenizer *t, json_t *m, size_t rank, rt_tok_buf 
     if (json_is_string(m)) {
         const char *s = json_string_value(m), *sp = strchr(s, ' ');
         if (!sp || strchr(sp + 1, ' '))
-            return rt_fail(RT_ERR_FORMAT, "%s: model.merges[%zu] '%s' is not two tokens separated by one space", where, rank, s);
+            return rt_fail(RT_ERR_FORMAT, "%s: model.merges[%zu] '%s' is not two tokens separated by one space", where,
+                           rank, s);
         a = s;
         la = (size_t)(sp - s);
         b = sp + 1;
@@ -79,8 +80,11 @@ static rt_status load_merge(rt_tokenizer *t, json_t *m, size_t rank, rt_tok_buf 
     memcpy(pair + la, b, lb);
     int32_t ia = lookup(t, a, la, key), ib = lookup(t, b, lb, key), im = lookup(t, pair, la + lb, key);
     if (ia < 0 || ib < 0 || im < 0)
-        return rt_fail(RT_ERR_FORMAT, "%s: model.merges[%zu] '%.*s %.*s': %s not in model.vocab", where, rank, (int)la, a,
-                       (int)lb, b, ia < 0 ? "left token" : ib < 0 ? "right token" : "merged token");
+        return rt_fail(RT_ERR_FORMAT, "%s: model.merges[%zu] '%.*s %.*s': %s not in model.vocab", where, rank, (int)la,
+                       a, (int)lb, b,
+                       ia < 0   ? "left token"
+                       : ib < 0 ? "right token"
+                                : "merged token");
     rt_tok_pairmap_put(&t->model.merges, ia, ib, (int32_t)rank, im);
     return RT_OK;
 }
@@ -89,10 +93,12 @@ static rt_status load_bpe(rt_tokenizer *t, json_t *model, const char *where) {
     RT_TRY(load_vocab_object(t, json_object_get(model, "vocab"), where));
     json_t *merges = json_object_get(model, "merges");
     if (!json_is_array(merges)) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'model.merges' (an array)", where);
-    const char *prefix = opt_string(model, "continuing_subword_prefix"), *suffix = opt_string(model, "end_of_word_suffix");
+    const char *prefix = opt_string(model, "continuing_subword_prefix"),
+               *suffix = opt_string(model, "end_of_word_suffix");
     if ((prefix && *prefix) || (suffix && *suffix))
         return rt_fail(RT_ERR_UNSUPPORTED, "%s: model.%s '%s' is not supported", where,
-                       prefix && *prefix ? "continuing_subword_prefix" : "end_of_word_suffix", prefix && *prefix ? prefix : suffix);
+                       prefix && *prefix ? "continuing_subword_prefix" : "end_of_word_suffix",
+                       prefix && *prefix ? prefix : suffix);
     json_t *dropout = json_object_get(model, "dropout");
     if (json_is_number(dropout) && json_number_value(dropout) > 0)
         return rt_fail(RT_ERR_UNSUPPORTED, "%s: model.dropout > 0 (random merges) is not supported", where);
@@ -158,7 +164,8 @@ static rt_status load_unigram(rt_tokenizer *t, json_t *model, const char *where)
     json_t *unk = json_object_get(model, "unk_id");
     if (json_is_integer(unk)) {
         int64_t u = json_integer_value(unk);
-        if (u < 0 || (size_t)u >= n) return rt_fail(RT_ERR_FORMAT, "%s: model.unk_id %lld is out of range", where, (long long)u);
+        if (u < 0 || (size_t)u >= n)
+            return rt_fail(RT_ERR_FORMAT, "%s: model.unk_id %lld is out of range", where, (long long)u);
         t->unk_id = (int32_t)u;
     }
     t->model.byte_fallback = opt_bool(model, "byte_fallback");
@@ -191,5 +198,6 @@ rt_status rt_tok_load_model(rt_tokenizer *t, json_t *model, const char *where) {
         t->kind = RT_MODEL_UNIGRAM;
         return load_unigram(t, model, where);
     }
-    return rt_fail(RT_ERR_UNSUPPORTED, "%s: model.type '%s' is not supported (BPE, WordPiece, Unigram are)", where, type);
+    return rt_fail(RT_ERR_UNSUPPORTED, "%s: model.type '%s' is not supported (BPE, WordPiece, Unigram are)", where,
+                   type);
 }

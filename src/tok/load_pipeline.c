@@ -44,11 +44,22 @@ static char *escape_literal(const char *s) {
     rt_tok_buf b = {0};
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c < 0x80 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) rt_tok_buf_putc(&b, '\\');
+        if (c < 0x80 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+            rt_tok_buf_putc(&b, '\\');
         rt_tok_buf_putc(&b, (char)c);
     }
     rt_tok_buf_put(&b, "", 0);
     return b.p;
+}
+
+rt_status rt_tok_load_sequence(rt_tokenizer *t, json_t *j, const char *key, const char *section, const char *where,
+                               rt_status (*load)(rt_tokenizer *, json_t *, const char *)) {
+    json_t *list = json_object_get(j, key);
+    if (!json_is_array(list)) return rt_fail(RT_ERR_FORMAT, "%s: missing field '%s.%s'", where, section, key);
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) RT_TRY(load(t, v, where));
+    return RT_OK;
 }
 
 static rt_tok_norm *add_norm(rt_tokenizer *t, rt_tok_norm_kind kind) {
@@ -63,14 +74,8 @@ rt_status rt_tok_load_normalizer(rt_tokenizer *t, json_t *j, const char *where) 
     if (!j || json_is_null(j)) return RT_OK;
     const char *type = type_of(j);
     if (!type) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'normalizer.type'", where);
-    if (strcmp(type, "Sequence") == 0) {
-        json_t *list = json_object_get(j, "normalizers");
-        if (!json_is_array(list)) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'normalizer.normalizers'", where);
-        size_t i;
-        json_t *v;
-        json_array_foreach(list, i, v) RT_TRY(rt_tok_load_normalizer(t, v, where));
-        return RT_OK;
-    }
+    if (strcmp(type, "Sequence") == 0)
+        return rt_tok_load_sequence(t, j, "normalizers", "normalizer", where, rt_tok_load_normalizer);
     if (strcmp(type, "NFC") == 0) add_norm(t, RT_NORM_NFC);
     else if (strcmp(type, "NFKC") == 0) add_norm(t, RT_NORM_NFKC);
     else if (strcmp(type, "NFD") == 0) add_norm(t, RT_NORM_NFD);
@@ -179,14 +184,8 @@ rt_status rt_tok_load_pretokenizer(rt_tokenizer *t, json_t *j, const char *where
     if (!j || json_is_null(j)) return RT_OK;
     const char *type = type_of(j);
     if (!type) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'pre_tokenizer.type'", where);
-    if (strcmp(type, "Sequence") == 0) {
-        json_t *list = json_object_get(j, "pretokenizers");
-        if (!json_is_array(list)) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'pre_tokenizer.pretokenizers'", where);
-        size_t i;
-        json_t *v;
-        json_array_foreach(list, i, v) RT_TRY(rt_tok_load_pretokenizer(t, v, where));
-        return RT_OK;
-    }
+    if (strcmp(type, "Sequence") == 0)
+        return rt_tok_load_sequence(t, j, "pretokenizers", "pre_tokenizer", where, rt_tok_load_pretokenizer);
     if (strcmp(type, "Split") == 0) return load_split(t, j, where);
     if (strcmp(type, "Metaspace") == 0) return load_metaspace(t, j, where);
     if (strcmp(type, "ByteLevel") == 0) {

@@ -15,7 +15,8 @@ static int all_below(const char *s, size_t n, unsigned char limit) {
 static void utf8proc_form(const char *in, size_t n, int options, rt_tok_buf *out) {
     if (n == 0) return;
     utf8proc_uint8_t *res = NULL;
-    utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)in, (utf8proc_ssize_t)n, &res, options | UTF8PROC_STABLE);
+    utf8proc_ssize_t r =
+        utf8proc_map((const utf8proc_uint8_t *)in, (utf8proc_ssize_t)n, &res, options | UTF8PROC_STABLE);
     /* The text is valid UTF-8, so utf8proc only fails on memory; keep the text unchanged then. */
     if (r < 0) rt_tok_buf_put(out, in, n);
     else rt_tok_buf_put(out, res, (size_t)r);

@@ -57,7 +57,8 @@ rt_status rt_tok_precompiled_load(const char *b64, const char *where, rt_tok_pre
     size_t n = 0;
     RT_TRY(b64decode(b64, where, &blob, &n));
     uint32_t trie_bytes = 0;
-    if (n >= 4) trie_bytes = (uint32_t)blob[0] | (uint32_t)blob[1] << 8 | (uint32_t)blob[2] << 16 | (uint32_t)blob[3] << 24;
+    if (n >= 4)
+        trie_bytes = (uint32_t)blob[0] | (uint32_t)blob[1] << 8 | (uint32_t)blob[2] << 16 | (uint32_t)blob[3] << 24;
     if (n < 4 || trie_bytes % 4 || trie_bytes > n - 4 || trie_bytes == 0) {
         free(blob);
         return rt_fail(RT_ERR_FORMAT, "%s: normalizer.precompiled_charsmap has a bad trie size", where);

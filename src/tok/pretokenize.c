@@ -59,7 +59,8 @@ static void find_chars(int (*pred)(int32_t), int each, const char *s, size_t n, 
 
 /* Applies a split behaviour to the parts of `src` (a piece starting at `base` in the input), adding
  * pieces to dst. */
-static void emit_parts(parts *ps, rt_tok_split_behavior behavior, int invert, const char *src, size_t base, rt_tok_pieces *dst) {
+static void emit_parts(parts *ps, rt_tok_split_behavior behavior, int invert, const char *src, size_t base,
+                       rt_tok_pieces *dst) {
     if (invert)
         for (size_t i = 0; i < ps->n; i++) ps->v[i].match = !ps->v[i].match;
     parts merged = {0};
@@ -119,11 +120,13 @@ static int starts_with(const char *s, size_t n, const char *p) {
 
 /* Metaspace: spaces become the replacement, a replacement is prepended by scheme, then split before
  * each replacement. */
-static void metaspace(const rt_tok_pretok *p, const char *s, size_t n, size_t base, int first, rt_tok_pieces *dst, parts *ps) {
+static void metaspace(const rt_tok_pretok *p, const char *s, size_t n, size_t base, int first, rt_tok_pieces *dst,
+                      parts *ps) {
     rt_tok_buf t = {0};
     const char *rep = p->replacement;
     size_t rl = strlen(rep);
-    int prepend = p->prepend_scheme == RT_PREPEND_ALWAYS || (p->prepend_scheme == RT_PREPEND_FIRST && first && base == 0);
+    int prepend =
+        p->prepend_scheme == RT_PREPEND_ALWAYS || (p->prepend_scheme == RT_PREPEND_FIRST && first && base == 0);
     for (size_t i = 0; i < n; i++) {
         if (s[i] == ' ') rt_tok_buf_put(&t, rep, rl);
         else rt_tok_buf_putc(&t, s[i]);
@@ -157,7 +160,8 @@ static void metaspace(const rt_tok_pretok *p, const char *s, size_t n, size_t ba
     rt_tok_buf_free(&t);
 }
 
-static void run_one(const rt_tok_pretok *p, const char *s, size_t n, size_t base, int first, rt_tok_pieces *dst, parts *ps) {
+static void run_one(const rt_tok_pretok *p, const char *s, size_t n, size_t base, int first, rt_tok_pieces *dst,
+                    parts *ps) {
     switch (p->kind) {
     case RT_PRE_SPLIT:
         find_regex(p->re, s, n, ps);

@@ -65,7 +65,8 @@ rt_status rt_tok_regex_compile(const char *pattern, const char *where, rt_tok_re
     char *pat = rewrite_spaces(pattern);
     int err;
     PCRE2_SIZE erroff;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &err, &erroff, NULL);
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &err, &erroff, NULL);
     free(pat);
     if (!code) {
         PCRE2_UCHAR msg[256];

@@ -305,6 +305,10 @@ rt_status rt_tok_load_decoder(rt_tokenizer *t, struct json_t *j, const char *whe
 rt_status rt_tok_load_postprocessor(rt_tokenizer *t, struct json_t *j, const char *where);
 rt_status rt_tok_load_added(rt_tokenizer *t, struct json_t *j, const char *where);
 rt_status rt_tok_load_config(rt_tokenizer *t, const char *path);
+/* Loads each member of a {"type": "Sequence", key: [...]} section with `load`; `section` names it in
+ * messages. */
+rt_status rt_tok_load_sequence(rt_tokenizer *t, struct json_t *j, const char *key, const char *section,
+                               const char *where, rt_status (*load)(rt_tokenizer *, struct json_t *, const char *));
 /* Sets t->tokens[id] (grows the tables); fails on a duplicate id with different text. */
 rt_status rt_tok_set_token(rt_tokenizer *t, int32_t id, const char *s, size_t len, const char *where);
 
@@ -345,7 +349,8 @@ typedef struct {
     int32_t n_merges;
 } rt_tok_bpe_result;
 
-void rt_tok_train_merges(const rt_tok_word_counts *wc, int32_t max_tokens, int32_t min_frequency, rt_tok_bpe_result *out);
+void rt_tok_train_merges(const rt_tok_word_counts *wc, int32_t max_tokens, int32_t min_frequency,
+                         rt_tok_bpe_result *out);
 void rt_tok_bpe_result_free(rt_tok_bpe_result *r);
 rt_status rt_tok_train_write(const rt_tok_bpe_result *r, const rt_bpe_train_params *p, const char *out_dir);
 

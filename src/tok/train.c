@@ -17,10 +17,11 @@ rt_bpe_train_params rt_bpe_train_params_default(void) {
 
 static rt_status check_params(const rt_bpe_train_params *p) {
     if (p->vocab_size < BYTE_TOKENS + (int32_t)p->n_special)
-        return rt_fail(RT_ERR_ARG, "vocab size %d is smaller than the 256 byte tokens plus %zu special tokens", (int)p->vocab_size,
-                       p->n_special);
+        return rt_fail(RT_ERR_ARG, "vocab size %d is smaller than the 256 byte tokens plus %zu special tokens",
+                       (int)p->vocab_size, p->n_special);
     for (size_t i = 0; i < p->n_special; i++) {
-        if (!p->special_tokens[i] || !*p->special_tokens[i]) return rt_fail(RT_ERR_ARG, "special token %zu is empty", i);
+        if (!p->special_tokens[i] || !*p->special_tokens[i])
+            return rt_fail(RT_ERR_ARG, "special token %zu is empty", i);
         for (size_t k = 0; k < i; k++)
             if (strcmp(p->special_tokens[i], p->special_tokens[k]) == 0)
                 return rt_fail(RT_ERR_ARG, "special token '%s' is given twice", p->special_tokens[i]);
@@ -30,12 +31,14 @@ static rt_status check_params(const rt_bpe_train_params *p) {
         if (!named[k]) continue;
         size_t i = 0;
         while (i < p->n_special && strcmp(p->special_tokens[i], named[k]) != 0) i++;
-        if (i == p->n_special) return rt_fail(RT_ERR_ARG, "%s token '%s' is not one of the special tokens", k ? "eos" : "bos", named[k]);
+        if (i == p->n_special)
+            return rt_fail(RT_ERR_ARG, "%s token '%s' is not one of the special tokens", k ? "eos" : "bos", named[k]);
     }
     return RT_OK;
 }
 
-rt_status rt_bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_params *params, const char *out_dir) {
+rt_status rt_bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_params *params,
+                       const char *out_dir) {
     RT_TRY(check_params(params));
     if (n_files == 0) return rt_fail(RT_ERR_ARG, "no corpus files to train on");
     rt_tok_regex *re;

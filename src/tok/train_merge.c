@@ -155,7 +155,8 @@ static int32_t add_token(rt_tok_bpe_result *r, rt_tok_strmap *ids, const char *s
     return r->n_tokens++;
 }
 
-void rt_tok_train_merges(const rt_tok_word_counts *wc, int32_t max_tokens, int32_t min_frequency, rt_tok_bpe_result *r) {
+void rt_tok_train_merges(const rt_tok_word_counts *wc, int32_t max_tokens, int32_t min_frequency,
+                         rt_tok_bpe_result *r) {
     memset(r, 0, sizeof *r);
     rt_tok_strmap ids;
     rt_tok_strmap_init(&ids, (size_t)max_tokens);

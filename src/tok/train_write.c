@@ -18,7 +18,8 @@ static json_t *mapped(const rt_tok_buf *b) {
 static json_t *pre_tokenizer(void) {
     json_t *split = json_pack("{s:s, s:{s:s}, s:s, s:b}", "type", "Split", "pattern", "Regex", RT_TOK_LLAMA3_PATTERN,
                               "behavior", "Isolated", "invert", 0);
-    json_t *bl = json_pack("{s:s, s:b, s:b, s:b}", "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 0);
+    json_t *bl = json_pack("{s:s, s:b, s:b, s:b}", "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1,
+                           "use_regex", 0);
     return json_pack("{s:s, s:[o, o]}", "type", "Sequence", "pretokenizers", split, bl);
 }
 
@@ -38,29 +39,32 @@ rt_status rt_tok_train_write(const rt_tok_bpe_result *r, const rt_bpe_train_para
     int32_t ns = (int32_t)p->n_special;
     json_t *added = json_array(), *vocab = json_object();
     for (int32_t i = 0; i < ns; i++) {
-        json_array_append_new(added, json_pack("{s:i, s:s, s:b, s:b, s:b, s:b, s:b}", "id", i, "content", p->special_tokens[i],
-                                               "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0, "special", 1));
+        json_array_append_new(added,
+                              json_pack("{s:i, s:s, s:b, s:b, s:b, s:b, s:b}", "id", i, "content", p->special_tokens[i],
+                                        "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0, "special", 1));
         json_object_set_new(vocab, p->special_tokens[i], json_integer(i));
     }
     rt_status s = RT_OK;
     for (int32_t i = 0; i < r->n_tokens && s == RT_OK; i++) {
         json_t *k = mapped(&r->token[i]);
         if (json_object_get(vocab, json_string_value(k)))
-            s = rt_fail(RT_ERR_ARG, "special token '%s' is also a learned token; choose another name", json_string_value(k));
+            s = rt_fail(RT_ERR_ARG, "special token '%s' is also a learned token; choose another name",
+                        json_string_value(k));
         else json_object_set_new(vocab, json_string_value(k), json_integer(ns + i));
         json_decref(k);
     }
     json_t *merges = json_array();
     for (int32_t k = 0; k < r->n_merges; k++)
-        json_array_append_new(merges, json_pack("[o, o]", mapped(&r->token[r->left[k]]), mapped(&r->token[r->right[k]])));
-    json_t *model = json_pack("{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:o, s:o}", "type", "BPE", "dropout", "unk_token",
-                              "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0, "byte_fallback", 0,
-                              "ignore_merges", 0, "vocab", vocab, "merges", merges);
-    json_t *root = json_pack("{s:s, s:n, s:n, s:o, s:n, s:o, s:{s:s, s:b, s:b, s:b}, s:{s:s, s:b, s:b, s:b}, s:o}", "version",
-                             "1.0", "truncation", "padding", "added_tokens", added, "normalizer", "pre_tokenizer",
-                             pre_tokenizer(), "post_processor", "type", "ByteLevel", "add_prefix_space", 1, "trim_offsets", 0,
-                             "use_regex", 1, "decoder", "type", "ByteLevel", "add_prefix_space", 1, "trim_offsets", 1,
-                             "use_regex", 1, "model", model);
+        json_array_append_new(merges,
+                              json_pack("[o, o]", mapped(&r->token[r->left[k]]), mapped(&r->token[r->right[k]])));
+    json_t *model = json_pack("{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:o, s:o}", "type", "BPE", "dropout",
+                              "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0,
+                              "byte_fallback", 0, "ignore_merges", 0, "vocab", vocab, "merges", merges);
+    json_t *root = json_pack("{s:s, s:n, s:n, s:o, s:n, s:o, s:{s:s, s:b, s:b, s:b}, s:{s:s, s:b, s:b, s:b}, s:o}",
+                             "version", "1.0", "truncation", "padding", "added_tokens", added, "normalizer",
+                             "pre_tokenizer", pre_tokenizer(), "post_processor", "type", "ByteLevel",
+                             "add_prefix_space", 1, "trim_offsets", 0, "use_regex", 1, "decoder", "type", "ByteLevel",
+                             "add_prefix_space", 1, "trim_offsets", 1, "use_regex", 1, "model", model);
     if (!root) s = rt_fail(RT_ERR_STATE, "%s: could not build tokenizer.json", out_dir);
     if (s == RT_OK) s = rt_mkdir_p(out_dir);
     if (s == RT_OK) {
