@@ -48,6 +48,12 @@ static void test_bad_files(void **state) {
                  RT_ERR_FORMAT, "missing field 'added_tokens[0].content'");
     expect_error("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}", RT_ERR_FORMAT,
                  "missing field 'model.unk_token'");
+    /* Ids size the id tables: a huge one is refused rather than allocated. */
+    expect_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 1000000000}, \"merges\": []}}", RT_ERR_FORMAT,
+                 "model.vocab['a'] has id 1000000000 out of range");
+    expect_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}, \"added_tokens\": [{\"id\": "
+                 "2000000000, \"content\": \"x\"}]}",
+                 RT_ERR_FORMAT, "bad field 'added_tokens[0].id'");
     expect_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\"]]}}", RT_ERR_FORMAT,
                  "model.vocab[0] is not [piece, score]");
 }

@@ -28,7 +28,7 @@ rt_status rt_tok_load_added(rt_tokenizer *t, json_t *list, const char *where) {
         const char *content = json_string_value(json_object_get(o, "content"));
         json_t *id = json_object_get(o, "id");
         if (!content) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'added_tokens[%zu].content'", where, i);
-        if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > INT32_MAX / 2)
+        if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > RT_TOK_MAX_ID)
             return rt_fail(RT_ERR_FORMAT, "%s: missing or bad field 'added_tokens[%zu].id'", where, i);
         size_t len = strlen(content);
         int32_t tid = (int32_t)json_integer_value(id);

@@ -30,7 +30,7 @@ static rt_status load_vocab_object(rt_tokenizer *t, json_t *vocab, const char *w
             break;
         }
         int64_t id = json_integer_value(v);
-        if (id < 0 || id > INT32_MAX / 2) {
+        if (id < 0 || id > RT_TOK_MAX_ID) {
             s = rt_fail(RT_ERR_FORMAT, "%s: model.vocab['%s'] has id %lld out of range", where, tok, (long long)id);
             break;
         }
@@ -53,10 +53,11 @@ static const char *opt_string(json_t *model, const char *key) {
 
 static int opt_bool(json_t *model, const char *key) { return json_is_true(json_object_get(model, key)); }
 
-static rt_status load_merge(rt_tokenizer *t, json_t *m, size_t rank, rt_tok_buf *key, const char *where) {
+static rt_status load_merge(rt_tokenizer *t, json_t *m, size_t rank, rt_tok_buf *key, rt_tok_buf *pair,
+                            const char *where) {
     const char *a, *b;
     size_t la, lb;
-    char pair[1024];
+    /* The merged token's text: a + b, in a buffer the caller reuses. */
     if (json_is_string(m)) {
         const char *s = json_string_value(m), *sp = strchr(s, ' ');
         if (!sp || strchr(sp + 1, ' '))
@@ -75,10 +76,10 @@ static rt_status load_merge(rt_tokenizer *t, json_t *m, size_t rank, rt_tok_buf 
     } else {
         return rt_fail(RT_ERR_FORMAT, "%s: model.merges[%zu] is neither \"a b\" nor [\"a\", \"b\"]", where, rank);
     }
-    if (la + lb >= sizeof pair) return rt_fail(RT_ERR_FORMAT, "%s: model.merges[%zu] is too long", where, rank);
-    memcpy(pair, a, la);
-    memcpy(pair + la, b, lb);
-    int32_t ia = lookup(t, a, la, key), ib = lookup(t, b, lb, key), im = lookup(t, pair, la + lb, key);
+    pair->len = 0;
+    rt_tok_buf_put(pair, a, la);
+    rt_tok_buf_put(pair, b, lb);
+    int32_t ia = lookup(t, a, la, key), ib = lookup(t, b, lb, key), im = lookup(t, pair->p, pair->len, key);
     if (ia < 0 || ib < 0 || im < 0)
         return rt_fail(RT_ERR_FORMAT, "%s: model.merges[%zu] '%.*s %.*s': %s not in model.vocab", where, rank, (int)la,
                        a, (int)lb, b,
@@ -107,11 +108,12 @@ static rt_status load_bpe(rt_tokenizer *t, json_t *model, const char *where) {
     m->fuse_unk = opt_bool(model, "fuse_unk");
     m->ignore_merges = opt_bool(model, "ignore_merges");
     rt_tok_pairmap_init(&m->merges, json_array_size(merges));
-    rt_tok_buf key = {0};
+    rt_tok_buf key = {0}, pair = {0};
     size_t i;
     json_t *v;
     rt_status s = RT_OK;
-    json_array_foreach(merges, i, v) if ((s = load_merge(t, v, i, &key, where)) != RT_OK) break;
+    json_array_foreach(merges, i, v) if ((s = load_merge(t, v, i, &key, &pair, where)) != RT_OK) break;
+    rt_tok_buf_free(&pair);
     const char *unk = opt_string(model, "unk_token");
     if (s == RT_OK && unk) t->unk_id = lookup(t, unk, strlen(unk), &key);
     for (int b = 0; b < 256 && s == RT_OK; b++) {

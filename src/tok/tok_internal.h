@@ -13,6 +13,10 @@
 
 struct json_t;
 
+/* The largest token id accepted from a file (16.7M; the largest real vocabularies hold about 260k):
+ * ids size the id tables, so a file must not make them huge. */
+#define RT_TOK_MAX_ID ((1 << 24) - 1)
+
 /* ---- growable byte buffer ---- */
 typedef struct {
     char *p;
