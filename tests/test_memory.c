@@ -329,6 +329,16 @@ static void test_search(void **state) {
     /* Not 1: the query keys on the last 2 steps, the stored key on all 3. */
     assert_true(r.hits[0].similarity > 0.9);
     rt_memory_results_free(&r);
+    /* Many hits, including failures: still no negative among them. */
+    q.k = 150;
+    q.negatives = 10;
+    assert_int_equal(rt_memory_search(m, own, &q, &r), RT_OK);
+    assert_int_equal(r.n_hits, 150);
+    assert_int_equal(r.n_negatives, 10);
+    for (int i = 0; i < r.n_negatives; i++)
+        for (int j = 0; j < r.n_hits; j++) assert_string_not_equal(r.negatives[i].id, r.hits[j].id);
+    rt_memory_results_free(&r);
+    q.k = 8;
     free(own);
     /* Graph search agrees with the exact scan. */
     q.negatives = 0;

@@ -22,7 +22,7 @@ typedef struct {
     size_t n_allow;
     uint64_t *bits; /* the same as a bitmap over seqs, for O(1) tests during the graph search */
     int64_t n_bits;
-    int64_t deny[64];
+    int64_t deny[1]; /* the query's own episode */
     int n_deny;
 } filter_ctx;
 
@@ -193,8 +193,12 @@ static rt_status search_locked(rt_memory *m, const float *vec, const rt_memory_q
     f.bits = NULL;
     if (s == RT_OK && q->negatives > 0) {
         filter_ctx g = f;
-        for (int i = 0; i < out->n_hits && g.n_deny < (int)(sizeof g.deny / sizeof g.deny[0]); i++) g.deny[g.n_deny++] = out->hits[i].rowid;
         s = load_allow(m, q, "failure", &g);
+        /* The hits are taken out of the failures' bitmap, so none comes back as a negative. */
+        for (int i = 0; s == RT_OK && i < out->n_hits; i++) {
+            int64_t seq = out->hits[i].rowid;
+            if (seq < g.n_bits) g.bits[seq >> 6] &= ~(1ull << (seq & 63));
+        }
         /* Negatives are ranked by similarity alone: the point is the nearest ways to fail. */
         if (s == RT_OK) s = collect(m, q, vec, &g, q->negatives, 0.0, &out->negatives, &out->n_negatives);
         free(g.allow);
