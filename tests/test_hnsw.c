@@ -79,6 +79,40 @@ static void test_kernels_match_scalar(void **state) {
     print_message("distance kernel: %s\n", rt_distance_kernel_name());
 }
 
+/* The same graph built and searched with scalar and with SIMD kernels gives the same neighbours
+ * (distances agree to rounding, so only near-ties may swap). */
+static void test_scalar_and_simd_graphs_agree(void **state) {
+    (void)state;
+    const int n = 1500, nq = 50;
+    float *data = clustered(n, DIM, 51), *queries = clustered(nq, DIM, 52);
+    rt_hnsw *g[2];
+    for (int v = 0; v < 2; v++) {
+        rt_distance_force_scalar(v == 0);
+        rt_hnsw_params p = rt_hnsw_params_default(DIM);
+        assert_int_equal(rt_hnsw_create(&p, &g[v]), RT_OK);
+        for (int i = 0; i < n; i++) assert_int_equal(rt_hnsw_insert(g[v], i, data + (size_t)i * DIM), RT_OK);
+    }
+    rt_distance_force_scalar(0);
+    int same = 0;
+    for (int q = 0; q < nq; q++) {
+        rt_hnsw_hit a[K], b[K];
+        int na, nb;
+        assert_int_equal(rt_hnsw_search(g[0], queries + (size_t)q * DIM, K, 50, NULL, NULL, a, &na), RT_OK);
+        assert_int_equal(rt_hnsw_search(g[1], queries + (size_t)q * DIM, K, 50, NULL, NULL, b, &nb), RT_OK);
+        assert_int_equal(na, nb);
+        for (int i = 0; i < na; i++) {
+            same += a[i].label == b[i].label;
+            assert_float_equal(a[i].distance, b[i].distance, 1e-3);
+        }
+    }
+    print_message("scalar and %s graphs: %d of %d results identical\n", rt_distance_kernel_name(), same, nq * K);
+    assert_true(same >= nq * K * 97 / 100);
+    rt_hnsw_free(g[0]);
+    rt_hnsw_free(g[1]);
+    free(data);
+    free(queries);
+}
+
 static void recall_for_metric(rt_metric metric) {
     const int n = 4000, nq = 100;
     float *data = clustered(n, DIM, 11), *queries = clustered(nq, DIM, 12);
@@ -268,6 +302,7 @@ static void test_file_round_trip_and_corruption(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_match_scalar),
+        cmocka_unit_test(test_scalar_and_simd_graphs_agree),
         cmocka_unit_test(test_recall_cosine),
         cmocka_unit_test(test_recall_ip),
         cmocka_unit_test(test_recall_l2),
