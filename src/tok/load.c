@@ -154,6 +154,8 @@ void rt_tokenizer_free(rt_tokenizer *t) {
     rt_tok_pairmap_free(&t->model.merges);
     free(t->model.wp_prefix);
     free(t->model.scores);
+    rt_tok_pairmap_free(&t->model.trie);
+    free(t->model.trie_piece);
     for (size_t i = 0; i < t->n_added; i++) free(t->added[i].content);
     free(t->added);
     rt_tok_strmap_free(&t->added_map);

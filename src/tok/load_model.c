@@ -143,12 +143,32 @@ static rt_status load_wordpiece(rt_tokenizer *t, json_t *model, const char *wher
     return RT_OK;
 }
 
+/* Adds piece `id` to the Unigram trie (a later duplicate piece wins, as in the reference's map). */
+static void trie_insert(rt_tok_model *m, const char *s, size_t n, int32_t id) {
+    int32_t node = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t unused, child;
+        if (!rt_tok_pairmap_get(&m->trie, node, (unsigned char)s[i], &unused, &child)) {
+            child = m->n_trie_nodes++;
+            m->trie_piece = rt_realloc(m->trie_piece, (size_t)m->n_trie_nodes * sizeof *m->trie_piece);
+            m->trie_piece[child] = -1;
+            rt_tok_pairmap_put(&m->trie, node, (unsigned char)s[i], 0, child);
+        }
+        node = child;
+    }
+    m->trie_piece[node] = id;
+}
+
 static rt_status load_unigram(rt_tokenizer *t, json_t *model, const char *where) {
     json_t *vocab = json_object_get(model, "vocab");
     if (!json_is_array(vocab)) return rt_fail(RT_ERR_FORMAT, "%s: missing field 'model.vocab' (an array)", where);
     size_t n = json_array_size(vocab);
     rt_tok_strmap_init(&t->vocab, n);
     t->model.scores = rt_calloc(n ? n : 1, sizeof *t->model.scores);
+    rt_tok_pairmap_init(&t->model.trie, n * 4);
+    t->model.trie_piece = rt_malloc(sizeof *t->model.trie_piece);
+    t->model.trie_piece[0] = -1;
+    t->model.n_trie_nodes = 1;
     t->model.min_score = INFINITY;
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(vocab, i);
@@ -161,7 +181,7 @@ static rt_status load_unigram(rt_tokenizer *t, json_t *model, const char *where)
         rt_tok_strmap_put(&t->vocab, s, l, (int32_t)i);
         t->model.scores[i] = rt_tok_serde_f64(json_number_value(sc));
         if (t->model.scores[i] < t->model.min_score) t->model.min_score = t->model.scores[i];
-        if ((int32_t)l > t->model.max_piece_bytes) t->model.max_piece_bytes = (int32_t)l;
+        trie_insert(&t->model, s, l, (int32_t)i);
     }
     json_t *unk = json_object_get(model, "unk_id");
     if (json_is_integer(unk)) {

@@ -265,7 +265,11 @@ typedef struct {
     /* Unigram */
     double *scores;            /* per id */
     double min_score;
-    int32_t max_piece_bytes;
+    /* A byte trie over the pieces, as the reference walks one: (node, byte) -> child node in
+     * trie.merged; trie_piece[node] is the piece ending there, or -1. Node 0 is the root. */
+    rt_tok_pairmap trie;
+    int32_t *trie_piece;
+    int32_t n_trie_nodes;
 } rt_tok_model;
 
 struct rt_tokenizer {

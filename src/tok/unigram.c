@@ -45,17 +45,16 @@ void rt_tok_unigram_word(const rt_tokenizer *t, const char *w, size_t n, rt_tok_
         if (!mblen) mblen = 1;
         double here = best[s].score;
         int single = 0;
-        /* Candidate pieces end at each later char boundary, shortest first (the trie's order). */
-        for (size_t e = s + mblen; e <= n && e - s <= (size_t)m->max_piece_bytes;) {
-            int32_t id = rt_tok_strmap_get(&t->vocab, w + s, e - s);
-            if (id >= 0) {
-                double cand = here + m->scores[id];
-                if (best[e].start < 0 || cand > best[e].score) best[e] = (node){cand, (int32_t)s, id};
-                if (e - s == mblen) single = 1;
-            }
-            if (e == n) break;
-            size_t l = rt_tok_utf8_valid_len((const unsigned char *)w + e, n - e);
-            e += l ? l : 1;
+        /* Walk the trie from s: every piece that prefixes the rest is a candidate, shortest first. */
+        int32_t tn = 0;
+        for (size_t e = s + 1; e <= n; e++) {
+            int32_t unused;
+            if (!rt_tok_pairmap_get(&m->trie, tn, (unsigned char)w[e - 1], &unused, &tn)) break;
+            int32_t id = m->trie_piece[tn];
+            if (id < 0) continue;
+            double cand = here + m->scores[id];
+            if (best[e].start < 0 || cand > best[e].score) best[e] = (node){cand, (int32_t)s, id};
+            if (e - s == mblen) single = 1;
         }
         if (!single) {
             double cand = here + unk_score;
