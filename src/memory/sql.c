@@ -21,24 +21,46 @@ rt_status rt_sql_exec(sqlite3 *db, const char *sql) {
     return RT_OK;
 }
 
-rt_status rt_sql_open(const char *path, int flags, sqlite3 **out) {
-    *out = NULL;
+static rt_status open_once(const char *name, int flags, const char *path, sqlite3 **out) {
     sqlite3 *db;
-    if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    *out = NULL;
+    if (sqlite3_open_v2(name, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         rt_status s = rt_fail(RT_ERR_IO, "%s: cannot open: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return s;
     }
     sqlite3_busy_timeout(db, RT_MEMORY_BUSY_TIMEOUT_MS);
-    /* synchronous=FULL in WAL mode makes every commit durable, not only consistent. */
-    /* A 32 MB page cache keeps the filter indexes of a large memory in memory between searches. */
-    rt_status s = rt_sql_exec(db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA cache_size=-32768;");
-    if (s != RT_OK) {
+    /* synchronous=FULL in WAL mode makes every commit durable, not only consistent. A 32 MB page cache
+     * keeps the filter indexes of a large memory in memory between searches. The pragmas are also the
+     * first read, so a file that cannot be opened fails here. */
+    if (sqlite3_exec(db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA cache_size=-32768;", NULL, NULL, NULL) != SQLITE_OK) {
+        rt_status s = rt_fail(RT_ERR_IO, "%s: cannot open: %s", path, sqlite3_errmsg(db));
         sqlite3_close(db);
         return s;
     }
     *out = db;
     return RT_OK;
+}
+
+/* A WAL database on read-only media cannot be opened the usual way once its -shm file is gone (SQLite
+ * cannot create it there); opened as immutable it can, and nothing can change it there anyway. */
+static rt_status open_immutable(const char *path, sqlite3 **out) {
+    char *uri = rt_malloc(3 * strlen(path) + 32);
+    char *u = uri + sprintf(uri, "file:");
+    for (const char *p = path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#') u += sprintf(u, "%%%02X", (unsigned char)*p);
+        else *u++ = *p;
+    }
+    sprintf(u, "?immutable=1");
+    rt_status s = open_once(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, path, out);
+    free(uri);
+    return s;
+}
+
+rt_status rt_sql_open(const char *path, int flags, sqlite3 **out) {
+    rt_status s = open_once(path, flags, path, out);
+    if (s != RT_OK && (flags & SQLITE_OPEN_READONLY) && rt_path_exists(path)) s = open_immutable(path, out);
+    return s;
 }
 
 rt_status rt_meta_get(sqlite3 *db, const char *key, char **out) {

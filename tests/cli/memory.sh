@@ -89,6 +89,25 @@ done
 wait $pa && wait $pb && ok || bad "concurrent adds failed"
 "$bin" memory stats "$mem" --json | grep -q '"episodes":606' && ok || bad "concurrent adds lost episodes"
 "$bin" memory check "$mem" | grep -q "606 vectors" && ok || bad "index after concurrent adds"
+# A full disk and a read-only one (a small tmpfs; needs root, as CI has; skipped elsewhere): a clear
+# error and nothing lost.
+small=$tmp/small
+mkdir -p "$small"
+if mount -t tmpfs -o size=600k tmpfs "$small" 2>/dev/null; then
+  trap 'umount "$small" 2>/dev/null; rm -rf "$tmp"' EXIT
+  "$bin" memory init "$small/mem" 2>/dev/null
+  for i in $(seq 1 2000); do ep "f$i" household "put a hot apple number $i in the fridge with a long description" success 1 fridge 1; done > "$tmp/big.jsonl"
+  head -n 20 "$tmp/big.jsonl" | "$bin" memory add "$small/mem" - 2>/dev/null
+  one_line_error "disk is full" "$bin" memory add "$small/mem" "$tmp/big.jsonl"
+  "$bin" memory stats "$small/mem" --json | grep -q '"episodes":20' && ok || bad "a full disk lost or half-added episodes"
+  "$bin" memory check "$small/mem" | grep -q "20 vectors" && ok || bad "check after a full disk"
+  mount -o remount,ro "$small"
+  one_line_error "memory.db" "$bin" memory add "$small/mem" "$tmp/a.jsonl"
+  "$bin" memory search "$small/mem" "hot apple" -k 1 2>/dev/null | grep -q "f" && ok || bad "search on a read-only memory"
+  umount "$small"
+else
+  echo "note: cannot mount a tmpfs here; full and read-only disk checks skipped" >&2
+fi
 "$bin" memory --help | grep -q "usage: retrace memory" && ok || bad "--help"
 
 echo "$pass passed, $failn failed"
