@@ -145,10 +145,29 @@ static void test_episode_goes_back_into_memory(void **state) {
     json_decref(ep);
 }
 
+/* A budget too small for the task ends the episode as a failure, not the run. */
+static void test_context_overflow(void **state) {
+    (void)state;
+    rt_env_config ec = rt_env_config_default();
+    rt_env *env;
+    assert_int_equal(rt_env_open("household", &ec, &env), RT_OK);
+    rt_agent a = {model, tok, NULL, rt_agent_params_default()};
+    a.params.budget_tokens = 8;
+    json_t *ep;
+    rt_agent_stats st;
+    assert_int_equal(rt_agent_run_episode(&a, env, 3, "tiny-budget", &ep, &st), RT_OK);
+    assert_int_equal(st.steps, 0);
+    assert_string_equal(json_string_value(json_object_get(ep, "outcome")), "failure");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ep, "meta"), "end_reason")), "context_overflow");
+    json_decref(ep);
+    rt_env_close(env);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dynamic_static_none),
         cmocka_unit_test(test_episode_goes_back_into_memory),
+        cmocka_unit_test(test_context_overflow),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -45,7 +45,8 @@ typedef struct {
 
 /* Runs one episode from `seed` and returns it as a JSON object in the episode format (meta holds the
  * seed, "policy": "agent", the end reason, the first observation, the invalid-action count and the
- * retrieval mode). An environment error ends the call with that error. */
+ * retrieval mode). An episode whose task and last step no longer fit the prompt budget ends there as a
+ * failure with end reason "context_overflow". An environment error ends the call with that error. */
 rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const char *id, struct json_t **episode,
                                rt_agent_stats *stats);
 

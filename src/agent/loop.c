@@ -60,7 +60,7 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
     rt_memory_step *hist = rt_calloc((size_t)max_steps + 1, sizeof *hist);
     rt_retrieved r = {0};
     rt_status s = RT_OK;
-    int success = 0, done = 0;
+    int success = 0, done = 0, overflow = 0;
     const char *end_reason = "budget_exhausted";
     while (s == RT_OK && !done && st->steps < max_steps) {
         if (a->memory && (st->steps == 0 || a->params.dynamic)) {
@@ -75,6 +75,12 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
         char *prompt = NULL, *gen = NULL, *action = NULL, *thought = NULL;
         rt_prompt_stats ps;
         s = rt_prompt_build(a->tok, &parts, a->params.budget_tokens, &prompt, &ps);
+        if (s == RT_ERR_ARG) {
+            /* The task and the last step alone overflow the budget: the episode ends here, a failure. */
+            s = RT_OK;
+            overflow = 1;
+            break;
+        }
         if (s == RT_OK) {
             st->prompt_cuts += ps.dropped_failures + ps.dropped_successes + ps.dropped_docs + ps.dropped_history;
             double t0 = rt_now();
@@ -107,6 +113,7 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
         free(prompt), free(gen), free(action), free(thought);
     }
     if (done) end_reason = success ? "success" : "env_done";
+    if (overflow) end_reason = "context_overflow";
     rt_retrieved_free(&r);
     free(hist);
     if (s != RT_OK) {
