@@ -1,8 +1,9 @@
 /* attention.c: causal grouped-query attention (with an optional sliding window), forward and backward.
  *
- * Per (batch, head) the scores are one sgemm over strided views of q and k, so no transposed copies
- * are made. The full T x T product is computed and the masked half zeroed; the probabilities are kept
- * for the backward pass. */
+ * Per (batch, head, block of query rows) the scores are sgemms over strided views of q and k, so no
+ * transposed copies are made, and only the keys a block can see are multiplied (the masked upper
+ * triangle, and keys left of a sliding window, are skipped block-wise). The probabilities are kept for
+ * the backward pass. */
 #include <math.h>
 #include <string.h>
 
@@ -27,6 +28,10 @@ static void softmax_row(float *row, int i, int window, int T) {
     for (int j = i + 1; j < T; j++) row[j] = 0.0f;
 }
 
+/* Queries are processed in blocks of this many rows: a block only multiplies the keys it can see (up to
+ * its last row, from the first key its first row's window reaches), which skips the masked half. */
+#define RT_ATTN_ROW_BLOCK 64
+
 void rt_attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
                           const rt_attn_shape *s) {
     int T = s->T, hd = s->head_dim, nh = s->n_heads, nkv = s->n_kv_heads;
@@ -38,11 +43,17 @@ void rt_attention_forward(float *out, float *probs, const float *q, const float 
             const float *qb = q + (size_t)b * T * qs + (size_t)h * hd;
             const float *kb = k + (size_t)b * T * ks + (size_t)(h / group) * hd;
             const float *vb = v + (size_t)b * T * ks + (size_t)(h / group) * hd;
+            float *ob = out + (size_t)b * T * qs + (size_t)h * hd;
             float *P = probs ? probs + ((size_t)b * nh + h) * T * T : tmp;
-            rt_sgemm(0, 1, T, T, hd, scale, qb, qs, kb, ks, 0.0f, P, T);
-#pragma omp parallel for if ((size_t)T * T > 16384)
-            for (int i = 0; i < T; i++) softmax_row(P + (size_t)i * T, i, s->window, T);
-            rt_sgemm(0, 0, T, hd, T, 1.0f, P, T, vb, ks, 0.0f, out + (size_t)b * T * qs + (size_t)h * hd, qs);
+            for (int r0 = 0; r0 < T; r0 += RT_ATTN_ROW_BLOCK) {
+                int rows = T - r0 < RT_ATTN_ROW_BLOCK ? T - r0 : RT_ATTN_ROW_BLOCK;
+                int c0 = first_visible(r0, s->window), c1 = r0 + rows;
+                float *Pb = P + (size_t)r0 * T;
+                rt_sgemm(0, 1, rows, c1 - c0, hd, scale, qb + (size_t)r0 * qs, qs, kb + (size_t)c0 * ks, ks, 0.0f, Pb + c0, T);
+#pragma omp parallel for if ((size_t)rows * T > 16384)
+                for (int i = 0; i < rows; i++) softmax_row(Pb + (size_t)i * T, r0 + i, s->window, T);
+                rt_sgemm(0, 0, rows, hd, c1 - c0, 1.0f, Pb + c0, T, vb + (size_t)c0 * ks, ks, 0.0f, ob + (size_t)r0 * qs, qs);
+            }
         }
     rt_free_aligned(tmp);
 }
@@ -59,23 +70,31 @@ void rt_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
             size_t qoff = (size_t)b * T * qs + (size_t)h * hd;
             size_t koff = (size_t)b * T * ks + (size_t)(h / group) * hd;
             const float *P = probs + ((size_t)b * nh + h) * T * T;
-            float *dP = scratch;
-            /* dP = dO V^T, dV += P^T dO */
-            rt_sgemm(0, 1, T, T, hd, 1.0f, dout + qoff, qs, v + koff, ks, 0.0f, dP, T);
-            rt_sgemm(1, 0, T, hd, T, 1.0f, P, T, dout + qoff, qs, 1.0f, dv + koff, ks);
-            /* softmax backward: dS = P * (dP - sum_j P dP); masked entries have P = 0 and stay 0. */
-#pragma omp parallel for if ((size_t)T * T > 16384)
-            for (int i = 0; i < T; i++) {
-                const float *p = P + (size_t)i * T;
-                float *d = dP + (size_t)i * T;
-                float dot = 0.0f;
-                for (int j = 0; j <= i; j++) dot += p[j] * d[j];
-                for (int j = 0; j <= i; j++) d[j] = p[j] * (d[j] - dot);
-                for (int j = i + 1; j < T; j++) d[j] = 0.0f;
+            for (int r0 = 0; r0 < T; r0 += RT_ATTN_ROW_BLOCK) {
+                int rows = T - r0 < RT_ATTN_ROW_BLOCK ? T - r0 : RT_ATTN_ROW_BLOCK;
+                int c0 = first_visible(r0, s->window), c1 = r0 + rows, nc = c1 - c0;
+                const float *Pb = P + (size_t)r0 * T + c0;
+                float *dPb = scratch + (size_t)r0 * T + c0;
+                const float *dob = dout + qoff + (size_t)r0 * qs;
+                /* dP = dO V^T, dV += P^T dO, over the visible columns c0..c1 only */
+                rt_sgemm(0, 1, rows, nc, hd, 1.0f, dob, qs, v + koff + (size_t)c0 * ks, ks, 0.0f, dPb, T);
+                rt_sgemm(1, 0, nc, hd, rows, 1.0f, Pb, T, dob, qs, 1.0f, dv + koff + (size_t)c0 * ks, ks);
+                /* softmax backward: dS = P * (dP - sum_j P dP) on each row's visible keys, 0 elsewhere */
+#pragma omp parallel for if ((size_t)rows * T > 16384)
+                for (int i = 0; i < rows; i++) {
+                    int row = r0 + i, lo = first_visible(row, s->window);
+                    const float *p = Pb + (size_t)i * T - c0;
+                    float *d = dPb + (size_t)i * T - c0;
+                    float dot = 0.0f;
+                    for (int j = lo; j <= row; j++) dot += p[j] * d[j];
+                    for (int j = c0; j < lo; j++) d[j] = 0.0f;
+                    for (int j = lo; j <= row; j++) d[j] = p[j] * (d[j] - dot);
+                    for (int j = row + 1; j < c1; j++) d[j] = 0.0f;
+                }
+                /* dQ = scale dS K, dK += scale dS^T Q */
+                rt_sgemm(0, 0, rows, hd, nc, scale, dPb, T, k + koff + (size_t)c0 * ks, ks, 0.0f, dq + qoff + (size_t)r0 * qs, qs);
+                rt_sgemm(1, 0, nc, hd, rows, scale, dPb, T, q + qoff + (size_t)r0 * qs, qs, 1.0f, dk + koff + (size_t)c0 * ks, ks);
             }
-            /* dQ = scale dS K, dK += scale dS^T Q */
-            rt_sgemm(0, 0, T, hd, T, scale, dP, T, k + koff, ks, 0.0f, dq + qoff, qs);
-            rt_sgemm(1, 0, T, hd, T, scale, dP, T, q + qoff, qs, 1.0f, dk + koff, ks);
         }
 }
 
