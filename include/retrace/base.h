@@ -60,6 +60,18 @@ void rt_free_aligned(void *p);
 /* Returns NULL (with an RT_ERR_NOMEM message) instead of aborting. */
 void *rt_try_alloc(size_t n, const char *what);
 
+/* ---- growable strings ---- */
+
+/* A NUL-terminated string that grows as text is appended; zero-initialise, take ->buf when done (or
+ * free it). ->buf is never NULL after the first append. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} rt_strbuf;
+
+void rt_strbuf_add(rt_strbuf *s, const char *text);
+void rt_strbuf_addf(rt_strbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* ---- logging and progress ---- */
 
 typedef enum { RT_LOG_DEBUG = 0, RT_LOG_INFO = 1, RT_LOG_WARN = 2, RT_LOG_ERROR = 3, RT_LOG_QUIET = 4 } rt_log_level;

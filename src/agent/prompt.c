@@ -6,52 +6,18 @@
 
 #include "retrace/agent.h"
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *s, const char *text) {
-    size_t n = strlen(text);
-    if (s->len + n + 1 > s->cap) {
-        s->cap = (s->len + n + 1) * 2;
-        s->buf = rt_realloc(s->buf, s->cap);
-    }
-    memcpy(s->buf + s->len, text, n + 1);
-    s->len += n;
-}
-
-static void sb_addf(sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_addf(sbuf *s, const char *fmt, ...) {
-    char small[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < (int)sizeof small) {
-        sb_add(s, small);
-        return;
-    }
-    char *big = rt_malloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_add(s, big);
-    free(big);
-}
-
 /* One line per field; newlines inside a field are folded to spaces so a step stays one line each. */
-static void add_field(sbuf *s, const char *label, const char *text) {
+static void add_field(rt_strbuf *s, const char *label, const char *text) {
     if (!text || !*text) return;
-    sb_add(s, label);
+    rt_strbuf_add(s, label);
     size_t start = s->len;
-    sb_add(s, text);
+    rt_strbuf_add(s, text);
     for (size_t i = start; i < s->len; i++)
         if (s->buf[i] == '\n' || s->buf[i] == '\r') s->buf[i] = ' ';
-    sb_add(s, "\n");
+    rt_strbuf_add(s, "\n");
 }
 
-static void add_step(sbuf *s, const char *thought, const char *action, const char *observation) {
+static void add_step(rt_strbuf *s, const char *thought, const char *action, const char *observation) {
     add_field(s, "think: ", thought);
     add_field(s, "act: ", action);
     add_field(s, "obs: ", observation);
@@ -71,8 +37,8 @@ rt_status rt_episode_render(const char *episode_json, char **out) {
         json_decref(e);
         return rt_fail(RT_ERR_FORMAT, "episode: needs a string 'task' and an array 'steps'");
     }
-    sbuf s = {0};
-    sb_add(&s, "");
+    rt_strbuf s = {0};
+    rt_strbuf_add(&s, "");
     add_field(&s, "task: ", task);
     for (size_t i = 0; i < json_array_size(steps); i++) {
         json_t *st = json_array_get(steps, i);
@@ -81,18 +47,18 @@ rt_status rt_episode_render(const char *episode_json, char **out) {
     }
     const char *outcome = json_string_value(json_object_get(e, "outcome"));
     json_t *reward = json_object_get(e, "reward");
-    if (outcome) sb_addf(&s, "outcome: %s (reward %.2f)\n", outcome, json_is_number(reward) ? json_number_value(reward) : 0.0);
+    if (outcome) rt_strbuf_addf(&s, "outcome: %s (reward %.2f)\n", outcome, json_is_number(reward) ? json_number_value(reward) : 0.0);
     json_decref(e);
     *out = s.buf;
     return RT_OK;
 }
 
 char *rt_step_target(const char *thought, const char *action) {
-    sbuf s = {0};
-    sb_add(&s, "");
+    rt_strbuf s = {0};
+    rt_strbuf_add(&s, "");
     add_field(&s, "think: ", thought);
     add_field(&s, "act: ", action ? action : "");
-    if (!action || !*action) sb_add(&s, "act:\n");
+    if (!action || !*action) rt_strbuf_add(&s, "act:\n");
     return s.buf;
 }
 
@@ -102,25 +68,25 @@ typedef struct {
 } selection;
 
 static char *assemble(const rt_prompt_parts *p, char *const *rendered_s, char *const *rendered_f, const selection *k) {
-    sbuf s = {0};
-    sb_add(&s, "");
+    rt_strbuf s = {0};
+    rt_strbuf_add(&s, "");
     if (k->successes > 0) {
-        sb_add(&s, "## successful episodes of similar tasks\n");
-        for (int i = 0; i < k->successes; i++) sb_add(&s, rendered_s[i]), sb_add(&s, "\n");
+        rt_strbuf_add(&s, "## successful episodes of similar tasks\n");
+        for (int i = 0; i < k->successes; i++) rt_strbuf_add(&s, rendered_s[i]), rt_strbuf_add(&s, "\n");
     }
     if (k->failures > 0) {
-        sb_add(&s, "## failed episodes: avoid their mistakes\n");
-        for (int i = 0; i < k->failures; i++) sb_add(&s, rendered_f[i]), sb_add(&s, "\n");
+        rt_strbuf_add(&s, "## failed episodes: avoid their mistakes\n");
+        for (int i = 0; i < k->failures; i++) rt_strbuf_add(&s, rendered_f[i]), rt_strbuf_add(&s, "\n");
     }
     if (k->docs > 0) {
-        sb_add(&s, "## documentation\n");
-        for (int i = 0; i < k->docs; i++) sb_add(&s, p->docs[i]), sb_add(&s, "\n");
-        sb_add(&s, "\n");
+        rt_strbuf_add(&s, "## documentation\n");
+        for (int i = 0; i < k->docs; i++) rt_strbuf_add(&s, p->docs[i]), rt_strbuf_add(&s, "\n");
+        rt_strbuf_add(&s, "\n");
     }
-    sb_add(&s, "## your task\n");
+    rt_strbuf_add(&s, "## your task\n");
     add_field(&s, "task: ", p->task);
     add_field(&s, "obs: ", p->first_observation);
-    if (k->history_from > 0) sb_addf(&s, "(%d earlier steps not shown)\n", k->history_from);
+    if (k->history_from > 0) rt_strbuf_addf(&s, "(%d earlier steps not shown)\n", k->history_from);
     for (int i = k->history_from; i < p->n_history; i++)
         add_step(&s, p->history[i].thought, p->history[i].action, p->history[i].observation);
     return s.buf;

@@ -7,36 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const char *s) {
-    size_t l = strlen(s);
-    if (b->n + l + 1 > b->cap) {
-        b->cap = (b->n + l + 1) * 2;
-        b->p = rt_realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, s, l + 1);
-    b->n += l;
-}
-
 char *rt_memory_state_text(const char *task, const rt_memory_step *steps, int n_steps, int last_steps) {
-    buf b = {0};
-    put(&b, "task: ");
-    put(&b, task ? task : "");
+    rt_strbuf b = {0};
+    rt_strbuf_add(&b, "task: ");
+    rt_strbuf_add(&b, task ? task : "");
     int take = last_steps < 0 ? RT_MEMORY_KEY_MAX_STEPS : last_steps;
     if (take > n_steps) take = n_steps;
     /* The stored key keeps the first steps (how the episode went); a dynamic query the last ones. */
     int first = last_steps < 0 ? 0 : n_steps - take;
     for (int i = first; i < first + take; i++) {
-        put(&b, "\naction: ");
-        put(&b, steps[i].action ? steps[i].action : "");
-        put(&b, " | observation: ");
-        put(&b, steps[i].observation ? steps[i].observation : "");
+        rt_strbuf_add(&b, "\naction: ");
+        rt_strbuf_add(&b, steps[i].action ? steps[i].action : "");
+        rt_strbuf_add(&b, " | observation: ");
+        rt_strbuf_add(&b, steps[i].observation ? steps[i].observation : "");
     }
-    return b.p;
+    return b.buf;
 }
 
 rt_status rt_memory_state_from_json(const char *episode_json, int last_steps, char **out) {

@@ -13,61 +13,40 @@ static const char *const GOALS[] = {"fridge", "diningtable", "shelf", "counterto
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} sbuf;
-
-static void put(sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(sbuf *s, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(s->buf + s->len, s->cap - s->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < s->cap - s->len) {
-            s->len += (size_t)n;
-            return;
-        }
-        s->cap = s->cap * 2 + (size_t)(n > 0 ? n : 64);
-        s->buf = rt_realloc(s->buf, s->cap);
-    }
-}
-
 static const char *pick(rt_rng *r, const char *const *list, size_t n) { return list[rt_rng_below(r, n)]; }
 
 /* One episode: find the object by searching places, optionally treat it, then place it. */
-static void episode(sbuf *s, rt_rng *r) {
+static void episode(rt_strbuf *s, rt_rng *r) {
     const char *obj = pick(r, OBJECTS, N_OF(OBJECTS));
     const char *goal = pick(r, GOALS, N_OF(GOALS));
     int kind = (int)rt_rng_below(r, 3); /* 0 plain, 1 clean, 2 heat */
     static const char *const adj[] = {"", "clean ", "hot "};
-    put(s, "task: put a %s%s in the %s.\n", adj[kind], obj, goal);
+    rt_strbuf_addf(s, "task: put a %s%s in the %s.\n", adj[kind], obj, goal);
     int tries = 1 + (int)rt_rng_below(r, 3);
     for (int t = 0; t < tries; t++) {
         const char *place = pick(r, PLACES, N_OF(PLACES));
         int num = 1 + (int)rt_rng_below(r, 3);
         int found = t == tries - 1;
-        put(s, "think: the %s may be on the %s %d.\nact: go to %s %d\n", obj, place, num, place, num);
+        rt_strbuf_addf(s, "think: the %s may be on the %s %d.\nact: go to %s %d\n", obj, place, num, place, num);
         if (found) {
-            put(s, "obs: on the %s %d, you see a %s 1.\nact: take %s 1 from %s %d\nobs: you pick up the %s 1.\n",
+            rt_strbuf_addf(s, "obs: on the %s %d, you see a %s 1.\nact: take %s 1 from %s %d\nobs: you pick up the %s 1.\n",
                 place, num, obj, obj, place, num, obj);
         } else {
             const char *other = pick(r, OBJECTS, N_OF(OBJECTS));
-            put(s, "obs: on the %s %d, you see a %s 2.\n", place, num, strcmp(other, obj) ? other : "book");
+            rt_strbuf_addf(s, "obs: on the %s %d, you see a %s 2.\n", place, num, strcmp(other, obj) ? other : "book");
         }
     }
     if (kind == 1)
-        put(s, "think: now i clean the %s.\nact: go to sinkbasin 1\nact: clean %s 1 with sinkbasin 1\nobs: you clean the %s 1.\n", obj, obj, obj);
+        rt_strbuf_addf(s, "think: now i clean the %s.\nact: go to sinkbasin 1\nact: clean %s 1 with sinkbasin 1\nobs: you clean the %s 1.\n", obj, obj, obj);
     if (kind == 2)
-        put(s, "think: now i heat the %s.\nact: go to microwave 1\nact: heat %s 1 with microwave 1\nobs: you heat the %s 1.\n", obj, obj, obj);
-    put(s, "think: now i put it in the %s.\nact: go to %s 1\nact: put %s 1 in/on %s 1\nobs: you put the %s 1 in/on the %s 1.\ndone: success\n\n",
+        rt_strbuf_addf(s, "think: now i heat the %s.\nact: go to microwave 1\nact: heat %s 1 with microwave 1\nobs: you heat the %s 1.\n", obj, obj, obj);
+    rt_strbuf_addf(s, "think: now i put it in the %s.\nact: go to %s 1\nact: put %s 1 in/on %s 1\nobs: you put the %s 1 in/on the %s 1.\ndone: success\n\n",
         goal, goal, obj, goal, obj, goal);
 }
 
 char *rt_builtin_corpus(uint64_t seed, size_t bytes) {
-    sbuf s = {rt_malloc(bytes + 1024), 0, bytes + 1024};
-    s.buf[0] = '\0';
+    rt_strbuf s = {0};
+    rt_strbuf_add(&s, "");
     rt_rng r;
     rt_rng_seed(&r, seed);
     while (s.len < bytes) episode(&s, &r);
