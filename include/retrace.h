@@ -16,5 +16,6 @@
 #include "retrace/env.h"
 #include "retrace/hnsw.h"
 #include "retrace/memory.h"
+#include "retrace/report.h"
 
 #endif

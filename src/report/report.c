@@ -1,0 +1,163 @@
+/* report.c: the HTML report of a bench folder: page skeleton, header, results table and the sections
+ * that hold the charts; written atomically. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/report_internal.h"
+#include "retrace/agent_loop.h"
+
+#define WILSON_Z_95 1.96
+
+/* Plain CSS inline; system fonts only, so the page looks the same with no network. */
+static const char CSS[] =
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;max-width:1000px;"
+    "margin:2em auto;padding:0 1em;color:#222;line-height:1.4}"
+    "h1{margin-bottom:0.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}"
+    ".meta{color:#555}table{border-collapse:collapse;margin:0.6em 0}"
+    "th,td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:left}th{background:#f3f3f3}"
+    "td.num{text-align:right;font-variant-numeric:tabular-nums}.na{color:#888}"
+    "figure{margin:1em 0}figcaption{font-size:0.95em;margin-bottom:0.3em}svg{max-width:100%;height:auto}"
+    ".note{font-size:0.9em;color:#555}code{font-size:0.95em}";
+
+static void header(rt_strbuf *s, const report_data *d, const char *bench_dir) {
+    rt_strbuf_add(s, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
+                     "<title>retrace bench report</title>\n<style>");
+    rt_strbuf_add(s, CSS);
+    rt_strbuf_add(s, "</style>\n</head>\n<body>\n<h1>retrace bench report</h1>\n<p class=\"meta\">");
+    html_escape(s, d->date);
+    rt_strbuf_add(s, " &#183; scale <b>");
+    html_escape(s, d->scale ? d->scale : "n/a");
+    rt_strbuf_add(s, "</b> &#183; total ");
+    if (isfinite(d->seconds) && d->seconds >= 0) {
+        long whole = lround(d->seconds);
+        rt_strbuf_addf(s, "<b>%.1f s</b> (%ld min %ld s)", d->seconds, whole / 60, whole % 60);
+    } else {
+        rt_strbuf_add(s, "<b>n/a</b>");
+    }
+    rt_strbuf_add(s, " &#183; folder <code>");
+    html_escape(s, bench_dir);
+    rt_strbuf_add(s, "</code></p>\n");
+}
+
+static void td_num(rt_strbuf *s, int have, double x, int decimals, const char *unit) {
+    rt_strbuf_add(s, "<td class=\"num\">");
+    html_num(s, have, x, decimals);
+    if (have) rt_strbuf_add(s, unit);
+    rt_strbuf_add(s, "</td>");
+}
+
+/* One row of the results table. A cell with successes and episodes but no rate or interval gets them
+ * computed (the interval as bench computes it: Wilson at 95%). */
+static void result_row(rt_strbuf *s, const report_data *d, int i, int j) {
+    const json_t *cell = report_cell(d, i, j);
+    double rate = 0, lo = 0, hi = 0, k = 0, n = 0, steps = 0, invalid = 0;
+    int have_kn = report_cell_num(cell, "successes", &k) && report_cell_num(cell, "episodes", &n) && n > 0 && k >= 0 &&
+                  k <= n;
+    int have_rate = report_cell_num(cell, "success_rate", &rate);
+    if (!have_rate && have_kn) rate = k / n, have_rate = 1;
+    int have_ci = report_cell_num(cell, "ci_low", &lo) && report_cell_num(cell, "ci_high", &hi);
+    if (!have_ci && have_kn) rt_wilson_interval((int)k, (int)n, WILSON_Z_95, &lo, &hi), have_ci = 1;
+    rt_strbuf_add(s, "<tr data-config=\"");
+    html_escape(s, d->configs[i].id);
+    rt_strbuf_add(s, "\" data-split=\"");
+    html_escape(s, d->splits[j].id);
+    rt_strbuf_add(s, "\">");
+    if (j == 0) {
+        rt_strbuf_addf(s, "<td rowspan=\"%d\">", d->n_splits);
+        html_escape(s, d->configs[i].label);
+        rt_strbuf_add(s, "</td>");
+    }
+    rt_strbuf_add(s, "<td>");
+    html_escape(s, d->splits[j].label);
+    rt_strbuf_add(s, "</td>");
+    td_num(s, have_rate, have_rate ? 100 * rate : 0, 1, "%");
+    rt_strbuf_add(s, "<td class=\"num\">");
+    if (have_ci) rt_strbuf_addf(s, "%.1f&#8211;%.1f%%", 100 * lo, 100 * hi);
+    else rt_strbuf_add(s, "n/a");
+    rt_strbuf_add(s, "</td>");
+    /* Read before the calls that print them: argument evaluation order is unspecified. */
+    int have_steps = report_cell_num(cell, "mean_steps", &steps);
+    int have_inv = report_cell_num(cell, "invalid_rate", &invalid);
+    td_num(s, have_steps, have_steps ? steps : 0, 1, "");
+    td_num(s, have_inv, have_inv ? 100 * invalid : 0, 1, "%");
+    rt_strbuf_add(s, "<td class=\"num\">");
+    if (have_kn) rt_strbuf_addf(s, "%.0f/%.0f", k, n);
+    else rt_strbuf_add(s, "n/a");
+    rt_strbuf_add(s, "</td></tr>\n");
+}
+
+static void results_table(rt_strbuf *s, const report_data *d) {
+    rt_strbuf_add(s, "<h2>Results</h2>\n<table class=\"results\">\n<thead><tr><th>configuration</th><th>split</th>"
+                     "<th>success</th><th>95% interval</th><th>mean steps</th><th>invalid actions</th>"
+                     "<th>successes / episodes</th></tr></thead>\n<tbody>\n");
+    for (int i = 0; i < d->n_configs; i++)
+        for (int j = 0; j < d->n_splits; j++) result_row(s, d, i, j);
+    rt_strbuf_add(s, "</tbody>\n</table>\n<p class=\"note\">Success: episodes that reached the goal, with the 95% "
+                     "Wilson score interval. Invalid actions: per step (an unparseable or impossible action). "
+                     "n/a: not in results.json.</p>\n");
+}
+
+static void loss_section(rt_strbuf *s, const report_data *d) {
+    rt_strbuf_add(s, "<h2>Training loss</h2>\n");
+    if (d->n_curves == 0) rt_strbuf_add(s, "<p class=\"na\">n/a: results.json names no loss logs.</p>\n");
+    for (int i = 0; i < d->n_curves; i++) {
+        const report_curve *c = &d->curves[i];
+        rt_strbuf_add(s, "<figure>\n<figcaption><b>");
+        html_escape(s, c->label);
+        rt_strbuf_add(s, "</b> <code>");
+        html_escape(s, c->shown_path ? c->shown_path : "n/a");
+        rt_strbuf_add(s, "</code>");
+        if (c->n_train > 0)
+            rt_strbuf_addf(s, " &#183; last loss %.4f at step %.0f", c->train[c->n_train - 1].y,
+                           c->train[c->n_train - 1].x);
+        if (c->n_val > 0)
+            rt_strbuf_addf(s, " &#183; last validation loss %.4f at step %.0f", c->val[c->n_val - 1].y,
+                           c->val[c->n_val - 1].x);
+        if (c->n_read > c->n_train + c->n_val)
+            rt_strbuf_addf(s, " &#183; %d points drawn of %d", c->n_train + c->n_val, c->n_read);
+        if (c->bad_lines > 0)
+            rt_strbuf_addf(s, " &#183; %d unreadable line%s skipped", c->bad_lines, c->bad_lines > 1 ? "s" : "");
+        rt_strbuf_add(s, "</figcaption>\n");
+        if (c->missing) {
+            rt_strbuf_add(s, "<p class=\"na\">n/a: ");
+            html_escape(s, c->missing);
+            rt_strbuf_add(s, "</p>\n");
+        } else {
+            chart_loss(s, c);
+        }
+        rt_strbuf_add(s, "</figure>\n");
+    }
+}
+
+rt_status rt_report_render(const char *bench_dir, char **html) {
+    *html = NULL;
+    report_data d;
+    rt_status st = report_data_load(bench_dir, &d);
+    if (st != RT_OK) {
+        report_data_free(&d);
+        return st;
+    }
+    rt_strbuf s = {0};
+    header(&s, &d, bench_dir);
+    results_table(&s, &d);
+    rt_strbuf_add(&s, "<h2>Success by configuration and split</h2>\n");
+    chart_success(&s, &d);
+    loss_section(&s, &d);
+    rt_strbuf_add(&s, "<h2>Evaluation time</h2>\n");
+    chart_time(&s, &d);
+    rt_strbuf_addf(&s, "<p class=\"note\">Made by retrace %s from results.json.</p>\n</body>\n</html>\n",
+                   RT_VERSION_STRING);
+    report_data_free(&d);
+    *html = s.buf;
+    return RT_OK;
+}
+
+rt_status rt_report_write(const char *bench_dir, const char *out_html) {
+    char *html;
+    RT_TRY(rt_report_render(bench_dir, &html));
+    rt_status st = rt_file_write_atomic(out_html, html, strlen(html));
+    free(html);
+    return st;
+}

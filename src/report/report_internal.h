@@ -1,0 +1,114 @@
+/* report_internal.h: what the files of the report module share: the bench results as read from
+ * results.json, the loss curves, HTML escaping and the SVG chart pieces. */
+#ifndef RT_REPORT_INTERNAL_H
+#define RT_REPORT_INTERNAL_H
+
+#include <jansson.h>
+
+#include "retrace/report.h"
+
+/* A curve keeps at most this many points after downsampling, so a long log does not make a page of
+ * megabytes; min/max buckets keep the shape (spikes survive). */
+#define REPORT_MAX_CURVE_POINTS 400
+
+/* ---- bench results (results.c) ---- */
+
+typedef struct {
+    const char *id;    /* key into cells */
+    const char *label; /* shown; the id when there is no label */
+} report_item;
+
+typedef struct {
+    double x, y;
+} report_point;
+
+typedef struct {
+    const char *label; /* the key in loss_logs */
+    const char *shown_path; /* as results.json gives it, or NULL when that value is not a string */
+    char *path;        /* resolved against the bench folder; NULL when the value was not a string */
+    const char *missing; /* why there is no curve (static text), or NULL */
+    report_point *train, *val;
+    int n_train, n_val;
+    int n_read;      /* points read before downsampling (train + val) */
+    int bad_lines;   /* lines that were not JSON objects with a numeric step */
+} report_curve;
+
+typedef struct {
+    json_t *root;
+    char *results_path;
+    const char *scale; /* NULL when missing */
+    double seconds;    /* NAN when missing */
+    char date[64];
+    report_item *configs, *splits;
+    int n_configs, n_splits;
+    const json_t *cells; /* object, or NULL */
+    report_curve *curves;
+    int n_curves;
+} report_data;
+
+rt_status report_data_load(const char *bench_dir, report_data *d);
+void report_data_free(report_data *d);
+/* The EVAL object of a configuration and split, or NULL when there is none. */
+const json_t *report_cell(const report_data *d, int config, int split);
+/* 1 and *out when cell[key] is a finite number, else 0. */
+int report_cell_num(const json_t *cell, const char *key, double *out);
+/* Sums the key over the splits of a configuration; 0 when no cell has it. */
+int report_config_sum(const report_data *d, int config, const char *key, double *out);
+
+/* ---- loss logs (loss_log.c) ---- */
+
+/* Reads a loss log into c (train points from "loss", validation points from "val_loss"), sorted by
+ * step, and downsampled. A missing file sets c->missing and returns RT_OK: the page says "n/a". */
+rt_status report_curve_load(report_curve *c);
+void report_curve_free(report_curve *c);
+/* Keeps at most max_points of pts (sorted by x): the ends, and the lowest and highest point of each
+ * bucket in between. Returns the new count. */
+int report_downsample(report_point *pts, int n, int max_points);
+
+/* ---- HTML and SVG text (html.c) ---- */
+
+/* Appends text with & < > " ' replaced by character references (safe in elements and attributes). */
+void html_escape(rt_strbuf *s, const char *text);
+/* As html_escape, but at most max_chars code points, ending with an ellipsis when cut. */
+void html_escape_cut(rt_strbuf *s, const char *text, int max_chars);
+/* Appends a number with the given decimals, or "n/a" when have is 0. */
+void html_num(rt_strbuf *s, int have, double x, int decimals);
+
+/* The colour of series i (a palette that colour-blind readers can tell apart). */
+const char *report_color(int i);
+
+/* ---- axes (axis.c) ---- */
+
+typedef struct {
+    double lo, hi, step; /* ticks at lo, lo + step, ..., hi */
+    int decimals;        /* to print a tick label */
+} report_axis;
+
+/* Round ticks (1, 2 or 5 times a power of ten) covering [lo, hi] with at most max_ticks ticks. */
+void report_axis_nice(double lo, double hi, int max_ticks, report_axis *a);
+
+/* A plot area inside an SVG: pixel box and the data ranges mapped onto it. */
+typedef struct {
+    double left, top, width, height;
+    report_axis x, y;
+} report_plot;
+
+double report_plot_x(const report_plot *p, double x);
+double report_plot_y(const report_plot *p, double y);
+/* Opens an <svg> of w x h pixels with a title for screen readers. */
+void svg_open(rt_strbuf *s, int w, int h, const char *title);
+void svg_close(rt_strbuf *s);
+/* Grid lines, ticks and tick labels on the y axis (suffix after each label, e.g. "%"), and its name. */
+void svg_y_axis(rt_strbuf *s, const report_plot *p, double scale, const char *suffix, const char *name);
+/* Ticks and tick labels on the x axis, and its name. */
+void svg_x_axis(rt_strbuf *s, const report_plot *p, const char *name);
+/* One legend entry at (x, y): a swatch (rect, or a circle when marker) and the escaped label. */
+void svg_legend_entry(rt_strbuf *s, double x, double y, const char *color, int marker, const char *label);
+
+/* ---- charts (chart_*.c) ---- */
+
+void chart_success(rt_strbuf *s, const report_data *d);
+void chart_loss(rt_strbuf *s, const report_curve *c);
+void chart_time(rt_strbuf *s, const report_data *d);
+
+#endif
