@@ -16,6 +16,7 @@
 #include "retrace/env.h"
 #include "retrace/hnsw.h"
 #include "retrace/memory.h"
+#include "retrace/bert.h"
 #include "retrace/report.h"
 
 #endif

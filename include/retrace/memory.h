@@ -40,8 +40,9 @@ struct rt_embedder {
 #define RT_HASH_EMBED_DEFAULT_DIM 384
 #define RT_EMBED_MAX_DIM 65536
 
-/* "hash" (default dimension), "hash:DIM", a spec as stored ("hash-ngram-v1:DIM"), or a Hugging Face
- * model directory (BERT/XLM-R encoders; RT_ERR_UNSUPPORTED where this build has no encoder). */
+/* "hash" (default dimension), "hash:DIM", a spec as stored ("hash-ngram-v1:DIM",
+ * "bert-v1:NAME:DIM:POOLING:FINGERPRINT:PATH"), or a Hugging Face model directory of a BERT/XLM-R
+ * encoder (retrace/bert.h). */
 rt_status rt_embedder_open(const char *spec, rt_embedder **out);
 void rt_embedder_free(rt_embedder *e);
 rt_status rt_embedder_embed(rt_embedder *e, const char *const *texts, int n, float *out);
@@ -51,6 +52,14 @@ static inline const char *rt_embedder_spec(const rt_embedder *e) { return e->spe
 /* The built-in embedder: signed feature hashing of word unigrams, word bigrams and character 3- to
  * 5-grams (of the lowercased text), L2-normalised. Deterministic on every machine. */
 rt_status rt_hash_embedder_create(int dim, rt_embedder **out);
+
+/* A BERT/XLM-R encoder directory as an embedder; its spec is
+ * bert-v1:NAME:DIM:POOLING:FINGERPRINT:ABSOLUTE_PATH, the fingerprint hashing the configuration,
+ * weights, tokenizer, pooling and token limit. Opening a stored spec loads PATH and fails with
+ * RT_ERR_STATE when the model there no longer has that name, dimension, pooling and fingerprint. */
+rt_status rt_bert_embedder_create(const char *dir, rt_embedder **out);
+rt_status rt_bert_embedder_open_spec(const char *spec, rt_embedder **out);
+int rt_bert_spec_is(const char *spec);
 
 /* ---- the retrieval key ----
  * The state text embeds "task: ..." and then, for each of the last `last_steps` steps,

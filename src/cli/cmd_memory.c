@@ -5,7 +5,7 @@
 
 #include "cli/cli.h"
 
-const char rt_cmd_memory_summary[] = "the experience memory: init, add, search, docs, stats, check, rebuild, export";
+const char rt_cmd_memory_summary[] = "the experience memory: init, add, search, docs, stats, check, rebuild, export, embed";
 
 static const char USAGE[] =
     "usage: retrace memory SUBCOMMAND DIR [options]\n\n"
@@ -20,9 +20,14 @@ static const char USAGE[] =
     "  stats DIR [--json]\n"
     "  check DIR                                   SQLite integrity_check and the index against the store\n"
     "  rebuild DIR                                 rebuild the index from the store\n"
-    "  export DIR [-o FILE]                        every episode, then every doc, as added\n";
+    "  export DIR [-o FILE]                        every episode, then every doc, as added\n"
+    "  embed EMBEDDER [TEXT...] [--stdin] [--quiet] the vectors of an embedder (hash, hash:DIM, a model\n"
+    "                                              directory or a stored spec) as JSON lines; --stdin\n"
+    "                                              reads one text per line\n";
 
 #define CMD "memory"
+
+int rt_cli_memory_embed(int argc, char **argv); /* memory_embed.c */
 
 static int need_value(int i, int argc, const char *opt) {
     if (i + 1 >= argc) return rt_cli_usage_error(CMD, "%s needs a value", opt);
@@ -362,7 +367,8 @@ int rt_cmd_memory(int argc, char **argv) {
         const char *name;
         int (*run)(int, char **);
     } subs[] = {{"init", cmd_init},   {"add", cmd_add},     {"search", cmd_search},   {"docs", cmd_docs},
-                {"stats", cmd_stats}, {"check", cmd_check}, {"rebuild", cmd_rebuild}, {"export", cmd_export}};
+                {"stats", cmd_stats}, {"check", cmd_check}, {"rebuild", cmd_rebuild}, {"export", cmd_export},
+                {"embed", rt_cli_memory_embed}};
     for (int i = 2; i < argc; i++)
         if (rt_cli_is_help(argv[i])) {
             fputs(USAGE, stdout);
@@ -370,5 +376,6 @@ int rt_cmd_memory(int argc, char **argv) {
         }
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (strcmp(argv[1], subs[i].name) == 0) return subs[i].run(argc - 1, argv + 1);
-    return rt_cli_usage_error(CMD, "unknown subcommand '%s' (init, add, search, docs, stats, check, rebuild, export)", argv[1]);
+    return rt_cli_usage_error(CMD, "unknown subcommand '%s' (init, add, search, docs, stats, check, rebuild, export, embed)",
+                              argv[1]);
 }

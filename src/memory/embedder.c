@@ -25,9 +25,8 @@ rt_status rt_embedder_open(const char *spec, rt_embedder **out) {
         RT_TRY(parse_dim(spec, spec + 14, &dim));
         return rt_hash_embedder_create(dim, out);
     }
-    if (rt_is_dir(spec))
-        return rt_fail(RT_ERR_UNSUPPORTED, "embedder '%s': BERT/XLM-R model directories are not supported by this build yet "
-                                           "(use 'hash')", spec);
+    if (rt_bert_spec_is(spec)) return rt_bert_embedder_open_spec(spec, out);
+    if (rt_is_dir(spec)) return rt_bert_embedder_create(spec, out);
     return rt_fail(RT_ERR_ARG, "unknown embedder '%s' (hash, hash:DIM or a model directory)", spec);
 }
 

@@ -1,0 +1,51 @@
+/* bert_internal.h: the encoder's weights, the loaded model, and its kernels (shared by src/bert/). */
+#ifndef RETRACE_BERT_INTERNAL_H
+#define RETRACE_BERT_INTERNAL_H
+
+#include "retrace/bert.h"
+
+/* One transformer layer; the query, key and value projections are stacked into one (3H, H) matrix so
+ * that a single GEMM computes all three. */
+typedef struct {
+    float *qkv_w, *qkv_b;   /* (3H, H), (3H) */
+    float *attn_out_w, *attn_out_b; /* (H, H), (H) */
+    float *ln1_w, *ln1_b;   /* (H) */
+    float *inter_w, *inter_b; /* (I, H), (I) */
+    float *out_w, *out_b;   /* (H, I), (H) */
+    float *ln2_w, *ln2_b;   /* (H) */
+} rt_bert_layer;
+
+/* Every parameter lives in one allocation; the struct points into it. */
+typedef struct {
+    float *word, *pos, *type; /* (V, H), (P, H), (TV, H) */
+    float *emb_ln_w, *emb_ln_b;
+    rt_bert_layer *layers;
+    float *mem;
+    size_t n_floats;
+} rt_bert_weights;
+
+struct rt_bert {
+    rt_bert_config cfg;
+    rt_bert_weights w;
+    rt_tokenizer *tok;
+    rt_tok_ids prefix, suffix; /* special tokens the post-processor puts around a text */
+    rt_bert_pooling pooling;
+    int max_tokens;
+    uint64_t fingerprint;
+};
+
+/* Reads every weight of `cfg` from the safetensors at `dir` into w. */
+rt_status rt_bert_weights_load(const char *dir, const rt_bert_config *cfg, rt_bert_weights *w);
+void rt_bert_weights_free(rt_bert_weights *w);
+uint64_t rt_bert_weights_hash(const rt_bert_weights *w, const rt_bert_config *cfg);
+
+/* ---- kernels (kernels.c) ---- */
+
+/* x (N,C) = LayerNorm(x + r) * w + b, in place; r may be NULL. Biased variance, as torch. */
+void rt_bert_add_layernorm(float *x, const float *r, const float *w, const float *b, int N, int C, float eps);
+/* x (n) = act(x) in place, act the exact (erf) GELU or its tanh approximation. */
+void rt_bert_gelu(float *x, size_t n, rt_bert_act act);
+/* Row softmax of s (rows, cols) in place. */
+void rt_bert_softmax_rows(float *s, int rows, int cols);
+
+#endif
