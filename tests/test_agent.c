@@ -16,7 +16,7 @@ static const char *EP_OK = "{\"id\":\"a\",\"task\":\"put a clean mug in the cabi
                            "\"outcome\":\"success\",\"reward\":1.0}";
 static const char *EP_OK2 = "{\"id\":\"b\",\"task\":\"put a hot apple in the fridge.\",\"steps\":["
                             "{\"thought\":\"an apple\",\"action\":\"go to fridge 1\",\"observation\":\"the fridge 1 is closed.\"}],"
-                            "\"outcome\":\"success\",\"reward\":0.9}";
+                            "\"outcome\":\"success\",\"reward\":0.9,\"meta\":{\"first_observation\":\"a kitchen.\"}}";
 static const char *EP_FAIL = "{\"id\":\"c\",\"task\":\"put a clean mug in the cabinet.\",\"steps\":["
                              "{\"thought\":\"skip cleaning\",\"action\":\"go to cabinet 1\",\"observation\":\"nothing happens.\"}],"
                              "\"outcome\":\"failure\",\"reward\":0.25}";
@@ -43,6 +43,12 @@ static void test_render_and_target(void **state) {
                            "think: find the mug\nact: go to countertop 1\nobs: you see a mug 1.\n"
                            "act: take mug 1 from countertop 1\nobs: you pick up the mug 1.\n"
                            "outcome: success (reward 1.00)\n");
+    free(r);
+    /* the first observation, when the episode recorded it, comes right after the task */
+    assert_int_equal(rt_episode_render(EP_OK2, &r), RT_OK);
+    assert_string_equal(r, "task: put a hot apple in the fridge.\nobs: a kitchen.\n"
+                           "think: an apple\nact: go to fridge 1\nobs: the fridge 1 is closed.\n"
+                           "outcome: success (reward 0.90)\n");
     free(r);
     assert_int_equal(rt_episode_render("{\"task\": 3}", &r), RT_ERR_FORMAT);
     assert_int_equal(rt_episode_render("not json", &r), RT_ERR_FORMAT);
@@ -82,7 +88,7 @@ static void test_prompt_sections_in_order(void **state) {
     /* the prompt ends with the working memory, where the model writes the next step */
     size_t n = strlen(out);
     assert_true(n > 30 && strcmp(out + n - strlen("obs: you are in the kitchen.\n"), "obs: you are in the kitchen.\n") == 0);
-    assert_int_equal(st.dropped_failures + st.dropped_successes + st.dropped_docs + st.dropped_history, 0);
+    assert_int_equal(st.dropped_failures + st.dropped_successes + st.dropped_docs + st.dropped_thoughts + st.dropped_history, 0);
     free(out);
 }
 
@@ -96,7 +102,7 @@ static void test_budget_policy(void **state) {
     rt_prompt_stats full, st;
     assert_int_equal(rt_prompt_build(tok, &p, 100000, &out, &full), RT_OK);
     free(out);
-    int prev_dropped = 0, saw_history_cut = 0, saw_all_success_cut = 0;
+    int prev_dropped = 0, saw_thought_cut = 0, saw_history_cut = 0, saw_all_success_cut = 0;
     for (int budget = full.tokens; budget > 0; budget -= 3) {
         rt_status s = rt_prompt_build(tok, &p, budget, &out, &st);
         if (s != RT_OK) {
@@ -105,14 +111,27 @@ static void test_budget_policy(void **state) {
             break;
         }
         assert_true(st.tokens <= budget);
-        int dropped = st.dropped_failures + st.dropped_successes + st.dropped_docs + st.dropped_history;
+        int dropped = st.dropped_failures + st.dropped_successes + st.dropped_docs + st.dropped_thoughts + st.dropped_history;
         assert_true(dropped >= prev_dropped);
         prev_dropped = dropped;
-        /* order: failures go before the second success, which goes before docs, before history */
+        /* order: retrieved thoughts first, then failures, the second success, docs, history */
+        if (dropped > 0) {
+            assert_int_equal(st.brief_episodes, 1);
+            assert_null(strstr(out, "think: find the mug"));
+            assert_null(strstr(out, "think: skip cleaning"));
+        }
         if (st.dropped_successes > 0 || st.dropped_docs > 0 || st.dropped_history > 0) assert_int_equal(st.dropped_failures, 1);
         if (st.dropped_docs > 0 || st.dropped_history > 0) assert_true(st.dropped_successes >= 1);
-        if (st.dropped_history > 0) {
+        if (st.dropped_thoughts > 0) {
+            /* older thoughts go after the docs, oldest first; actions and observations stay */
             assert_int_equal(st.dropped_docs, 1);
+            assert_null(strstr(out, "think: a\n"));
+            if (st.dropped_history == 0) assert_non_null(strstr(out, "act: look\nobs: room.\n"));
+            assert_non_null(strstr(out, "think: c\nact: take mug 1"));
+            saw_thought_cut = 1;
+        }
+        if (st.dropped_history > 0) {
+            assert_int_equal(st.dropped_thoughts, 2);
             assert_non_null(strstr(out, "earlier steps not shown"));
             saw_history_cut = 1;
         }
@@ -125,6 +144,7 @@ static void test_budget_policy(void **state) {
         assert_non_null(strstr(out, "act: take mug 1\nobs: done.\n"));
         free(out);
     }
+    assert_true(saw_thought_cut);
     assert_true(saw_history_cut);
     assert_true(saw_all_success_cut);
 }

@@ -32,25 +32,31 @@ typedef struct {
 
 typedef struct {
     int tokens;            /* of the prompt returned */
+    int brief_episodes;    /* 1 when the retrieved episodes are shown without their thoughts */
     int dropped_failures;
     int dropped_successes;
     int dropped_docs;
+    int dropped_thoughts;  /* older steps of the working memory shown without their thought */
     int dropped_history;   /* oldest steps left out of the working memory */
 } rt_prompt_stats;
 
 /* Builds the prompt within budget_tokens (counted with tok). When everything does not fit, parts are
  * cut in this order until it does:
- *   1. failed episodes, least relevant first;
- *   2. successful episodes except the most relevant, least relevant first;
- *   3. docs, least relevant first;
- *   4. the oldest steps of the working memory (the last step always stays);
- *   5. the most relevant successful episode.
+ *   1. the thoughts of every retrieved episode (their actions and observations, the procedure, stay);
+ *   2. failed episodes, least relevant first;
+ *   3. successful episodes except the most relevant, least relevant first;
+ *   4. docs, least relevant first;
+ *   5. the thoughts of the working memory's steps, oldest first (their actions and observations stay:
+ *      they are the record of what was done and seen; the last step keeps its thought);
+ *   6. the oldest steps of the working memory (the last step always stays);
+ *   7. the most relevant successful episode.
  * If the task and the last step alone exceed the budget the result is RT_ERR_ARG naming both sizes. */
 rt_status rt_prompt_build(const rt_tokenizer *tok, const rt_prompt_parts *p, int budget_tokens, char **out,
                           rt_prompt_stats *stats);
 
-/* An episode (JSON text in the episode format) as the prompt shows it:
- * "task: ...\nthink: ...\nact: ...\nobs: ...\n...outcome: success (reward 1.00)\n". */
+/* An episode (JSON text in the episode format) as the prompt shows it: "task: ...\n", then
+ * "obs: <meta.first_observation>\n" when the episode has one, then "think: ...\nact: ...\nobs: ...\n"
+ * per step and "outcome: success (reward 1.00)\n". */
 rt_status rt_episode_render(const char *episode_json, char **out);
 
 /* The step a model is trained to write: "think: <thought>\nact: <action>\n" (no think line when the

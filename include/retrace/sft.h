@@ -20,6 +20,9 @@ typedef struct {
     int max_len;   /* tokens per example, at most */
     int add_bos;   /* prepend the tokenizer's BOS when it has one */
     int add_eos;   /* append the tokenizer's EOS when it has one (and learn it) */
+    int chat;      /* the prompt goes in a user message of the tokenizer's chat template, with the
+                      assistant's generation prompt after it (as `retrace eval --chat` shows it); the
+                      template brings its own BOS, so add_bos is not applied */
 } rt_sft_params;
 
 rt_sft_params rt_sft_params_default(void); /* max_len 1024, BOS and EOS on */

@@ -10,7 +10,7 @@
 static const char *const STEP_STOPS[] = {"\nobs:", "\n\n", "\ntask:", NULL};
 
 rt_agent_params rt_agent_params_default(void) {
-    rt_agent_params p = {.budget_tokens = 1024, .max_new_tokens = 48, .temperature = 0.0f, .top_p = 1.0f,
+    rt_agent_params p = {.budget_tokens = 1024, .max_new_tokens = 96, .temperature = 0.0f, .top_p = 1.0f,
                          .k = 2, .negatives = 1, .reward_weight = 0.5, .dynamic = 1, .key_steps = 3, .docs = 1};
     return p;
 }

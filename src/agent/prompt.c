@@ -23,7 +23,8 @@ static void add_step(rt_strbuf *s, const char *thought, const char *action, cons
     add_field(s, "obs: ", observation);
 }
 
-rt_status rt_episode_render(const char *episode_json, char **out) {
+/* Renders an episode; without thoughts, each step shows only its action and observation. */
+static rt_status render_episode(const char *episode_json, int thoughts, char **out) {
     *out = NULL;
     json_error_t err;
     json_t *e = json_loads(episode_json, 0, &err);
@@ -40,9 +41,12 @@ rt_status rt_episode_render(const char *episode_json, char **out) {
     rt_strbuf s = {0};
     rt_strbuf_add(&s, "");
     add_field(&s, "task: ", task);
+    /* The room as the agent first saw it: a retrieved episode is only useful next to what it was about. */
+    add_field(&s, "obs: ", json_string_value(json_object_get(json_object_get(e, "meta"), "first_observation")));
     for (size_t i = 0; i < json_array_size(steps); i++) {
         json_t *st = json_array_get(steps, i);
-        add_step(&s, json_string_value(json_object_get(st, "thought")), json_string_value(json_object_get(st, "action")),
+        add_step(&s, thoughts ? json_string_value(json_object_get(st, "thought")) : NULL,
+                 json_string_value(json_object_get(st, "action")),
                  json_string_value(json_object_get(st, "observation")));
     }
     const char *outcome = json_string_value(json_object_get(e, "outcome"));
@@ -52,6 +56,8 @@ rt_status rt_episode_render(const char *episode_json, char **out) {
     *out = s.buf;
     return RT_OK;
 }
+
+rt_status rt_episode_render(const char *episode_json, char **out) { return render_episode(episode_json, 1, out); }
 
 char *rt_step_target(const char *thought, const char *action) {
     rt_strbuf s = {0};
@@ -64,19 +70,21 @@ char *rt_step_target(const char *thought, const char *action) {
 
 /* Which parts are in: counts of the leading (most relevant) items kept, and the first history step kept. */
 typedef struct {
-    int successes, failures, docs, history_from;
+    int brief;  /* retrieved episodes shown without their thoughts */
+    int successes, failures, docs, history_from, thoughts_from; /* steps before thoughts_from show no thought */
 } selection;
 
+/* rendered_s/rendered_f hold each retrieved episode twice: [2i] with thoughts, [2i+1] without. */
 static char *assemble(const rt_prompt_parts *p, char *const *rendered_s, char *const *rendered_f, const selection *k) {
     rt_strbuf s = {0};
     rt_strbuf_add(&s, "");
     if (k->successes > 0) {
         rt_strbuf_add(&s, "## successful episodes of similar tasks\n");
-        for (int i = 0; i < k->successes; i++) rt_strbuf_add(&s, rendered_s[i]), rt_strbuf_add(&s, "\n");
+        for (int i = 0; i < k->successes; i++) rt_strbuf_add(&s, rendered_s[2 * i + k->brief]), rt_strbuf_add(&s, "\n");
     }
     if (k->failures > 0) {
         rt_strbuf_add(&s, "## failed episodes: avoid their mistakes\n");
-        for (int i = 0; i < k->failures; i++) rt_strbuf_add(&s, rendered_f[i]), rt_strbuf_add(&s, "\n");
+        for (int i = 0; i < k->failures; i++) rt_strbuf_add(&s, rendered_f[2 * i + k->brief]), rt_strbuf_add(&s, "\n");
     }
     if (k->docs > 0) {
         rt_strbuf_add(&s, "## documentation\n");
@@ -88,7 +96,7 @@ static char *assemble(const rt_prompt_parts *p, char *const *rendered_s, char *c
     add_field(&s, "obs: ", p->first_observation);
     if (k->history_from > 0) rt_strbuf_addf(&s, "(%d earlier steps not shown)\n", k->history_from);
     for (int i = k->history_from; i < p->n_history; i++)
-        add_step(&s, p->history[i].thought, p->history[i].action, p->history[i].observation);
+        add_step(&s, i < k->thoughts_from ? NULL : p->history[i].thought, p->history[i].action, p->history[i].observation);
     return s.buf;
 }
 
@@ -102,9 +110,11 @@ static int count_tokens(const rt_tokenizer *tok, const char *text) {
 
 /* Applies the next cut of the documented policy; returns 0 when nothing is left to cut. */
 static int cut_one(selection *k, int n_history, rt_prompt_stats *st) {
+    if (!k->brief && k->successes + k->failures > 0) return k->brief = 1, st->brief_episodes = 1, 1;
     if (k->failures > 0) return k->failures--, st->dropped_failures++, 1;
     if (k->successes > 1) return k->successes--, st->dropped_successes++, 1;
     if (k->docs > 0) return k->docs--, st->dropped_docs++, 1;
+    if (k->thoughts_from < n_history - 1) return k->thoughts_from++, st->dropped_thoughts++, 1;
     if (k->history_from < n_history - 1) return k->history_from++, st->dropped_history++, 1;
     if (k->successes > 0) return k->successes--, st->dropped_successes++, 1;
     return 0;
@@ -115,11 +125,12 @@ rt_status rt_prompt_build(const rt_tokenizer *tok, const rt_prompt_parts *p, int
     *out = NULL;
     memset(st, 0, sizeof *st);
     if (!p->task) return rt_fail(RT_ERR_ARG, "prompt: no task");
-    char **rs = rt_calloc((size_t)p->n_successes + 1, sizeof *rs), **rf = rt_calloc((size_t)p->n_failures + 1, sizeof *rf);
+    int ns = 2 * p->n_successes, nf = 2 * p->n_failures;
+    char **rs = rt_calloc((size_t)ns + 1, sizeof *rs), **rf = rt_calloc((size_t)nf + 1, sizeof *rf);
     rt_status s = RT_OK;
-    for (int i = 0; i < p->n_successes && s == RT_OK; i++) s = rt_episode_render(p->successes[i], &rs[i]);
-    for (int i = 0; i < p->n_failures && s == RT_OK; i++) s = rt_episode_render(p->failures[i], &rf[i]);
-    selection k = {p->n_successes, p->n_failures, p->n_docs, 0};
+    for (int i = 0; i < ns && s == RT_OK; i++) s = render_episode(p->successes[i / 2], !(i & 1), &rs[i]);
+    for (int i = 0; i < nf && s == RT_OK; i++) s = render_episode(p->failures[i / 2], !(i & 1), &rf[i]);
+    selection k = {0, p->n_successes, p->n_failures, p->n_docs, 0, 0};
     char *text = NULL;
     while (s == RT_OK) {
         text = assemble(p, rs, rf, &k);
@@ -133,8 +144,8 @@ rt_status rt_prompt_build(const rt_tokenizer *tok, const rt_prompt_parts *p, int
         free(text);
         text = NULL;
     }
-    for (int i = 0; i < p->n_successes; i++) free(rs[i]);
-    for (int i = 0; i < p->n_failures; i++) free(rf[i]);
+    for (int i = 0; i < ns; i++) free(rs[i]);
+    for (int i = 0; i < nf; i++) free(rf[i]);
     free(rs);
     free(rf);
     if (s != RT_OK) {

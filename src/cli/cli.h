@@ -20,6 +20,10 @@ int rt_cli_is_help(const char *arg);
 int rt_cli_parse_int(const char *cmd, const char *opt, const char *val, long long *out);
 int rt_cli_parse_float(const char *cmd, const char *opt, const char *val, double *out);
 
+/* Loads the PEFT adapter in adapter_dir onto m (loaded from model_dir) after checking that it was
+ * trained for that base (rt_lora_check_base); prints a warning on stderr when that cannot be checked. */
+rt_status rt_cli_load_adapter(const char *cmd, rt_model *m, const char *model_dir, const char *adapter_dir);
+
 #define RT_COMMAND(name)                       \
     int rt_cmd_##name(int argc, char **argv);  \
     extern const char rt_cmd_##name##_summary[];

@@ -108,7 +108,7 @@ static rt_status episode_examples(const options *o, rt_memory *mem, const rt_tok
         if (bs == RT_ERR_ARG) {
             st->over_budget++; /* counted and reported: the task and last step alone exceed the budget */
         } else if ((s = bs) == RT_OK) {
-            st->cut_parts += (size_t)(ps.dropped_failures + ps.dropped_successes + ps.dropped_docs + ps.dropped_history);
+            st->cut_parts += (size_t)(ps.dropped_failures + ps.dropped_successes + ps.dropped_docs + ps.dropped_thoughts + ps.dropped_history);
             char *target = rt_step_target(json_string_value(json_object_get(step, "thought")),
                                           json_string_value(json_object_get(step, "action")));
             char ex_id[512];
@@ -180,6 +180,11 @@ int rt_cmd_dataset(int argc, char **argv) {
     if (mem) printf("useful retrieval in %zu of %zu examples (p = %.2f); %zu retrieved parts cut to fit %d tokens\n",
                     st.useful, st.examples, o.p_useful, st.cut_parts, o.ap.budget_tokens);
     if (st.over_budget)
-        rt_warn("%zu steps left out: the task and the last step alone exceed %d tokens", st.over_budget, o.ap.budget_tokens);
+        rt_warn("%zu steps left out: the task and the last step alone exceed the budget of %d tokens", st.over_budget,
+                o.ap.budget_tokens);
+    if (st.examples == 0) {
+        fprintf(stderr, "retrace dataset: no example was written to %s (raise --budget?)\n", o.out);
+        return RT_EXIT_FAIL;
+    }
     return RT_EXIT_OK;
 }

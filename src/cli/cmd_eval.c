@@ -32,7 +32,7 @@ static void usage(void) {
            "  --episodes N (20)  --seed N (%d)  --max-steps N (the world's budget)  --threads N\n"
            "  --static | --dynamic  retrieve once per episode or before every step (dynamic)\n"
            "  -k N (2)  --negatives N (1)  --reward-weight X (0.5)  --no-docs  --no-retrieval\n"
-           "  --budget N            prompt tokens (1024)   --max-new N  tokens per step (48)\n"
+           "  --budget N            prompt tokens (1024)   --max-new N  tokens per step (96)\n"
            "  --temperature X (0)  --chat (wrap prompts in the chat template)\n"
            "  -o FILE               write the episodes (JSON lines, the episode format)\n"
            "  --json FILE           write the summary as JSON\n",
@@ -113,7 +113,7 @@ int rt_cmd_eval(int argc, char **argv) {
     ec.split = o.split, ec.held_out = o.held_out, ec.max_steps = (int)o.max_steps;
     rt_status s = rt_tokenizer_load(o.tokenizer ? o.tokenizer : o.model, &tok);
     if (s == RT_OK) s = rt_model_load(o.model, &m);
-    if (s == RT_OK && o.adapter) s = rt_lora_load_peft(m, o.adapter);
+    if (s == RT_OK && o.adapter) s = rt_cli_load_adapter("eval", m, o.model, o.adapter);
     if (s == RT_OK && rt_tokenizer_vocab_size(tok) > m->cfg.vocab_size)
         s = rt_fail(RT_ERR_ARG, "the tokenizer has %d ids but the model's vocabulary is %d", rt_tokenizer_vocab_size(tok),
                     m->cfg.vocab_size);

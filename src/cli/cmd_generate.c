@@ -67,7 +67,7 @@ int rt_cmd_generate(int argc, char **argv) {
     int32_t *out = NULL;
     rt_status s = rt_tokenizer_load(tokdir ? tokdir : model, &tok);
     if (s == RT_OK) s = rt_model_load(model, &m);
-    if (s == RT_OK && adapter) s = rt_lora_load_peft(m, adapter);
+    if (s == RT_OK && adapter) s = rt_cli_load_adapter("generate", m, model, adapter);
     if (s == RT_OK && chat) {
         rt_chat_message msg = {"user", prompt, NULL};
         s = rt_chat_render(tok, &msg, 1, 1, &rendered);

@@ -25,7 +25,7 @@ int rt_cmd_merge(int argc, char **argv) {
     if (!model_dir || !adapter || !out) return rt_cli_usage_error("merge", "--model, --adapter and -o are required");
     rt_model *m;
     if (rt_model_load(model_dir, &m) != RT_OK) return rt_cli_fail("merge");
-    rt_status s = rt_lora_load_peft(m, adapter);
+    rt_status s = rt_cli_load_adapter("merge", m, model_dir, adapter);
     if (s == RT_OK) s = rt_lora_merge(m);
     if (s == RT_OK) s = rt_model_save(m, out);
     rt_model_free(m);

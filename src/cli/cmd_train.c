@@ -13,7 +13,7 @@ typedef struct {
     const char *model, *data, *val, *tokenizer, *out, *adapter, *targets, *decay;
     long long r, batch, accum, max_len, steps, seed, threads, eval_every, ckpt_every;
     double alpha, dropout, lr, warmup, epochs, wd, clip;
-    int full, rslora, resume;
+    int full, rslora, resume, chat;
 } options;
 
 static void usage(void) {
@@ -29,6 +29,8 @@ static void usage(void) {
            "  --tokenizer DIR       tokenizer folder (default: the model folder)\n"
            "  --preset paper|tiny   hyperparameter preset (paper)\n"
            "  --full                train every parameter instead of LoRA\n"
+           "  --chat                put each prompt in a user message of the tokenizer's chat template\n"
+           "                        (instruct models; what `retrace eval --chat` shows the model)\n"
            "  --adapter DIR         continue training an existing PEFT adapter\n"
            "  --lora-r N --lora-alpha X --lora-dropout X --targets q,k,v,o,gate,up,down|all\n"
            "  --rslora / --no-rslora   scale alpha/sqrt(r) (default) or alpha/r\n"
@@ -69,6 +71,7 @@ static int parse(int argc, char **argv, options *o) {
         int done = 0;
         if (rt_cli_is_help(a)) return usage(), -1;
         if (!strcmp(a, "--full")) o->full = 1, done = 1;
+        if (!strcmp(a, "--chat")) o->chat = 1, done = 1;
         else if (!strcmp(a, "--rslora")) o->rslora = 1, done = 1;
         else if (!strcmp(a, "--no-rslora")) o->rslora = 0, done = 1;
         else if (!strcmp(a, "--resume")) o->resume = 1, done = 1;
@@ -124,7 +127,7 @@ static rt_status setup_model(const options *o, rt_model **out) {
     rt_status s = RT_OK;
     if (!o->full) {
         if (o->adapter) {
-            s = rt_lora_load_peft(m, o->adapter);
+            s = rt_cli_load_adapter("train", m, o->model, o->adapter);
         } else {
             rt_lora_config lc = {.r = (int)o->r, .alpha = (float)o->alpha, .rslora = o->rslora, .dropout = (float)o->dropout};
             s = rt_proj_mask_parse(o->targets, &lc.proj_mask);
@@ -158,7 +161,7 @@ int rt_cmd_train(int argc, char **argv) {
     rt_model *m = NULL;
     rt_sft_stats st;
     rt_sft_params sp = rt_sft_params_default();
-    sp.max_len = (int)o.max_len;
+    sp.max_len = (int)o.max_len, sp.chat = o.chat;
     rt_status s = rt_tokenizer_load(o.tokenizer ? o.tokenizer : o.model, &tok);
     if (s == RT_OK) s = rt_sft_load(o.data, tok, &sp, &train, &st);
     if (s == RT_OK) report_stats(o.data, &st, o.max_len);

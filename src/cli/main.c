@@ -89,3 +89,12 @@ int rt_cli_parse_float(const char *cmd, const char *opt, const char *val, double
     if (*val == '\0' || *end != '\0') return rt_cli_usage_error(cmd, "%s: '%s' is not a number", opt, val);
     return RT_EXIT_OK;
 }
+
+rt_status rt_cli_load_adapter(const char *cmd, rt_model *m, const char *model_dir, const char *adapter_dir) {
+    int unverified;
+    RT_TRY(rt_lora_check_base(adapter_dir, model_dir, &m->cfg, &unverified));
+    if (unverified)
+        fprintf(stderr, "retrace %s: warning: cannot check that %s was trained for %s (its base_model_name_or_path is "
+                        "not a folder here)\n", cmd, adapter_dir, model_dir);
+    return rt_lora_load_peft(m, adapter_dir);
+}

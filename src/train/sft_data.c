@@ -28,13 +28,20 @@ static void push_example(rt_sft_data *d, int32_t *ids, int32_t *mask, int len) {
     d->n++;
 }
 
-/* Builds one example from the two texts, applying the truncation policy. Returns 0 when dropped. */
+/* Builds one example from the two texts, applying the truncation policy. Returns 0 when dropped, -1 when
+ * the chat template cannot be rendered (rt_errmsg says why). */
 static int build(rt_sft_data *d, const rt_tokenizer *tok, const rt_sft_params *p, const char *prompt,
                  const char *completion, rt_sft_stats *st) {
     rt_tok_ids pi = {0}, ci = {0};
-    rt_tokenizer_encode(tok, prompt, strlen(prompt), 0, &pi);
+    char *chat = NULL;
+    if (p->chat) {
+        rt_chat_message msg = {"user", prompt, NULL};
+        if (rt_chat_render(tok, &msg, 1, 1, &chat) != RT_OK) return -1;
+    }
+    rt_tokenizer_encode(tok, chat ? chat : prompt, strlen(chat ? chat : prompt), 0, &pi);
+    free(chat);
     rt_tokenizer_encode(tok, completion, strlen(completion), 0, &ci);
-    int32_t bos = p->add_bos ? rt_tokenizer_bos_id(tok) : -1, eos = p->add_eos ? rt_tokenizer_eos_id(tok) : -1;
+    int32_t bos = p->add_bos && !p->chat ? rt_tokenizer_bos_id(tok) : -1, eos = p->add_eos ? rt_tokenizer_eos_id(tok) : -1;
     size_t head = bos >= 0 ? 1 : 0, tail = ci.n + (eos >= 0 ? 1 : 0);
     int kept = 1;
     if (head + tail + 1 > (size_t)p->max_len || ci.n == 0) {
@@ -89,7 +96,7 @@ rt_status rt_sft_load(const char *path, const rt_tokenizer *tok, const rt_sft_pa
             s = rt_fail(RT_ERR_FORMAT, "%s:%zu: missing string field 'completion'", path, lineno);
         if (s == RT_OK) {
             st->lines++;
-            build(d, tok, p, prompt, completion, st);
+            if (build(d, tok, p, prompt, completion, st) < 0) s = rt_fail(RT_ERR_ARG, "%s:%zu: %s", path, lineno, rt_errmsg());
         }
         json_decref(o);
     }
