@@ -77,7 +77,9 @@ static void test_embedder_specs(void **state) {
     assert_int_equal(rt_embedder_open("hash:0", &e), RT_ERR_ARG);
     assert_int_equal(rt_embedder_open("word2vec", &e), RT_ERR_ARG);
     assert_non_null(strstr(rt_errmsg(), "word2vec"));
-    assert_int_equal(rt_embedder_open("/tmp", &e), RT_ERR_UNSUPPORTED);
+    /* A directory is read as a model directory (test_bert.c covers real ones). */
+    assert_int_equal(rt_embedder_open("/tmp", &e), RT_ERR_NOT_FOUND);
+    assert_non_null(strstr(rt_errmsg(), "no config.json"));
 }
 
 static void test_state_text(void **state) {

@@ -151,6 +151,7 @@ static rt_status load(const char *dir, rt_bert *m) {
     rt_status s = read_modules(dir, &sub, &m->pooling);
     char *model_dir = rt_path_join(dir, sub), *cfg = rt_path_join(model_dir, "config.json");
     free(sub);
+    if (s == RT_OK && !rt_path_exists(cfg)) s = rt_fail(RT_ERR_NOT_FOUND, "%s: not a model directory (no config.json)", model_dir);
     if (s == RT_OK) s = rt_bert_config_load(cfg, &m->cfg);
     if (s == RT_OK) s = read_max_tokens(dir, model_dir, m);
     if (s == RT_OK) s = rt_bert_weights_load(model_dir, &m->cfg, &m->w);
