@@ -2,7 +2,7 @@
 """PyTorch + PEFT peer of bench_train_throughput: LoRA SFT steps on the SmolLM-135M shape.
 
   train_throughput_torch.py --threads N --steps S --warmup W [--seq 512] [--batch 1] [--rank 16]
-                            [--ids FILE]
+                            [--ids FILE] [--dtype f32|bf16|autocast]
 
 Builds LlamaForCausalLM with the SmolLM-135M shape (hidden 576, 30 layers, 9 heads, 3 KV heads,
 intermediate 1536, vocab 49152, tied embeddings) with random weights in float32 and SDPA attention
@@ -11,6 +11,11 @@ projections, and runs W untimed then S timed steps of forward + backward + AdamW
 implementation where available) with the
 loss over all tokens. Step i uses rows i*batch .. i*batch+batch-1 of FILE's input_ids I32 [rows, seq]
 when --ids is given (so both implementations see the same data), else seeded random ids.
+--dtype picks the precision: f32 (everything float32); bf16 (the base model cast to bfloat16, as
+from_pretrained(torch_dtype=torch.bfloat16) gives it, with PEFT's default of float32 adapters, so the
+base products run on AMX/AVX512-BF16 through oneDNN and the activations between layers are bf16); autocast
+(float32 weights under torch.autocast("cpu", torch.bfloat16), which casts each product's operands to
+bf16 on the fly).
 Prints one JSON line on stdout:
   {"impl":"pytorch+peft","tokens_per_s":..,"step_s":..,"peak_rss_mb":..,"final_loss":..,
    "threads":N,"torch":"..."}
@@ -40,6 +45,7 @@ def main():
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--ids", help="safetensors with input_ids I32 [rows, seq]")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--dtype", choices=["f32", "bf16", "autocast"], default="f32")
     args = ap.parse_args()
     if args.threads < 1 or args.steps < 1 or args.warmup < 0 or args.seq < 2 or args.batch < 1 \
             or args.rank < 1:
@@ -83,11 +89,15 @@ def main():
                       rope_theta=10000.0, tie_word_embeddings=True, hidden_act="silu",
                       use_cache=False)
     cfg._attn_implementation = "sdpa"
-    model = LlamaForCausalLM(cfg).to(torch.float32)
+    model = LlamaForCausalLM(cfg).to(torch.bfloat16 if args.dtype == "bf16" else torch.float32)
     lcfg = LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0, bias="none",
                       target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                       "down_proj"], task_type="CAUSAL_LM")
-    model = get_peft_model(model, lcfg)
+    model = get_peft_model(model, lcfg)  # autocast_adapter_dtype (default): float32 adapters on a bf16 base
+    if args.dtype == "bf16":
+        lora_dtypes = {p.dtype for n, p in model.named_parameters() if "lora_" in n}
+        if lora_dtypes != {torch.float32}:
+            fail(f"PEFT made {lora_dtypes} adapters on the bf16 base; expected float32")
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     # fused=True is PyTorch's fastest stock AdamW on CPU; a strong peer keeps the comparison honest.
@@ -98,7 +108,8 @@ def main():
 
     def step(i):
         ids = ids_all[i * args.batch:(i + 1) * args.batch]
-        out = model(input_ids=ids, labels=ids)  # HF shifts: every next token is a target
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype == "autocast"):
+            out = model(input_ids=ids, labels=ids)  # HF shifts: every next token is a target
         out.loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -114,6 +125,7 @@ def main():
 
     print(json.dumps({
         "impl": "pytorch+peft",
+        "dtype": args.dtype,
         "tokens_per_s": args.steps * args.batch * args.seq / elapsed,
         "step_s": elapsed / args.steps,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,

@@ -97,6 +97,9 @@ rt_lora_config rt_lora_config_default(void); /* the paper recipe: r 128, alpha 2
 
 typedef struct rt_model_acts rt_model_acts;
 
+/* Precision of the frozen base's products in training (rt_model_set_base_dtype). Explicit values. */
+typedef enum { RT_BASE_F32 = 0, RT_BASE_BF16 = 1 } rt_base_dtype;
+
 typedef struct {
     rt_model_config cfg;
     rt_weights w;
@@ -118,6 +121,11 @@ typedef struct {
     rt_model_acts *acts;
     rt_param *param_list; /* trainable parameters, for the optimizer */
     int n_param_list;
+    /* bf16 frozen base (rt_model_set_base_dtype): rounded copies of the projections and the lm_head */
+    rt_base_dtype base_dtype;
+    uint16_t *base_bf16;  /* one allocation */
+    uint16_t **proj_bf16; /* n_layers * RT_N_PROJ pointers into it */
+    uint16_t *lm_head_bf16;
 } rt_model;
 
 /* Loads config.json and the weights (F32/BF16/F16) from a Hugging Face folder. */
@@ -129,6 +137,17 @@ rt_status rt_model_save(const rt_model *m, const char *dir);
 void rt_model_free(rt_model *m);
 /* Number of base parameters (tied embeddings counted once). */
 size_t rt_model_param_count(const rt_model *m);
+
+/* Chooses the precision of the frozen base in training and evaluation passes (rt_model_forward and
+ * rt_model_backward). RT_BASE_BF16 rounds a copy of every projection and of the lm_head to bfloat16 once
+ * (the float32 weights stay, for generation, merge and save) and runs the base products x W^T and
+ * dy W in bf16 with float32 accumulation, as PyTorch's bf16 autocast does; the adapters, norms,
+ * attention, loss and optimizer stay float32. Full fine-tuning (rt_model_train_setup with full = 1)
+ * always runs in float32. Fails when the build has no oneDNN. Call again after the base weights change
+ * (rt_lora_merge) to refresh the copy; RT_BASE_F32 frees it. */
+rt_status rt_model_set_base_dtype(rt_model *m, rt_base_dtype dtype);
+/* "f32" or "bf16". */
+const char *rt_base_dtype_name(rt_base_dtype dtype);
 
 /* ---- LoRA ---- */
 

@@ -31,6 +31,31 @@ void rt_matmul_backward_ref(float *dinp, float *dweight, float *dbias, const flo
 void rt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
               int ldb, float beta, float *C, int ldc);
 
+/* ---- bfloat16 products (oneDNN: AMX or AVX512-BF16), float32 accumulation and output ----
+ *
+ * For frozen weights, where a bf16 copy costs nothing in accuracy that training needs: inputs are
+ * rounded to bf16 (nearest even), products and sums are float32. Without oneDNN in the build the
+ * products return RT_ERR_UNSUPPORTED with a message saying so. */
+
+/* 1 when this build has oneDNN (bf16 products work on any x86-64 CPU, emulated below AVX512-BF16). */
+int rt_bf16_built(void);
+/* 1 when, in addition, the CPU runs bf16 products natively (AVX512-BF16 or AMX), so they are faster
+ * than float32. */
+int rt_bf16_native(void);
+/* Whole arrays, in parallel: the same rounding as rt_f32_to_bf16 (nearest even, NaN stays NaN). */
+void rt_bf16_round_array(uint16_t *dst, const float *src, size_t n);
+void rt_bf16_widen_array(float *dst, const uint16_t *src, size_t n);
+/* C (M,N) (+)= A (M,K) @ op(B), row-major; op(B) = B^T for B (N,K) when trans_b, else B (K,N). */
+rt_status rt_gemm_bf16(int trans_b, int M, int N, int K, const uint16_t *A, const uint16_t *B, float *C,
+                       int accumulate);
+/* out (N,OC) (+)= inp (N,C) @ weight (OC,C)^T + bias (OC, float32, may be NULL). */
+rt_status rt_matmul_forward_bf16(float *out, const uint16_t *inp, const uint16_t *weight, const float *bias, int N,
+                                 int C, int OC, int accumulate);
+/* dinp (N,C) += dout (N,OC) @ weight (OC,C): the input gradient of a frozen linear layer. */
+rt_status rt_matmul_backward_bf16(float *dinp, const uint16_t *dout, const uint16_t *weight, int N, int C, int OC);
+/* Frees the cached oneDNN primitives (they are rebuilt on demand). */
+void rt_bf16_release(void);
+
 /* ---- RMSNorm: y = w * x / sqrt(mean(x^2) + eps), computed in float32 as transformers does ---- */
 
 /* out, inp (N,C); weight (C); rstd (N) receives 1/sqrt(mean(x^2)+eps) for the backward pass (may be NULL). */

@@ -10,11 +10,15 @@
 const char rt_cmd_train_summary[] = "fine-tune a model (LoRA or full) on prompt/completion JSON lines";
 
 typedef struct {
-    const char *model, *data, *val, *tokenizer, *out, *adapter, *targets, *decay;
+    const char *model, *data, *val, *tokenizer, *out, *adapter, *targets, *decay, *base_dtype;
     long long r, batch, accum, max_len, steps, seed, threads, eval_every, ckpt_every;
     double alpha, dropout, lr, warmup, epochs, wd, clip;
     int full, rslora, resume, chat;
 } options;
+
+/* Below this hidden size the products are too small for bf16 to pay (and the built-in tiny models stay
+ * exact float32). */
+#define BF16_AUTO_MIN_HIDDEN 256
 
 static void usage(void) {
     printf("usage: retrace train --model DIR --data FILE -o OUT [options]\n\n"
@@ -37,8 +41,13 @@ static void usage(void) {
            "  --epochs X (1) or --steps N; --batch N (4); --accum N (1); --max-len N (1024)\n"
            "  --lr X; --warmup FRACTION (0.1); --decay linear|cosine|constant; --weight-decay X (0);\n"
            "  --clip X (1.0); --seed N (1); --threads N; --eval-every N; --checkpoint-every N; --resume\n"
+           "  --base-dtype auto|bf16|f32   precision of the frozen base's products in LoRA training: bf16 rounds\n"
+           "                        a copy of the base weights and runs them on AMX/AVX512-BF16 (oneDNN) with\n"
+           "                        float32 sums; adapters, norms, attention, loss and AdamW stay float32. auto\n"
+           "                        (default) is bf16 when the CPU has native bf16, the build has oneDNN and\n"
+           "                        the hidden size is at least %d; f32 otherwise and always with --full\n"
            "Examples longer than --max-len lose the start of their prompt; ones whose completion alone does\n"
-           "not fit are dropped. Both are counted and reported.\n");
+           "not fit are dropped. Both are counted and reported.\n", BF16_AUTO_MIN_HIDDEN);
 }
 
 static void preset(options *o, const char *name) {
@@ -48,7 +57,7 @@ static void preset(options *o, const char *name) {
 
 static int parse(int argc, char **argv, options *o) {
     *o = (options){.targets = "all", .batch = 4, .accum = 1, .max_len = 1024, .seed = 1, .dropout = 0.05,
-                   .warmup = 0.1, .epochs = 1, .clip = 1.0, .rslora = 1};
+                   .warmup = 0.1, .epochs = 1, .clip = 1.0, .rslora = 1, .base_dtype = "auto"};
     preset(o, "paper");
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--preset") && i + 1 < argc) {
@@ -65,7 +74,8 @@ static int parse(int argc, char **argv, options *o) {
         {"--epochs", &o->epochs}, {"--weight-decay", &o->wd}, {"--clip", &o->clip}};
     struct { const char *name; const char **v; } strs[] = {
         {"--model", &o->model}, {"--data", &o->data}, {"--val", &o->val}, {"--tokenizer", &o->tokenizer},
-        {"-o", &o->out}, {"--adapter", &o->adapter}, {"--targets", &o->targets}, {"--decay", &o->decay}};
+        {"-o", &o->out}, {"--adapter", &o->adapter}, {"--targets", &o->targets}, {"--decay", &o->decay},
+        {"--base-dtype", &o->base_dtype}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int done = 0;
@@ -101,6 +111,10 @@ static int parse(int argc, char **argv, options *o) {
     if (strcmp(o->decay, "linear") && strcmp(o->decay, "cosine") && strcmp(o->decay, "constant"))
         return rt_cli_usage_error("train", "--decay must be linear, cosine or constant");
     if (o->dropout >= 1.0) return rt_cli_usage_error("train", "--lora-dropout must be below 1");
+    if (strcmp(o->base_dtype, "auto") && strcmp(o->base_dtype, "bf16") && strcmp(o->base_dtype, "f32"))
+        return rt_cli_usage_error("train", "--base-dtype must be auto, bf16 or f32 (got '%s')", o->base_dtype);
+    if (o->full && !strcmp(o->base_dtype, "bf16"))
+        return rt_cli_usage_error("train", "--base-dtype bf16 is for LoRA training; --full trains the base in float32");
     return 0;
 }
 
@@ -135,6 +149,11 @@ static rt_status setup_model(const options *o, rt_model **out) {
         }
     }
     if (s == RT_OK) s = rt_model_train_setup(m, o->full);
+    if (s == RT_OK && !o->full) {
+        int bf16 = !strcmp(o->base_dtype, "bf16") ||
+                   (!strcmp(o->base_dtype, "auto") && rt_bf16_native() && m->cfg.hidden_size >= BF16_AUTO_MIN_HIDDEN);
+        s = rt_model_set_base_dtype(m, bf16 ? RT_BASE_BF16 : RT_BASE_F32);
+    }
     if (s != RT_OK) {
         rt_model_free(m);
         return s;
@@ -189,8 +208,9 @@ int rt_cmd_train(int argc, char **argv) {
     tp.ckpt_every = (int)o.ckpt_every, tp.ckpt_path = ckpt, tp.loss_log_path = log;
     tp.resume_path = o.resume ? ckpt : NULL;
     if (val) tp.eval = eval_val, tp.eval_ctx = &vc, tp.eval_every = (int)o.eval_every;
-    rt_info("training %s of %s: %lld steps of %lld x %lld examples, lr %g, %d threads",
-            o.full ? "every parameter" : "LoRA adapters", o.model, (long long)steps, o.batch, o.accum, o.lr, rt_threads());
+    rt_info("training %s of %s: %lld steps of %lld x %lld examples, lr %g, %d threads, %s base",
+            o.full ? "every parameter" : "LoRA adapters", o.model, (long long)steps, o.batch, o.accum, o.lr, rt_threads(),
+            rt_base_dtype_name(m->base_dtype));
     rt_train_result res;
     s = rt_train_run(m, &tp, rt_sft_next_batch, &sampler, &res);
     if (s == RT_OK) {

@@ -189,8 +189,53 @@ rt_status rt_model_save(const rt_model *m, const char *dir) {
     return s;
 }
 
+const char *rt_base_dtype_name(rt_base_dtype dtype) { return dtype == RT_BASE_BF16 ? "bf16" : "f32"; }
+
+static void base_bf16_free(rt_model *m) {
+    rt_free_aligned(m->base_bf16);
+    free(m->proj_bf16);
+    m->base_bf16 = NULL;
+    m->proj_bf16 = NULL;
+    m->lm_head_bf16 = NULL;
+}
+
+rt_status rt_model_set_base_dtype(rt_model *m, rt_base_dtype dtype) {
+    if (dtype != RT_BASE_F32 && dtype != RT_BASE_BF16) return rt_fail(RT_ERR_ARG, "unknown base dtype %d", (int)dtype);
+    if (dtype == RT_BASE_BF16 && !rt_bf16_built())
+        return rt_fail(RT_ERR_UNSUPPORTED, "base dtype bf16: retrace was built without oneDNN (install libdnnl-dev and rebuild)");
+    base_bf16_free(m);
+    /* The activation buffers hold bf16 scratch only in bf16 mode. */
+    rt_model_acts_free(m->acts);
+    m->acts = NULL;
+    m->base_dtype = dtype;
+    if (dtype == RT_BASE_F32) return RT_OK;
+    const rt_model_config *c = &m->cfg;
+    size_t total = (size_t)c->vocab_size * c->hidden_size;
+    for (int p = 0; p < RT_N_PROJ; p++) {
+        int o, in;
+        rt_proj_dims(c, (rt_proj)p, &o, &in);
+        total += (size_t)c->n_layers * o * in;
+    }
+    /* rt_alloc_floats gives 64-byte alignment, which oneDNN's kernels like; two bf16 per float. */
+    m->base_bf16 = (uint16_t *)rt_alloc_floats((total + 1) / 2);
+    m->proj_bf16 = rt_calloc((size_t)c->n_layers * RT_N_PROJ, sizeof(uint16_t *));
+    uint16_t *ptr = m->base_bf16;
+    for (int l = 0; l < c->n_layers; l++)
+        for (int p = 0; p < RT_N_PROJ; p++) {
+            int o, in;
+            rt_proj_dims(c, (rt_proj)p, &o, &in);
+            m->proj_bf16[l * RT_N_PROJ + p] = ptr;
+            rt_bf16_round_array(ptr, m->w.layers[l].w[p], (size_t)o * in);
+            ptr += (size_t)o * in;
+        }
+    m->lm_head_bf16 = ptr;
+    rt_bf16_round_array(ptr, m->w.lm_head, (size_t)c->vocab_size * c->hidden_size);
+    return RT_OK;
+}
+
 void rt_model_free(rt_model *m) {
     if (!m) return;
+    base_bf16_free(m);
     rt_free_aligned(m->params);
     rt_free_aligned(m->grads);
     rt_free_aligned(m->lora_mem);

@@ -28,6 +28,8 @@ struct rt_model_acts {
     float *cos_t, *sin_t, *inv_freq;
     /* backward scratch */
     float *d_res, *d_ln, *d_big1, *d_big2, *d_q, *d_k, *d_v, *d_att, *att_scratch, *d_xa, *xdrop;
+    /* bf16 base only: a product's input rounded to bf16 (N, widest), and the logits' gradient (N,V) */
+    uint16_t *xb, *dlogits_b;
     int n_valid;
     int has_forward;
 };
@@ -39,6 +41,8 @@ void rt_model_acts_free(rt_model_acts *a) {
                      a->inv_freq, a->d_res, a->d_ln, a->d_big1, a->d_big2, a->d_q, a->d_k, a->d_v, a->d_att,
                      a->att_scratch, a->d_xa, a->xdrop};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rt_free_aligned(bufs[i]);
+    rt_free_aligned(a->xb);
+    rt_free_aligned(a->dlogits_b);
     free(a->ids);
     free(a->targets);
     free(a);
@@ -91,6 +95,11 @@ static rt_model_acts *acts_alloc(const rt_model *m, size_t N, size_t BT2, int T)
     a->att_scratch = rt_alloc_floats((size_t)T * T);
     a->d_xa = r ? rt_alloc_floats(N * r) : NULL;
     a->xdrop = (r && m->lora_cfg.dropout > 0.0f) ? rt_alloc_floats(N * widest) : NULL;
+    if (m->base_bf16) {
+        /* Two bf16 values per float of the allocation. */
+        a->xb = (uint16_t *)rt_alloc_floats((N * widest + 1) / 2);
+        a->dlogits_b = (uint16_t *)rt_alloc_floats((N * V + 1) / 2);
+    }
     return a;
 }
 
@@ -119,21 +128,31 @@ static const float *lora_input(const rt_model *m, int l, int p, const float *x, 
     return m->acts->xdrop;
 }
 
+/* out (N,out) += scale (lora_x A^T) B^T when (l, p) has an adapter, with lora_x A^T written to xa. */
+static void lora_forward(const rt_model *m, int l, rt_proj p, const float *lora_x, float *out, int N, float *xa) {
+    const rt_lora_linear *ad = m->has_lora ? &m->lora[l * RT_N_PROJ + p] : NULL;
+    if (!ad || !ad->A) return;
+    int r = m->lora_cfg.r;
+    rt_sgemm(0, 1, N, r, ad->in, 1.0f, lora_x, ad->in, ad->A, ad->in, 0.0f, xa, r);
+    rt_sgemm(0, 1, N, ad->out, r, m->lora_scale, xa, r, ad->B, r, 1.0f, out, ad->out);
+}
+
 void rt_linear_apply(const rt_model *m, int l, rt_proj p, const float *x, const float *lora_x, float *out, int N,
                      int accumulate, float *xa) {
     const rt_layer_weights *L = &m->w.layers[l];
     int o, in;
     rt_proj_dims(&m->cfg, p, &o, &in);
     rt_matmul_forward(out, x, L->w[p], L->b[p], N, in, o, accumulate);
-    const rt_lora_linear *ad = m->has_lora ? &m->lora[l * RT_N_PROJ + p] : NULL;
-    if (!ad || !ad->A) return;
-    int r = m->lora_cfg.r;
-    rt_sgemm(0, 1, N, r, in, 1.0f, lora_x, in, ad->A, in, 0.0f, xa, r);
-    rt_sgemm(0, 1, N, o, r, m->lora_scale, xa, r, ad->B, r, 1.0f, out, o);
+    lora_forward(m, l, p, lora_x, out, N, xa);
 }
 
-/* out (N,out) (+)= x W^T + b + scale (drop(x) A^T) B^T, keeping x A^T for the backward pass. */
-static void lin_forward(rt_model *m, int l, rt_proj p, const float *x, float *out, int N, int accumulate) {
+/* Whether this pass runs the base products in bf16 (never in full fine-tuning: the copy would go stale). */
+static int base_bf16_on(const rt_model *m) { return m->base_bf16 && !m->train_full; }
+
+/* out (N,out) (+)= x W^T + b + scale (drop(x) A^T) B^T, keeping x A^T for the backward pass. xb is x
+ * rounded to bf16 when the base runs in bf16, else NULL. */
+static rt_status lin_forward(rt_model *m, int l, rt_proj p, const float *x, const uint16_t *xb, float *out, int N,
+                             int accumulate) {
     int o, in;
     rt_proj_dims(&m->cfg, p, &o, &in);
     const rt_lora_linear *ad = m->has_lora ? &m->lora[l * RT_N_PROJ + p] : NULL;
@@ -143,19 +162,36 @@ static void lin_forward(rt_model *m, int l, rt_proj p, const float *x, float *ou
         xa = m->acts->lora_xa + ((size_t)l * RT_N_PROJ + p) * (size_t)N * m->lora_cfg.r;
         xin = lora_input(m, l, p, x, (size_t)N * in);
     }
-    rt_linear_apply(m, l, p, x, xin, out, N, accumulate, xa);
+    if (!xb) {
+        rt_linear_apply(m, l, p, x, xin, out, N, accumulate, xa);
+        return RT_OK;
+    }
+    RT_TRY(rt_matmul_forward_bf16(out, xb, m->proj_bf16[l * RT_N_PROJ + p], m->w.layers[l].b[p], N, in, o, accumulate));
+    lora_forward(m, l, p, xin, out, N, xa);
+    return RT_OK;
+}
+
+/* x rounded to bf16 in the activations' scratch when the base runs in bf16, else NULL. */
+static const uint16_t *to_bf16(const rt_model *m, const float *x, size_t n) {
+    if (!base_bf16_on(m)) return NULL;
+    rt_bf16_round_array(m->acts->xb, x, n);
+    return m->acts->xb;
 }
 
 /* Given dout (N,out): dx (N,in) += dout W (+ the adapter's path); trainable gradients accumulate. */
-static void lin_backward(rt_model *m, int l, rt_proj p, const float *dout, const float *x, float *dx, int N) {
+static rt_status lin_backward(rt_model *m, int l, rt_proj p, const float *dout, const float *x, float *dx, int N) {
     const rt_layer_weights *L = &m->w.layers[l];
     int o, in;
     rt_proj_dims(&m->cfg, p, &o, &in);
-    float *dW = m->train_full ? m->g.layers[l].w[p] : NULL;
-    float *db = m->train_full ? m->g.layers[l].b[p] : NULL;
-    rt_matmul_backward(dx, dW, db, dout, x, L->w[p], N, in, o);
+    if (base_bf16_on(m)) {
+        RT_TRY(rt_matmul_backward_bf16(dx, to_bf16(m, dout, (size_t)N * o), m->proj_bf16[l * RT_N_PROJ + p], N, in, o));
+    } else {
+        float *dW = m->train_full ? m->g.layers[l].w[p] : NULL;
+        float *db = m->train_full ? m->g.layers[l].b[p] : NULL;
+        rt_matmul_backward(dx, dW, db, dout, x, L->w[p], N, in, o);
+    }
     const rt_lora_linear *ad = m->has_lora ? &m->lora[l * RT_N_PROJ + p] : NULL;
-    if (!ad || !ad->A) return;
+    if (!ad || !ad->A) return RT_OK;
     int r = m->lora_cfg.r;
     float s = m->lora_scale;
     const float *xa = m->acts->lora_xa + ((size_t)l * RT_N_PROJ + p) * (size_t)N * r;
@@ -173,6 +209,7 @@ static void lin_backward(rt_model *m, int l, rt_proj p, const float *dout, const
     } else {
         rt_sgemm(0, 0, N, in, r, 1.0f, dxa, r, ad->A, in, 1.0f, dx, in); /* dx += dxa A */
     }
+    return RT_OK;
 }
 
 rt_status rt_model_forward(rt_model *m, const int32_t *ids, const int32_t *targets, int B, int T, float *loss) {
@@ -197,6 +234,7 @@ rt_status rt_model_forward(rt_model *m, const int32_t *ids, const int32_t *targe
     }
     if (!a) a = m->acts = acts_alloc(m, N, bt2, T);
     a->B = B, a->T = T;
+    a->has_forward = 0; /* until this pass completes: a failed pass leaves nothing to differentiate */
     int H = c->hidden_size, QD = c->n_heads * c->head_dim, KD = c->n_kv_heads * c->head_dim;
     int I = c->intermediate_size, V = c->vocab_size, Ni = (int)N;
     memcpy(a->ids, ids, sizeof(int32_t) * N);
@@ -214,24 +252,27 @@ rt_status rt_model_forward(rt_model *m, const int32_t *ids, const int32_t *targe
         float *att = a->att + (size_t)l * N * QD, *x_mid = a->x_mid + (size_t)l * N * H;
         float *gate = a->gate + (size_t)l * N * I, *up = a->up + (size_t)l * N * I, *hact = a->hact + (size_t)l * N * I;
         rt_rmsnorm_forward(ln1, a->rstd1 + (size_t)l * N, res, L->attn_norm, Ni, H, c->rms_norm_eps);
-        lin_forward(m, l, RT_PROJ_Q, ln1, q, Ni, 0);
-        lin_forward(m, l, RT_PROJ_K, ln1, k, Ni, 0);
-        lin_forward(m, l, RT_PROJ_V, ln1, v, Ni, 0);
+        const uint16_t *xb = to_bf16(m, ln1, N * H);
+        RT_TRY(lin_forward(m, l, RT_PROJ_Q, ln1, xb, q, Ni, 0));
+        RT_TRY(lin_forward(m, l, RT_PROJ_K, ln1, xb, k, Ni, 0));
+        RT_TRY(lin_forward(m, l, RT_PROJ_V, ln1, xb, v, Ni, 0));
         rt_rope_forward(q, a->cos_t, a->sin_t, B, T, c->n_heads, c->head_dim);
         rt_rope_forward(k, a->cos_t, a->sin_t, B, T, c->n_kv_heads, c->head_dim);
         rt_attention_forward(att, a->probs + (size_t)l * B * c->n_heads * T * T, q, k, v, &as);
         memcpy(x_mid, res, sizeof(float) * N * H);
-        lin_forward(m, l, RT_PROJ_O, att, x_mid, Ni, 1);
+        RT_TRY(lin_forward(m, l, RT_PROJ_O, att, to_bf16(m, att, N * QD), x_mid, Ni, 1));
         rt_rmsnorm_forward(ln2, a->rstd2 + (size_t)l * N, x_mid, L->mlp_norm, Ni, H, c->rms_norm_eps);
-        lin_forward(m, l, RT_PROJ_GATE, ln2, gate, Ni, 0);
-        lin_forward(m, l, RT_PROJ_UP, ln2, up, Ni, 0);
+        xb = to_bf16(m, ln2, N * H);
+        RT_TRY(lin_forward(m, l, RT_PROJ_GATE, ln2, xb, gate, Ni, 0));
+        RT_TRY(lin_forward(m, l, RT_PROJ_UP, ln2, xb, up, Ni, 0));
         rt_swiglu_forward(hact, gate, up, N * I);
         memcpy(res_next, x_mid, sizeof(float) * N * H);
-        lin_forward(m, l, RT_PROJ_DOWN, hact, res_next, Ni, 1);
+        RT_TRY(lin_forward(m, l, RT_PROJ_DOWN, hact, to_bf16(m, hact, N * I), res_next, Ni, 1));
     }
     float *res_last = a->res + (size_t)c->n_layers * N * H;
     rt_rmsnorm_forward(a->lnf, a->rstdf, res_last, m->w.final_norm, Ni, H, c->rms_norm_eps);
-    rt_matmul_forward(a->logits, a->lnf, m->w.lm_head, NULL, Ni, H, V, 0);
+    if (base_bf16_on(m)) RT_TRY(rt_matmul_forward_bf16(a->logits, to_bf16(m, a->lnf, N * H), m->lm_head_bf16, NULL, Ni, H, V, 0));
+    else rt_matmul_forward(a->logits, a->lnf, m->w.lm_head, NULL, Ni, H, V, 0);
     float l = rt_cross_entropy_forward(a->logits, a->targets, Ni, V, &a->n_valid);
     if (loss) *loss = l;
     a->has_forward = 1;
@@ -254,7 +295,12 @@ rt_status rt_model_backward(rt_model *m, float grad_scale) {
     float scale = a->n_valid ? grad_scale / (float)a->n_valid : 0.0f;
     rt_cross_entropy_backward(a->logits, a->logits, a->targets, Ni, V, scale);
     memset(a->d_ln, 0, sizeof(float) * N * H);
-    rt_matmul_backward(a->d_ln, g ? g->lm_head : NULL, NULL, a->logits, a->lnf, m->w.lm_head, Ni, H, V);
+    if (base_bf16_on(m)) {
+        rt_bf16_round_array(a->dlogits_b, a->logits, N * (size_t)V);
+        RT_TRY(rt_matmul_backward_bf16(a->d_ln, a->dlogits_b, m->lm_head_bf16, Ni, H, V));
+    } else {
+        rt_matmul_backward(a->d_ln, g ? g->lm_head : NULL, NULL, a->logits, a->lnf, m->w.lm_head, Ni, H, V);
+    }
     memset(a->d_res, 0, sizeof(float) * N * H);
     rt_rmsnorm_backward(a->d_res, g ? g->final_norm : NULL, a->d_ln, a->res + (size_t)c->n_layers * N * H,
                         m->w.final_norm, a->rstdf, Ni, H);
@@ -271,26 +317,26 @@ rt_status rt_model_backward(rt_model *m, float grad_scale) {
         /* MLP: d_res is d(res[l+1]) and also d(x_mid) through the residual. */
         float *d_h = a->d_big1;
         memset(d_h, 0, sizeof(float) * N * I);
-        lin_backward(m, l, RT_PROJ_DOWN, a->d_res, hact, d_h, Ni);
+        RT_TRY(lin_backward(m, l, RT_PROJ_DOWN, a->d_res, hact, d_h, Ni));
         float *d_gate = a->d_big2, *d_up = a->d_big1;
         /* d_up may alias d_h: swiglu reads dh[i] before writing dup[i]. */
         rt_swiglu_backward(d_gate, d_up, d_h, gate, up, N * I);
         memset(a->d_ln, 0, sizeof(float) * N * H);
-        lin_backward(m, l, RT_PROJ_GATE, d_gate, ln2, a->d_ln, Ni);
-        lin_backward(m, l, RT_PROJ_UP, d_up, ln2, a->d_ln, Ni);
+        RT_TRY(lin_backward(m, l, RT_PROJ_GATE, d_gate, ln2, a->d_ln, Ni));
+        RT_TRY(lin_backward(m, l, RT_PROJ_UP, d_up, ln2, a->d_ln, Ni));
         rt_rmsnorm_backward(a->d_res, G ? G->mlp_norm : NULL, a->d_ln, x_mid, L->mlp_norm, a->rstd2 + (size_t)l * N, Ni, H);
 
         /* Attention: d_res is now d(x_mid), which flows to res[l] and through o_proj. */
         memset(a->d_att, 0, sizeof(float) * N * QD);
-        lin_backward(m, l, RT_PROJ_O, a->d_res, att, a->d_att, Ni);
+        RT_TRY(lin_backward(m, l, RT_PROJ_O, a->d_res, att, a->d_att, Ni));
         rt_attention_backward(a->d_q, a->d_k, a->d_v, a->d_att, a->probs + (size_t)l * B * c->n_heads * T * T, q, k,
                               v, &as, a->att_scratch);
         rt_rope_backward(a->d_q, a->cos_t, a->sin_t, B, T, c->n_heads, c->head_dim);
         rt_rope_backward(a->d_k, a->cos_t, a->sin_t, B, T, c->n_kv_heads, c->head_dim);
         memset(a->d_ln, 0, sizeof(float) * N * H);
-        lin_backward(m, l, RT_PROJ_Q, a->d_q, ln1, a->d_ln, Ni);
-        lin_backward(m, l, RT_PROJ_K, a->d_k, ln1, a->d_ln, Ni);
-        lin_backward(m, l, RT_PROJ_V, a->d_v, ln1, a->d_ln, Ni);
+        RT_TRY(lin_backward(m, l, RT_PROJ_Q, a->d_q, ln1, a->d_ln, Ni));
+        RT_TRY(lin_backward(m, l, RT_PROJ_K, a->d_k, ln1, a->d_ln, Ni));
+        RT_TRY(lin_backward(m, l, RT_PROJ_V, a->d_v, ln1, a->d_ln, Ni));
         rt_rmsnorm_backward(a->d_res, G ? G->attn_norm : NULL, a->d_ln, res, L->attn_norm, a->rstd1 + (size_t)l * N, Ni, H);
     }
     if (g) rt_embedding_backward(g->embed, a->d_res, a->ids, Ni, H);
