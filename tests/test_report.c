@@ -158,6 +158,10 @@ static void test_fixture_page(void **state) {
     assert_int_equal(count(html, "<svg "), 5);
     assert_int_equal(count(html, "</svg>"), 5);
     assert_non_null(strstr(html, "<title>success by configuration and split</title>"));
+    /* Bars carry their numbers as tooltips; the computed interval of b/unseen_api draws a whisker too. */
+    assert_non_null(strstr(html, "<title>LoRA SFT, unseen task types: 20.0% [95% CI 7.0&#8211;45.2], 3/15</title>"));
+    assert_non_null(strstr(html, "<title>retrieval only, drifted APIs: 26.7% [95% CI 10.9&#8211;52.0], 4/15</title>"));
+    assert_int_equal(count(html, "stroke=\"#222\""), 10); /* a whisker per cell but the two n/a */
     assert_non_null(
         strstr(html, "<b>d</b> <code>d/loss.jsonl</code></figcaption>\n<p class=\"na\">n/a: file not found"));
     assert_non_null(strstr(html, "1 unreadable line skipped"));

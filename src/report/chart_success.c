@@ -33,7 +33,8 @@ static int legend(rt_strbuf *s, const report_data *d, int width, int draw) {
 static void bar(rt_strbuf *s, const report_data *d, const report_plot *p, int i, int j, double x, double w) {
     const json_t *cell = report_cell(d, i, j);
     double rate = 0, lo = 0, hi = 0, k = 0, n = 0;
-    if (!report_cell_num(cell, "success_rate", &rate)) {
+    int have_ci;
+    if (!report_cell_rate(cell, &rate, &lo, &hi, &have_ci)) {
         rt_strbuf_addf(s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#888\">n/a</text>\n", x + w / 2,
                        report_plot_y(p, 0) - 4);
         return;
@@ -45,7 +46,6 @@ static void bar(rt_strbuf *s, const report_data *d, const report_plot *p, int i,
     rt_strbuf_add(s, ", ");
     html_escape(s, d->splits[j].label);
     rt_strbuf_addf(s, ": %.1f%%", 100 * rate);
-    int have_ci = report_cell_num(cell, "ci_low", &lo) && report_cell_num(cell, "ci_high", &hi);
     if (have_ci) rt_strbuf_addf(s, " [95%% CI %.1f&#8211;%.1f]", 100 * lo, 100 * hi);
     if (report_cell_num(cell, "successes", &k) && report_cell_num(cell, "episodes", &n))
         rt_strbuf_addf(s, ", %.0f/%.0f", k, n);

@@ -5,9 +5,6 @@
 #include <string.h>
 
 #include "report/report_internal.h"
-#include "retrace/agent_loop.h"
-
-#define WILSON_Z_95 1.96
 
 /* Plain CSS inline; system fonts only, so the page looks the same with no network. */
 static const char CSS[] =
@@ -48,17 +45,12 @@ static void td_num(rt_strbuf *s, int have, double x, int decimals, const char *u
     rt_strbuf_add(s, "</td>");
 }
 
-/* One row of the results table. A cell with successes and episodes but no rate or interval gets them
- * computed (the interval as bench computes it: Wilson at 95%). */
+/* One row of the results table. */
 static void result_row(rt_strbuf *s, const report_data *d, int i, int j) {
     const json_t *cell = report_cell(d, i, j);
     double rate = 0, lo = 0, hi = 0, k = 0, n = 0, steps = 0, invalid = 0;
-    int have_kn = report_cell_num(cell, "successes", &k) && report_cell_num(cell, "episodes", &n) && n > 0 && k >= 0 &&
-                  k <= n;
-    int have_rate = report_cell_num(cell, "success_rate", &rate);
-    if (!have_rate && have_kn) rate = k / n, have_rate = 1;
-    int have_ci = report_cell_num(cell, "ci_low", &lo) && report_cell_num(cell, "ci_high", &hi);
-    if (!have_ci && have_kn) rt_wilson_interval((int)k, (int)n, WILSON_Z_95, &lo, &hi), have_ci = 1;
+    int have_ci, have_rate = report_cell_rate(cell, &rate, &lo, &hi, &have_ci);
+    int have_kn = report_cell_num(cell, "successes", &k) && report_cell_num(cell, "episodes", &n) && n > 0;
     rt_strbuf_add(s, "<tr data-config=\"");
     html_escape(s, d->configs[i].id);
     rt_strbuf_add(s, "\" data-split=\"");

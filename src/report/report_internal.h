@@ -52,6 +52,10 @@ void report_data_free(report_data *d);
 const json_t *report_cell(const report_data *d, int config, int split);
 /* 1 and *out when cell[key] is a finite number, else 0. */
 int report_cell_num(const json_t *cell, const char *key, double *out);
+/* The success rate of a cell and its 95% interval: as written, or computed from successes/episodes
+ * when missing (the interval as bench computes it, Wilson at z 1.96). Returns 1 when the cell has a
+ * rate; *have_ci says whether there is an interval. */
+int report_cell_rate(const json_t *cell, double *rate, double *lo, double *hi, int *have_ci);
 /* Sums the key over the splits of a configuration; 0 when no cell has it. */
 int report_config_sum(const report_data *d, int config, const char *key, double *out);
 

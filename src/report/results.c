@@ -7,6 +7,9 @@
 #include <time.h>
 
 #include "report/report_internal.h"
+#include "retrace/agent_loop.h"
+
+#define WILSON_Z_95 1.96
 
 /* "configs" or "splits": an array of {"id": string, "label": string (optional)}. */
 static rt_status read_items(report_data *d, const char *key, report_item **items, int *n) {
@@ -129,6 +132,17 @@ int report_cell_num(const json_t *cell, const char *key, double *out) {
     if (!json_is_number(v) || !isfinite(json_number_value(v))) return 0;
     *out = json_number_value(v);
     return 1;
+}
+
+int report_cell_rate(const json_t *cell, double *rate, double *lo, double *hi, int *have_ci) {
+    double k, n;
+    int have_kn = report_cell_num(cell, "successes", &k) && report_cell_num(cell, "episodes", &n) && n > 0 && k >= 0 &&
+                  k <= n;
+    int have_rate = report_cell_num(cell, "success_rate", rate);
+    if (!have_rate && have_kn) *rate = k / n, have_rate = 1;
+    *have_ci = report_cell_num(cell, "ci_low", lo) && report_cell_num(cell, "ci_high", hi);
+    if (!*have_ci && have_kn) rt_wilson_interval((int)k, (int)n, WILSON_Z_95, lo, hi), *have_ci = 1;
+    return have_rate;
 }
 
 int report_config_sum(const report_data *d, int config, const char *key, double *out) {
