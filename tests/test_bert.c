@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "memory_test_util.h"
+#include "bert/bert_internal.h"
 #include "retrace/bert.h"
 
 #define FIX RT_FIXTURES_DIR "/bert"
@@ -99,6 +100,31 @@ static void test_tiny_bert_matches_transformers(void **state) {
 static void test_tiny_xlmr_matches_transformers(void **state) {
     (void)state;
     check_model(FIX "/tiny-xlmr", "xlmr", RT_BERT_POOL_CLS, 64);
+}
+
+/* The vectorised GELU and softmax (own exp and erf) against libm in double. */
+static void test_kernels_match_libm(void **state) {
+    (void)state;
+    enum { N = 40001 };
+    float *x = malloc(sizeof(float) * N), *y = malloc(sizeof(float) * N);
+    for (int act = RT_BERT_ACT_GELU; act <= RT_BERT_ACT_GELU_TANH; act++) {
+        for (int i = 0; i < N; i++) x[i] = y[i] = -20.0f + 40.0f * (float)i / (N - 1);
+        rt_bert_gelu(x, N, (rt_bert_act)act);
+        rt_bert_gelu_ref(y, N, (rt_bert_act)act);
+        for (int i = 0; i < N; i++)
+            if (fabsf(x[i] - y[i]) > 4e-7f * fmaxf(1.0f, fabsf(y[i]))) fail_msg("gelu %d at %d: %.9g vs %.9g", act, i, x[i], y[i]);
+    }
+    /* Rows with large, tiny and equal logits. */
+    rt_rng r;
+    rt_rng_seed(&r, 5);
+    int rows = 50, cols = 300;
+    for (int i = 0; i < rows * cols; i++) x[i] = y[i] = (rt_rng_float(&r) - 0.5f) * (float)(1 + i / cols * 4);
+    for (int j = 0; j < cols; j++) x[j] = y[j] = 3.0f;
+    rt_bert_softmax_rows(x, rows, cols);
+    rt_bert_softmax_rows_ref(y, rows, cols);
+    for (int i = 0; i < rows * cols; i++)
+        if (fabsf(x[i] - y[i]) > 1e-6f * fmaxf(y[i], 1e-3f)) fail_msg("softmax at %d: %.9g vs %.9g", i, x[i], y[i]);
+    free(x), free(y);
 }
 
 static void test_config(void **state) {
@@ -294,6 +320,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_bert_matches_transformers),
         cmocka_unit_test(test_tiny_xlmr_matches_transformers),
+        cmocka_unit_test(test_kernels_match_libm),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_embedder_spec_and_memory_refuses_changed_model),
         cmocka_unit_test(test_bad_model_directories),

@@ -41,11 +41,17 @@ uint64_t rt_bert_weights_hash(const rt_bert_weights *w, const rt_bert_config *cf
 
 /* ---- kernels (kernels.c) ---- */
 
+/* out (N,OC) = inp (N,C) @ w(OC,C)^T + b(OC): the bias rows are written first and the GEMM adds to
+ * them (beta = 1), which saves a pass over out. */
+void rt_bert_linear(float *out, const float *inp, const float *w, const float *b, int N, int C, int OC);
 /* x (N,C) = LayerNorm(x + r) * w + b, in place; r may be NULL. Biased variance, as torch. */
 void rt_bert_add_layernorm(float *x, const float *r, const float *w, const float *b, int N, int C, float eps);
 /* x (n) = act(x) in place, act the exact (erf) GELU or its tanh approximation. */
 void rt_bert_gelu(float *x, size_t n, rt_bert_act act);
 /* Row softmax of s (rows, cols) in place. */
 void rt_bert_softmax_rows(float *s, int rows, int cols);
+/* The same through libm in double, for tests. */
+void rt_bert_gelu_ref(float *x, size_t n, rt_bert_act act);
+void rt_bert_softmax_rows_ref(float *s, int rows, int cols);
 
 #endif

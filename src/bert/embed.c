@@ -1,6 +1,8 @@
 /* embed.c: texts to sentence embeddings: tokenize (in parallel), truncate, sort by length, run packed
- * batches of at most RT_BERT_BATCH_TOKENS tokens, pool (CLS or mean) and L2-normalise. */
+ * groups of at most RT_BERT_BATCH_TOKENS tokens (one per thread at a time), pool (CLS or mean) and
+ * L2-normalise. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +86,45 @@ static rt_status run_batch(rt_bert *m, const rt_tok_ids *seqs, const int *order,
     return s;
 }
 
+/* Cuts the sorted sequences into groups order[bounds[g] .. bounds[g+1]) of about equal token counts,
+ * none over RT_BERT_BATCH_TOKENS (unless one sequence is), and at least `threads` of them when there are
+ * that many sequences. Returns the number of groups. */
+static int make_groups(const rt_tok_ids *seqs, const int *order, int n, int threads, int *bounds) {
+    long total = 0;
+    for (int i = 0; i < n; i++) total += (long)seqs[i].n;
+    long g = (total + RT_BERT_BATCH_TOKENS - 1) / RT_BERT_BATCH_TOKENS;
+    if (g < threads) g = threads < n ? threads : n;
+    long target = (total + g - 1) / g, acc = 0;
+    int ng = 0;
+    bounds[0] = 0;
+    for (int i = 0; i < n; i++) {
+        long len = (long)seqs[order[i]].n;
+        if (i > bounds[ng] && (acc + len > RT_BERT_BATCH_TOKENS || acc >= target)) bounds[++ng] = i, acc = 0;
+        acc += len;
+    }
+    bounds[++ng] = n;
+    return ng;
+}
+
+/* With several groups and threads, each thread runs whole groups through every layer on its own
+ * (single-threaded GEMMs inside the parallel loop): no barrier per kernel, which on a loaded machine
+ * cost a quarter of the time in spinning threads. One group (a single text) runs on all threads. */
+static rt_status run_groups(rt_bert *m, const rt_tok_ids *seqs, const int *order, const int *bounds, int ng, float *out) {
+    if (ng == 1 || omp_get_max_threads() == 1) {
+        for (int g = 0; g < ng; g++) RT_TRY(run_batch(m, seqs, order, bounds[g], bounds[g + 1], out));
+        return RT_OK;
+    }
+    rt_status *st = rt_calloc((size_t)ng, sizeof *st);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int g = 0; g < ng; g++) st[g] = run_batch(m, seqs, order, bounds[g], bounds[g + 1], out);
+    rt_status s = RT_OK;
+    /* A failure's message lives in its worker thread: rerun that group here to report it. */
+    for (int g = 0; g < ng && s == RT_OK; g++)
+        if (st[g] != RT_OK) s = run_batch(m, seqs, order, bounds[g], bounds[g + 1], out);
+    free(st);
+    return s;
+}
+
 rt_status rt_bert_embed(rt_bert *m, const char *const *texts, int n, float *out) {
     if (n < 0) return rt_fail(RT_ERR_ARG, "bert: negative batch size");
     if (n == 0) return RT_OK;
@@ -92,14 +133,9 @@ rt_status rt_bert_embed(rt_bert *m, const char *const *texts, int n, float *out)
     rt_tok_ids *plain = rt_calloc((size_t)n, sizeof *plain), *seqs = rt_calloc((size_t)n, sizeof *seqs);
     rt_status s = rt_tokenizer_encode_batch(m->tok, texts, lens, (size_t)n, 0, 0, plain);
     for (int i = 0; s == RT_OK && i < n; i++) frame(m, &plain[i], &seqs[i]);
-    int *order = order_by_length(seqs, n);
-    for (int lo = 0; s == RT_OK && lo < n;) {
-        int hi = lo, tokens = 0;
-        while (hi < n && (hi == lo || tokens + (int)seqs[order[hi]].n <= RT_BERT_BATCH_TOKENS)) tokens += (int)seqs[order[hi++]].n;
-        s = run_batch(m, seqs, order, lo, hi, out);
-        lo = hi;
-    }
+    int *order = order_by_length(seqs, n), *bounds = rt_malloc((size_t)(n + 1) * sizeof *bounds);
+    if (s == RT_OK) s = run_groups(m, seqs, order, bounds, make_groups(seqs, order, n, omp_get_max_threads(), bounds), out);
     for (int i = 0; i < n; i++) rt_tok_ids_free(&plain[i]), rt_tok_ids_free(&seqs[i]);
-    free(plain), free(seqs), free(lens), free(order);
+    free(plain), free(seqs), free(lens), free(order), free(bounds);
     return s;
 }

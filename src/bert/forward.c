@@ -52,13 +52,13 @@ static void attention(const rt_bert_config *c, const float *qkv, const int *off,
 static void layer(const rt_bert_config *c, const rt_bert_layer *L, float *x, float *qkv, float *ctx, float *tmp,
                   float *inter, const int *off, int n, float *scratch, int max_len) {
     int T = off[n], H = c->hidden, I = c->intermediate;
-    rt_matmul_forward(qkv, x, L->qkv_w, L->qkv_b, T, H, 3 * H, 0);
+    rt_bert_linear(qkv, x, L->qkv_w, L->qkv_b, T, H, 3 * H);
     attention(c, qkv, off, n, ctx, scratch, max_len);
-    rt_matmul_forward(tmp, ctx, L->attn_out_w, L->attn_out_b, T, H, H, 0);
+    rt_bert_linear(tmp, ctx, L->attn_out_w, L->attn_out_b, T, H, H);
     rt_bert_add_layernorm(x, tmp, L->ln1_w, L->ln1_b, T, H, c->ln_eps);
-    rt_matmul_forward(inter, x, L->inter_w, L->inter_b, T, H, I, 0);
+    rt_bert_linear(inter, x, L->inter_w, L->inter_b, T, H, I);
     rt_bert_gelu(inter, (size_t)T * I, c->act);
-    rt_matmul_forward(tmp, inter, L->out_w, L->out_b, T, I, H, 0);
+    rt_bert_linear(tmp, inter, L->out_w, L->out_b, T, I, H);
     rt_bert_add_layernorm(x, tmp, L->ln2_w, L->ln2_b, T, H, c->ln_eps);
 }
 
