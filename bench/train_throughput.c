@@ -8,16 +8,26 @@
  * alpha 2r, dropout 0, loss over all tokens), as the peer does. --base-dtype bf16 runs retrace's frozen
  * base in bf16 (rt_model_set_base_dtype). --peers lists the peer's precisions to run (see the script):
  * f32 by default, f32,bf16 with --base-dtype bf16. Prints tokens/s, seconds per step and peak RSS of
- * each, and retrace's ratio to each peer. Run from the repository root (the peer script is found there). */
+ * each (and CPU seconds per step, all threads, which contention from other processes moves far less than
+ * wall time), and retrace's ratio to each peer. Run from the repository root (the peer script is found there). */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "retrace.h"
 
 #define VOCAB 49152
 #define MAX_PEERS 3
+
+/* CPU seconds of this process, all threads: under contention from other processes it moves far less
+ * than wall time, so it is printed beside it. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static long peak_rss_mb(void) {
     struct rusage ru;
@@ -108,10 +118,10 @@ int main(int argc, char **argv) {
     rt_adamw_params hp = rt_adamw_params_default();
     hp.lr = 1e-4f;
     rt_adamw_init(&opt, m->param_list, m->n_param_list, hp);
-    double t0 = 0;
+    double t0 = 0, c0 = 0;
     float loss = 0;
     for (int s = 0; s < rows; s++) {
-        if (s == warmup) t0 = rt_now();
+        if (s == warmup) t0 = rt_now(), c0 = cpu_s();
         const int32_t *x = ids + (size_t)s * seq;
         for (int t = 0; t < seq; t++) targets[t] = t + 1 < seq ? x[t + 1] : -1;
         rt_params_zero_grad(m->param_list, m->n_param_list);
@@ -120,21 +130,21 @@ int main(int argc, char **argv) {
         rt_adamw_step(&opt, hp.lr);
         fprintf(stderr, "retrace step %d/%d loss %.4f\n", s + 1, rows, loss);
     }
-    double step_s = (rt_now() - t0) / steps;
+    double step_s = (rt_now() - t0) / steps, step_cpu = (cpu_s() - c0) / steps;
     double tps = seq / step_s;
     long rss = peak_rss_mb();
 
     printf("LoRA SFT throughput, SmolLM-135M shape (hidden 576, 30 layers, 9/3 heads, vocab 49152), seq %d, r %d on all 7 projections, %d threads\n",
            seq, rank, threads);
-    printf("%-22s %12s %10s %14s %10s\n", "impl", "tokens/s", "step s", "peak RSS MB", "loss");
+    printf("%-22s %12s %10s %10s %14s %10s\n", "impl", "tokens/s", "step s", "cpu s", "peak RSS MB", "loss");
     char name[64];
     snprintf(name, sizeof name, "retrace (%s base)", rt_base_dtype_name(base));
-    printf("%-22s %12.1f %10.2f %14ld %10.4f\n", name, tps, step_s, rss, loss);
+    printf("%-22s %12.1f %10.2f %10.2f %14ld %10.4f\n", name, tps, step_s, step_cpu, rss, loss);
     for (int i = 0; i < n_peers; i++) {
         const char *dt = json_string_value(json_object_get(peer_res[i], "dtype"));
         snprintf(name, sizeof name, "pytorch+peft (%s)", dt ? dt : "?");
-        printf("%-22s %12.1f %10.2f %14.0f %10.4f\n", name, json_number_value(json_object_get(peer_res[i], "tokens_per_s")),
-               json_number_value(json_object_get(peer_res[i], "step_s")),
+        printf("%-22s %12.1f %10.2f %10.2f %14.0f %10.4f\n", name, json_number_value(json_object_get(peer_res[i], "tokens_per_s")),
+               json_number_value(json_object_get(peer_res[i], "step_s")), json_number_value(json_object_get(peer_res[i], "step_cpu_s")),
                json_number_value(json_object_get(peer_res[i], "peak_rss_mb")),
                json_number_value(json_object_get(peer_res[i], "final_loss")));
     }

@@ -17,7 +17,7 @@ base products run on AMX/AVX512-BF16 through oneDNN and the activations between 
 (float32 weights under torch.autocast("cpu", torch.bfloat16), which casts each product's operands to
 bf16 on the fly).
 Prints one JSON line on stdout:
-  {"impl":"pytorch+peft","tokens_per_s":..,"step_s":..,"peak_rss_mb":..,"final_loss":..,
+  {"impl":"pytorch+peft","dtype":..,"tokens_per_s":..,"step_s":..,"step_cpu_s":..,"peak_rss_mb":..,"final_loss":..,
    "threads":N,"torch":"..."}
 peak_rss_mb is the process's ru_maxrss (includes the Python and torch runtime).
 Written against torch 2.15.0, transformers 5.24.0, peft 0.21.2, safetensors 0.8.0.
@@ -117,17 +117,18 @@ def main():
 
     for i in range(args.warmup):
         step(i)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     loss = float("nan")
     for i in range(args.warmup, total_steps):
         loss = step(i)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
 
     print(json.dumps({
         "impl": "pytorch+peft",
         "dtype": args.dtype,
         "tokens_per_s": args.steps * args.batch * args.seq / elapsed,
         "step_s": elapsed / args.steps,
+        "step_cpu_s": cpu / args.steps,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "final_loss": loss,
         "threads": args.threads,

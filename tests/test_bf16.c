@@ -10,12 +10,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "retrace.h"
 #include "retrace/model.h"
+#include "tensor/simd_math.h"
 
 /* bf16 keeps 8 significant bits (relative rounding error up to 2^-9 = 0.2%); errors of the inputs of
  * each product add up over the layers, so a loss or gradient is good to about 1%. */
@@ -123,6 +125,112 @@ static void test_gemm_against_double(void **state) {
     }
     rt_bf16_release();
     check_gemm(1, 5, 3, 7, 0);
+}
+
+/* oneDNN's float32 matmul against OpenBLAS: every transpose, a scale, both betas, and leading
+ * dimensions wider than the rows (the strided views attention and the adapters use). */
+static void test_sgemm_onednn_against_openblas(void **state) {
+    (void)state;
+    if (!rt_bf16_built()) {
+        float a = 1, c = 0;
+        assert_int_equal(rt_sgemm_onednn(0, 0, 1, 1, 1, 1.0f, &a, 1, &a, 1, 0.0f, &c, 1), RT_ERR_UNSUPPORTED);
+        assert_non_null(strstr(rt_errmsg(), "without oneDNN"));
+        skip();
+    }
+    const int M = 19, N = 16, K = 45, pad = 3;
+    size_t cap = (size_t)(K + pad) * (M > N ? M + pad : N + pad);
+    float *A = malloc(sizeof(float) * cap), *B = malloc(sizeof(float) * cap);
+    float *C = malloc(sizeof(float) * (size_t)M * (N + pad)), *W = malloc(sizeof(float) * (size_t)M * (N + pad));
+    rt_rng rng;
+    rt_rng_seed(&rng, 3);
+    for (size_t i = 0; i < cap; i++) A[i] = rt_rng_normal(&rng), B[i] = rt_rng_normal(&rng);
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int beta = 0; beta < 2; beta++) {
+                int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+                for (int i = 0; i < M * ldc; i++) C[i] = W[i] = (float)(i % 3);
+                rt_sgemm(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, (float)beta, W, ldc);
+                assert_int_equal(rt_sgemm_onednn(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, (float)beta, C, ldc), RT_OK);
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < ldc; j++) {
+                        float got = C[i * ldc + j], want = W[i * ldc + j];
+                        if (fabsf(got - want) > 1e-4f * (1.0f + fabsf(want)))
+                            fail_msg("ta %d tb %d beta %d: C[%d][%d] %g, OpenBLAS %g", ta, tb, beta, i, j, got, want);
+                    }
+            }
+    assert_int_equal(rt_sgemm_onednn(0, 0, M, N, K, 1.0f, A, K, B, N, 0.5f, C, N), RT_ERR_ARG);
+    free(A), free(B), free(C), free(W);
+}
+
+/* Attention with its products through oneDNN equals the OpenBLAS kernel (which test_tensor checks
+ * against the reference and finite differences), forward and backward, over several query blocks and a
+ * sliding window that cuts across them. */
+static void test_attention_onednn(void **state) {
+    (void)state;
+    if (!rt_bf16_built()) skip();
+    int windows[] = {0, 40};
+    for (int wi = 0; wi < 2; wi++) {
+        rt_attn_shape s = {.B = 2, .T = 150, .n_heads = 4, .n_kv_heads = 2, .head_dim = 16, .window = windows[wi]};
+        size_t nq = (size_t)s.B * s.T * 4 * 16, nk = (size_t)s.B * s.T * 2 * 16, np = (size_t)s.B * 4 * s.T * s.T;
+        float *in = malloc(sizeof(float) * (2 * nq + 2 * nk)), *q = in, *k = q + nq, *v = k + nk, *dout = v + nk;
+        rt_rng rng;
+        rt_rng_seed(&rng, 11);
+        for (size_t i = 0; i < 2 * nq + 2 * nk; i++) in[i] = rt_rng_normal(&rng);
+        float *res[2], *scratch = malloc(sizeof(float) * (size_t)s.T * s.T);
+        size_t nres = 2 * nq + 2 * nk + np;
+        for (int fast = 0; fast < 2; fast++) {
+            s.onednn = fast;
+            float *r = res[fast] = malloc(sizeof(float) * nres);
+            float *out = r, *dq = out + nq, *dk = dq + nq, *dv = dk + nk, *probs = dv + nk;
+            rt_attention_forward(out, probs, q, k, v, &s);
+            rt_attention_backward(dq, dk, dv, dout, probs, q, k, v, &s, scratch);
+        }
+        for (size_t i = 0; i < nres; i++)
+            if (fabsf(res[1][i] - res[0][i]) > 1e-4f * (1.0f + fabsf(res[0][i])))
+                fail_msg("window %d: element %zu is %g with oneDNN, %g with OpenBLAS", windows[wi], i, res[1][i], res[0][i]);
+        free(in), free(res[0]), free(res[1]), free(scratch);
+    }
+}
+
+/* The vectorised exp against libm's double exp over its whole range, and at its edges. */
+static void test_fast_exp(void **state) {
+    (void)state;
+    double worst = 0;
+    for (int i = 0; i <= 1000000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 1000000.0f;
+        double want = exp((double)x), got = rt_fast_expf(x);
+        worst = fmax(worst, fabs(got - want) / want);
+    }
+    if (worst > 4.0 * FLT_EPSILON) fail_msg("rt_fast_expf: worst relative error %g", worst);
+    assert_true(rt_fast_expf(0.0f) == 1.0f);
+    assert_true(rt_fast_expf(-1000.0f) >= 0.0f && rt_fast_expf(-1000.0f) < 2e-38f);
+    assert_true(isnan(rt_fast_expf(NAN)));
+    assert_true(isfinite(rt_fast_expf(1000.0f)));
+}
+
+/* The bf16 mode's loss equals the exact one to float accuracy, and its bf16 gradient is the exact
+ * gradient rounded (within one bf16 step of it); ignored rows are zero. */
+static void test_cross_entropy_fast(void **state) {
+    (void)state;
+    const int N = 6, V = 3001;
+    float *z = malloc(sizeof(float) * N * V), *dz = malloc(sizeof(float) * N * V), lse[6];
+    uint16_t *db = malloc(sizeof(uint16_t) * N * V);
+    int32_t t[6] = {5, -1, 3000, 0, 17, -1};
+    rt_rng rng;
+    rt_rng_seed(&rng, 5);
+    for (int i = 0; i < N * V; i++) z[i] = 4.0f * rt_rng_normal(&rng);
+    int nv_exact, nv_fast;
+    float want = rt_cross_entropy_forward(z, t, N, V, &nv_exact);
+    float got = rt_cross_entropy_forward_fast(z, t, N, V, &nv_fast, lse);
+    assert_int_equal(nv_fast, nv_exact);
+    if (fabsf(got - want) > 1e-5f * want) fail_msg("loss %.8f, exact %.8f", got, want);
+    rt_cross_entropy_backward(dz, z, t, N, V, 0.25f);
+    rt_cross_entropy_backward_bf16(db, z, lse, t, N, V, 0.25f);
+    for (int i = 0; i < N * V; i++) {
+        float g = rt_bf16_to_f32(db[i]), w = dz[i];
+        if (fabsf(g - w) > fabsf(w) * (1.0f / 128.0f) + 1e-30f) fail_msg("dlogits[%d] %g, exact %g", i, g, w);
+    }
+    free(z), free(dz), free(db);
 }
 
 /* ---- the model against transformers + PEFT ---- */
@@ -277,7 +385,11 @@ static void test_f32_paths_unchanged(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_array_matches_scalar),
+        cmocka_unit_test(test_fast_exp),
+        cmocka_unit_test(test_cross_entropy_fast),
         cmocka_unit_test(test_gemm_against_double),
+        cmocka_unit_test(test_sgemm_onednn_against_openblas),
+        cmocka_unit_test(test_attention_onednn),
         cmocka_unit_test(test_lora_grads_against_peft),
         cmocka_unit_test(test_adamw_steps_lower_loss),
         cmocka_unit_test(test_f32_paths_unchanged),

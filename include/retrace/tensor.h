@@ -53,6 +53,10 @@ rt_status rt_matmul_forward_bf16(float *out, const uint16_t *inp, const uint16_t
                                  int C, int OC, int accumulate);
 /* dinp (N,C) += dout (N,OC) @ weight (OC,C): the input gradient of a frozen linear layer. */
 rt_status rt_matmul_backward_bf16(float *dinp, const uint16_t *dout, const uint16_t *weight, int N, int C, int OC);
+/* rt_sgemm's contract (beta 0 or 1 only) through oneDNN's float32 matmul, which is several times faster
+ * than OpenBLAS on the skinny products of LoRA adapters (rank 16 against 512 tokens). */
+rt_status rt_sgemm_onednn(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                          const float *B, int ldb, float beta, float *C, int ldc);
 /* Frees the cached oneDNN primitives (they are rebuilt on demand). */
 void rt_bf16_release(void);
 
@@ -92,6 +96,8 @@ typedef struct {
     int B, T;
     int n_heads, n_kv_heads, head_dim;
     int window; /* sliding window (Mistral): key j is visible to query i when i - j < window; 0 = none */
+    int onednn; /* 1: the products through oneDNN's float32 matmul (faster on these block shapes; OpenBLAS
+                 * where it fails), as the bf16 training mode does; 0: OpenBLAS */
 } rt_attn_shape;
 
 /* q (B,T,nh,hd), k and v (B,T,nkv,hd) -> out (B,T,nh,hd); probs (B,nh,T,T) keeps the attention
@@ -127,6 +133,14 @@ float rt_cross_entropy_forward(const float *logits, const int32_t *targets, int 
  * scale = 1/n_valid for the gradient of the mean. dlogits may alias logits. */
 void rt_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets, int N, int V,
                                float scale);
+
+/* The bf16 training mode's loss: the same cross-entropy with a vectorised exp (2 ulp) whose per-row
+ * log-sum-exp lse (N) is kept, so the backward pass does not recompute it and writes its gradient
+ * scale * (softmax - onehot) straight in bf16, the input of the bf16 lm_head product. */
+float rt_cross_entropy_forward_fast(const float *logits, const int32_t *targets, int N, int V, int *n_valid,
+                                    float *lse);
+void rt_cross_entropy_backward_bf16(uint16_t *dlogits, const float *logits, const float *lse, const int32_t *targets,
+                                    int N, int V, float scale);
 
 /* ---- small helpers ---- */
 

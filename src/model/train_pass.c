@@ -28,8 +28,10 @@ struct rt_model_acts {
     float *cos_t, *sin_t, *inv_freq;
     /* backward scratch */
     float *d_res, *d_ln, *d_big1, *d_big2, *d_q, *d_k, *d_v, *d_att, *att_scratch, *d_xa, *xdrop;
-    /* bf16 base only: a product's input rounded to bf16 (N, widest), and the logits' gradient (N,V) */
+    /* bf16 base only: a product's input rounded to bf16 (N, widest), the logits' gradient (N,V), and
+     * each row's log-sum-exp (N) from the loss */
     uint16_t *xb, *dlogits_b;
+    float *lse;
     int n_valid;
     int has_forward;
 };
@@ -43,6 +45,7 @@ void rt_model_acts_free(rt_model_acts *a) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rt_free_aligned(bufs[i]);
     rt_free_aligned(a->xb);
     rt_free_aligned(a->dlogits_b);
+    rt_free_aligned(a->lse);
     free(a->ids);
     free(a->targets);
     free(a);
@@ -99,6 +102,7 @@ static rt_model_acts *acts_alloc(const rt_model *m, size_t N, size_t BT2, int T)
         /* Two bf16 values per float of the allocation. */
         a->xb = (uint16_t *)rt_alloc_floats((N * widest + 1) / 2);
         a->dlogits_b = (uint16_t *)rt_alloc_floats((N * V + 1) / 2);
+        a->lse = rt_alloc_floats(N);
     }
     return a;
 }
@@ -128,13 +132,28 @@ static const float *lora_input(const rt_model *m, int l, int p, const float *x, 
     return m->acts->xdrop;
 }
 
+/* Whether this pass runs the base products in bf16 (never in full fine-tuning: the copy would go stale). */
+static int base_bf16_on(const rt_model *m) { return m->base_bf16 && !m->train_full; }
+
+/* The adapters' float32 products: OpenBLAS in the float32 mode (bit for bit what the reference tests
+ * pinned), oneDNN's matmul when the base runs in bf16 (measured 3x faster than OpenBLAS on these skinny
+ * shapes, which were a quarter of a bf16 step). With fast = 0 always OpenBLAS: generation calls with
+ * many small shapes, each of which would compile a oneDNN primitive. */
+static rt_status lora_gemm(int fast, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                           const float *B, int ldb, float beta, float *C, int ldc) {
+    if (fast) return rt_sgemm_onednn(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    rt_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return RT_OK;
+}
+
 /* out (N,out) += scale (lora_x A^T) B^T when (l, p) has an adapter, with lora_x A^T written to xa. */
-static void lora_forward(const rt_model *m, int l, rt_proj p, const float *lora_x, float *out, int N, float *xa) {
+static rt_status lora_forward(const rt_model *m, int fast, int l, rt_proj p, const float *lora_x, float *out, int N,
+                              float *xa) {
     const rt_lora_linear *ad = m->has_lora ? &m->lora[l * RT_N_PROJ + p] : NULL;
-    if (!ad || !ad->A) return;
+    if (!ad || !ad->A) return RT_OK;
     int r = m->lora_cfg.r;
-    rt_sgemm(0, 1, N, r, ad->in, 1.0f, lora_x, ad->in, ad->A, ad->in, 0.0f, xa, r);
-    rt_sgemm(0, 1, N, ad->out, r, m->lora_scale, xa, r, ad->B, r, 1.0f, out, ad->out);
+    RT_TRY(lora_gemm(fast, 0, 1, N, r, ad->in, 1.0f, lora_x, ad->in, ad->A, ad->in, 0.0f, xa, r));
+    return lora_gemm(fast, 0, 1, N, ad->out, r, m->lora_scale, xa, r, ad->B, r, 1.0f, out, ad->out);
 }
 
 void rt_linear_apply(const rt_model *m, int l, rt_proj p, const float *x, const float *lora_x, float *out, int N,
@@ -143,11 +162,8 @@ void rt_linear_apply(const rt_model *m, int l, rt_proj p, const float *x, const 
     int o, in;
     rt_proj_dims(&m->cfg, p, &o, &in);
     rt_matmul_forward(out, x, L->w[p], L->b[p], N, in, o, accumulate);
-    lora_forward(m, l, p, lora_x, out, N, xa);
+    (void)lora_forward(m, 0, l, p, lora_x, out, N, xa); /* OpenBLAS: cannot fail */
 }
-
-/* Whether this pass runs the base products in bf16 (never in full fine-tuning: the copy would go stale). */
-static int base_bf16_on(const rt_model *m) { return m->base_bf16 && !m->train_full; }
 
 /* out (N,out) (+)= x W^T + b + scale (drop(x) A^T) B^T, keeping x A^T for the backward pass. xb is x
  * rounded to bf16 when the base runs in bf16, else NULL. */
@@ -167,8 +183,7 @@ static rt_status lin_forward(rt_model *m, int l, rt_proj p, const float *x, cons
         return RT_OK;
     }
     RT_TRY(rt_matmul_forward_bf16(out, xb, m->proj_bf16[l * RT_N_PROJ + p], m->w.layers[l].b[p], N, in, o, accumulate));
-    lora_forward(m, l, p, xin, out, N, xa);
-    return RT_OK;
+    return lora_forward(m, 1, l, p, xin, out, N, xa);
 }
 
 /* x rounded to bf16 in the activations' scratch when the base runs in bf16, else NULL. */
@@ -192,24 +207,23 @@ static rt_status lin_backward(rt_model *m, int l, rt_proj p, const float *dout, 
     }
     const rt_lora_linear *ad = m->has_lora ? &m->lora[l * RT_N_PROJ + p] : NULL;
     if (!ad || !ad->A) return RT_OK;
-    int r = m->lora_cfg.r;
+    int r = m->lora_cfg.r, fast = base_bf16_on(m);
     float s = m->lora_scale;
     const float *xa = m->acts->lora_xa + ((size_t)l * RT_N_PROJ + p) * (size_t)N * r;
     float *dxa = m->acts->d_xa;
-    rt_sgemm(1, 0, o, r, N, s, dout, o, xa, r, 1.0f, ad->dB, r);  /* dB += s dout^T xa */
-    rt_sgemm(0, 0, N, r, o, s, dout, o, ad->B, r, 0.0f, dxa, r);  /* dxa = s dout B */
+    RT_TRY(lora_gemm(fast, 1, 0, o, r, N, s, dout, o, xa, r, 1.0f, ad->dB, r)); /* dB += s dout^T xa */
+    RT_TRY(lora_gemm(fast, 0, 0, N, r, o, s, dout, o, ad->B, r, 0.0f, dxa, r)); /* dxa = s dout B */
     const float *xin = lora_input(m, l, p, x, (size_t)N * in);
-    rt_sgemm(1, 0, r, in, N, 1.0f, dxa, r, xin, in, 1.0f, ad->dA, in); /* dA += dxa^T drop(x) */
+    RT_TRY(lora_gemm(fast, 1, 0, r, in, N, 1.0f, dxa, r, xin, in, 1.0f, ad->dA, in)); /* dA += dxa^T drop(x) */
     if (dropout_on(m)) {
         /* The gradient through dropout is the same mask applied to dxa A. */
         float *tmp = m->acts->xdrop;
-        rt_sgemm(0, 0, N, in, r, 1.0f, dxa, r, ad->A, in, 0.0f, tmp, in);
+        RT_TRY(lora_gemm(fast, 0, 0, N, in, r, 1.0f, dxa, r, ad->A, in, 0.0f, tmp, in));
         rt_dropout_apply(tmp, (size_t)N * in, m->lora_cfg.dropout, dropout_seed(m, l, p));
         rt_axpy(dx, tmp, 1.0f, (size_t)N * in);
-    } else {
-        rt_sgemm(0, 0, N, in, r, 1.0f, dxa, r, ad->A, in, 1.0f, dx, in); /* dx += dxa A */
+        return RT_OK;
     }
-    return RT_OK;
+    return lora_gemm(fast, 0, 0, N, in, r, 1.0f, dxa, r, ad->A, in, 1.0f, dx, in); /* dx += dxa A */
 }
 
 rt_status rt_model_forward(rt_model *m, const int32_t *ids, const int32_t *targets, int B, int T, float *loss) {
@@ -241,7 +255,7 @@ rt_status rt_model_forward(rt_model *m, const int32_t *ids, const int32_t *targe
     if (targets) memcpy(a->targets, targets, sizeof(int32_t) * N);
     else for (size_t i = 0; i < N; i++) a->targets[i] = -1;
     m->forward_count++;
-    rt_attn_shape as = {B, T, c->n_heads, c->n_kv_heads, c->head_dim, c->sliding_window};
+    rt_attn_shape as = {B, T, c->n_heads, c->n_kv_heads, c->head_dim, c->sliding_window, base_bf16_on(m)};
 
     rt_embedding_forward(a->res, ids, m->w.embed, Ni, H);
     for (int l = 0; l < c->n_layers; l++) {
@@ -273,7 +287,8 @@ rt_status rt_model_forward(rt_model *m, const int32_t *ids, const int32_t *targe
     rt_rmsnorm_forward(a->lnf, a->rstdf, res_last, m->w.final_norm, Ni, H, c->rms_norm_eps);
     if (base_bf16_on(m)) RT_TRY(rt_matmul_forward_bf16(a->logits, to_bf16(m, a->lnf, N * H), m->lm_head_bf16, NULL, Ni, H, V, 0));
     else rt_matmul_forward(a->logits, a->lnf, m->w.lm_head, NULL, Ni, H, V, 0);
-    float l = rt_cross_entropy_forward(a->logits, a->targets, Ni, V, &a->n_valid);
+    float l = base_bf16_on(m) ? rt_cross_entropy_forward_fast(a->logits, a->targets, Ni, V, &a->n_valid, a->lse)
+                              : rt_cross_entropy_forward(a->logits, a->targets, Ni, V, &a->n_valid);
     if (loss) *loss = l;
     a->has_forward = 1;
     return RT_OK;
@@ -288,17 +303,17 @@ rt_status rt_model_backward(rt_model *m, float grad_scale) {
     size_t N = (size_t)Ni;
     int H = c->hidden_size, QD = c->n_heads * c->head_dim, KD = c->n_kv_heads * c->head_dim;
     int I = c->intermediate_size, V = c->vocab_size;
-    rt_attn_shape as = {B, T, c->n_heads, c->n_kv_heads, c->head_dim, c->sliding_window};
+    rt_attn_shape as = {B, T, c->n_heads, c->n_kv_heads, c->head_dim, c->sliding_window, base_bf16_on(m)};
     rt_weights *g = m->train_full ? &m->g : NULL;
 
     /* Loss -> logits (in place) -> final norm -> residual stream. */
     float scale = a->n_valid ? grad_scale / (float)a->n_valid : 0.0f;
-    rt_cross_entropy_backward(a->logits, a->logits, a->targets, Ni, V, scale);
     memset(a->d_ln, 0, sizeof(float) * N * H);
     if (base_bf16_on(m)) {
-        rt_bf16_round_array(a->dlogits_b, a->logits, N * (size_t)V);
+        rt_cross_entropy_backward_bf16(a->dlogits_b, a->logits, a->lse, a->targets, Ni, V, scale);
         RT_TRY(rt_matmul_backward_bf16(a->d_ln, a->dlogits_b, m->lm_head_bf16, Ni, H, V));
     } else {
+        rt_cross_entropy_backward(a->logits, a->logits, a->targets, Ni, V, scale);
         rt_matmul_backward(a->d_ln, g ? g->lm_head : NULL, NULL, a->logits, a->lnf, m->w.lm_head, Ni, H, V);
     }
     memset(a->d_res, 0, sizeof(float) * N * H);
