@@ -24,6 +24,9 @@ typedef struct {
     int key_steps;
     int docs;             /* include the docs of tools named in the task or the hits */
     int chat;             /* wrap the prompt in the tokenizer's chat template (instruct models) */
+    int resample;         /* loop breaking: an action equal to one of the last two is decoded again with
+                             sampling (resample_temperature, seeded) up to this many times; 0 = off */
+    float resample_temperature;
 } rt_agent_params;
 
 rt_agent_params rt_agent_params_default(void);
@@ -40,6 +43,7 @@ typedef struct {
     int invalid_actions;
     int retrievals;
     int prompt_cuts;     /* parts the budget policy left out, summed over the steps */
+    int resampled;       /* steps whose first action repeated a recent one and were decoded again */
     double retrieval_s, decode_s;
 } rt_agent_stats;
 

@@ -158,8 +158,9 @@ rt_status rt_lora_attach(rt_model *m, const rt_lora_config *cfg, uint64_t seed);
 rt_status rt_lora_load_peft(rt_model *m, const char *dir);
 /* Checks that the adapter in adapter_dir was trained for the base in model_dir (whose config is cfg):
  * the config.json at the adapter's base_model_name_or_path, when that folder exists, must match cfg in
- * architecture and shapes, else RT_ERR_ARG names both. *unverified is set when there is nothing to
- * compare with (a hub name, a moved folder); callers warn. */
+ * architecture and shapes, else RT_ERR_ARG names both. When the recorded base is not a folder here (a
+ * hub name, a moved folder), *unverified is set unless its last name equals model_dir's; callers warn.
+ * An adapter that records no base is not checked. */
 rt_status rt_lora_check_base(const char *adapter_dir, const char *model_dir, const rt_model_config *cfg, int *unverified);
 /* Writes the PEFT layout; base_model_name_or_path is recorded in adapter_config.json. */
 rt_status rt_lora_save_peft(const rt_model *m, const char *dir, const char *base_model_name_or_path);

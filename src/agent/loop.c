@@ -7,16 +7,17 @@
 #include "agent/agent_internal.h"
 
 /* Stop decoding at the end of the step the model writes. */
-static const char *const STEP_STOPS[] = {"\nobs:", "\n\n", "\ntask:", NULL};
+static const char *const STEP_STOPS[] = {"\nobs:", "\n\n", "\ntask:", "\noutcome:", NULL};
 
 rt_agent_params rt_agent_params_default(void) {
     rt_agent_params p = {.budget_tokens = 1024, .max_new_tokens = 96, .temperature = 0.0f, .top_p = 1.0f,
-                         .k = 2, .negatives = 1, .reward_weight = 0.5, .dynamic = 1, .key_steps = 3, .docs = 1};
+                         .k = 2, .negatives = 1, .reward_weight = 0.5, .dynamic = 1, .key_steps = 3, .docs = 1,
+                         .resample = 3, .resample_temperature = 0.8f};
     return p;
 }
 
-/* Decodes one step for the prompt; *out is the generated text. */
-static rt_status decode_step(const rt_agent *a, const char *prompt, char **out) {
+/* Decodes one step for the prompt at the given temperature and seed; *out is the generated text. */
+static rt_status decode_step(const rt_agent *a, const char *prompt, float temperature, uint64_t seed, char **out) {
     char *chat = NULL;
     if (a->params.chat) {
         rt_chat_message msg = {"user", prompt, NULL};
@@ -29,8 +30,8 @@ static rt_status decode_step(const rt_agent *a, const char *prompt, char **out) 
     int n = 0;
     if (s == RT_OK) {
         rt_gen_params gp = rt_gen_params_default();
-        gp.max_new_tokens = a->params.max_new_tokens, gp.temperature = a->params.temperature;
-        gp.top_p = a->params.top_p, gp.seed = a->params.seed, gp.eos_token_id = rt_tokenizer_eos_id(a->tok);
+        gp.max_new_tokens = a->params.max_new_tokens, gp.temperature = temperature;
+        gp.top_p = a->params.top_p, gp.seed = seed, gp.eos_token_id = rt_tokenizer_eos_id(a->tok);
         gp.vocab_limit = rt_tokenizer_vocab_size(a->tok);
         gp.stop_strings = STEP_STOPS, gp.decode = rt_tokenizer_gen_decode, gp.decode_ctx = (void *)a->tok;
         s = rt_generate(a->model, ids.ids, (int)ids.n, &gp, gen, &n);
@@ -41,6 +42,38 @@ static rt_status decode_step(const rt_agent *a, const char *prompt, char **out) 
     free(chat);
     rt_tok_ids_free(&ids);
     return s;
+}
+
+/* Whether the action in gen equals one of the last two actions of the history. */
+static int repeats_recent(const char *gen, const rt_memory_step *hist, int n) {
+    char *action = NULL;
+    if (rt_action_parse(gen, &action, NULL) != RT_OK) return 0;
+    int rep = 0;
+    for (int i = n - 1; i >= 0 && i >= n - 2 && !rep; i--) rep = hist[i].action && !strcmp(hist[i].action, action);
+    free(action);
+    return rep;
+}
+
+/* Loop breaking: small greedy models repeat an action that changed nothing forever. When the decoded
+ * action equals one of the last two, the step is decoded again with sampling (seeded by the episode,
+ * the step and the attempt, so runs stay reproducible) until it differs, up to params.resample times;
+ * if every attempt repeats, the first output stands. */
+static rt_status break_loop(const rt_agent *a, const char *prompt, const rt_memory_step *hist, int n, uint64_t seed,
+                            char **gen, rt_agent_stats *st) {
+    if (a->params.resample <= 0 || !repeats_recent(*gen, hist, n)) return RT_OK;
+    st->resampled++;
+    for (int i = 0; i < a->params.resample; i++) {
+        char *alt = NULL;
+        uint64_t sd = seed * 0x9E3779B97F4A7C15ull + (uint64_t)n * 1000003u + (uint64_t)i + 1;
+        RT_TRY(decode_step(a, prompt, a->params.resample_temperature, sd, &alt));
+        if (!repeats_recent(alt, hist, n)) {
+            free(*gen);
+            *gen = alt;
+            return RT_OK;
+        }
+        free(alt);
+    }
+    return RT_OK;
 }
 
 static json_t *step_json(const char *thought, const char *action, const char *obs) {
@@ -82,9 +115,10 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
             break;
         }
         if (s == RT_OK) {
-            st->prompt_cuts += ps.dropped_failures + ps.dropped_successes + ps.dropped_docs + ps.dropped_history;
+            st->prompt_cuts += ps.dropped_failures + ps.dropped_successes + ps.dropped_docs + ps.dropped_thoughts + ps.dropped_history;
             double t0 = rt_now();
-            s = decode_step(a, prompt, &gen);
+            s = decode_step(a, prompt, a->params.temperature, a->params.seed, &gen);
+            if (s == RT_OK) s = break_loop(a, prompt, hist, st->steps, seed, &gen, st);
             st->decode_s += rt_now() - t0;
         }
         const char *obs;
@@ -92,7 +126,11 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
             /* An unparseable output is an invalid action: it uses a step and changes nothing. */
             st->invalid_actions++;
             obs = "invalid output: no 'act:' line.";
-            json_array_append_new(steps, step_json(NULL, gen, obs));
+            /* The raw output is kept in the log, but the working memory shows only that it was invalid:
+             * echoing a derailed output back into the prompt derails the next step too. */
+            json_t *step = step_json(NULL, NULL, obs);
+            json_object_set_new(step, "output", json_string(gen));
+            json_array_append_new(steps, step);
         } else if (s == RT_OK) {
             rt_env_result res;
             s = rt_env_step(env, action, &res);
@@ -137,6 +175,7 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
     json_object_set_new(meta, "end_reason", json_string(end_reason));
     json_object_set_new(meta, "first_observation", json_string(obs0));
     json_object_set_new(meta, "invalid_actions", json_integer(st->invalid_actions));
+    json_object_set_new(meta, "resampled_steps", json_integer(st->resampled));
     json_object_set_new(meta, "retrieval", json_string(a->memory ? (a->params.dynamic ? "dynamic" : "static") : "none"));
     json_object_set_new(ep, "meta", meta);
     free(task), free(obs0);

@@ -1,30 +1,43 @@
-/* cmd_bench.c: `retrace bench` runs the whole chain on household and compares five configurations on
- * seen and unseen task types: (a) base, (b) base + retrieval, (c) LoRA SFT without retrieval, (d)
- * RAFT-style LoRA (static similarity retrieval, docs, distractors), (e) retrace (reward-weighted dynamic
- * retrieval, mined negatives, docs, LoRA SFT on examples built the same way). Every stage is one of the
- * retrace commands, run with the arguments printed before it, so any stage can be rerun by hand. */
+/* cmd_bench.c: `retrace bench` runs the whole chain on the built-in environments and compares five
+ * configurations on three splits: seen household task types, unseen household task types and drifted
+ * tool APIs (toolapi trained on v1, tested on v2). The configurations: (a) base, (b) retrieval only,
+ * (c) LoRA SFT without retrieval, (d) RAFT-style LoRA (static similarity retrieval, docs, distractors),
+ * (e) retrace (reward-weighted dynamic retrieval, mined negatives, docs, LoRA SFT on examples built the
+ * same way). Every stage is one of the retrace commands, run with the arguments printed before it, so
+ * any stage can be rerun by hand. Training and evaluation seeds are disjoint (gen uses 11-16, eval its
+ * own default far from them). */
+#include <fcntl.h>
 #include <jansson.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "retrace/report.h"
 
-const char rt_cmd_bench_summary[] = "run the whole chain on household and print the comparison table";
+const char rt_cmd_bench_summary[] = "run the whole chain on the built-in environments and print the comparison table";
 
 #define MAX_ARGS 64
 
 typedef struct {
     const char *name;
-    long long train_episodes, noisy_episodes, memory_episodes, pretrain_steps, eval_episodes, max_steps, epochs_x10;
-    int hidden, layers;
-    const char *budget, *max_len, *seq; /* prompt tokens, training example tokens, pretraining window */
+    /* episodes generated: household expert/noisy on training types, household expert on held-out types
+     * (memory only), toolapi expert/noisy on v1, toolapi expert on v2 (memory only), and how many of the
+     * expert episodes of each world the SFT examples come from */
+    const char *hh_train, *hh_noisy, *hh_unseen, *ta_train, *ta_noisy, *ta_drift, *hh_sft, *ta_sft;
+    const char *pretrain_steps, *seq, *hidden, *layers, *vocab;
+    const char *budget, *max_len, *epochs, *lora_r, *eval_episodes, *hh_max_steps, *ta_max_steps;
 } scale;
 
-/* quick checks the plumbing in seconds (a test runs it); full is the comparison itself. */
+/* quick checks the plumbing in about a minute (a test runs it); full is the comparison itself, sized
+ * for about 15 minutes on 2 cores. */
 static const scale SCALES[] = {
-    {"quick", 16, 8, 8, 15, 3, 6, 2, 32, 1, "384", "448", "128"},
-    {"full", 120, 60, 60, 400, 15, 20, 10, 128, 4, "768", "832", "256"},
+    {"quick", "24", "8", "8", "16", "4", "4", "6", "6", "30", "256", "48", "2", "512", "640", "768", "0.3", "8", "2", "8", "4"},
+    {"full", "1500", "150", "100", "800", "100", "100", "40", "60", "700", "512", "128", "4", "2048", "1024", "1152", "1",
+     "32", "16", "20", "13"},
 };
 
 /* Runs one command with a NULL-terminated argument list, echoing it. */
@@ -52,57 +65,143 @@ static int run(int (*fn)(int, char **), const char *name, ...) {
 typedef struct {
     const char *id, *label, *adapter; /* adapter folder relative to the work dir, or NULL */
     const char *retrieval;            /* "none", "static", "dynamic" */
-    int negatives;
-    const char *reward_weight;
+    const char *negatives, *reward_weight;
 } config;
 
 static const config CONFIGS[] = {
-    {"a", "base", NULL, "none", 0, "0"},
-    {"b", "retrieval only", NULL, "dynamic", 1, "0.5"},
-    {"c", "LoRA SFT, no retrieval", "c/adapter", "none", 0, "0"},
-    {"d", "RAFT LoRA (static, distractors)", "d/adapter", "static", 0, "0"},
-    {"e", "retrace (dynamic, reward, negatives)", "e/adapter", "dynamic", 1, "0.5"},
+    {"a", "base", NULL, "none", "0", "0"},
+    {"b", "retrieval only", NULL, "dynamic", "1", "0.5"},
+    {"c", "LoRA SFT, no retrieval", "c/adapter", "none", "0", "0"},
+    {"d", "RAFT LoRA (static, distractors)", "d/adapter", "static", "0", "0"},
+    {"e", "retrace (dynamic, reward, negatives)", "e/adapter", "dynamic", "1", "0.5"},
 };
-static const char *const SPLITS[] = {"train", "unseen_task"};
+enum { N_CONFIGS = sizeof CONFIGS / sizeof *CONFIGS };
+
+typedef struct {
+    const char *id, *label, *env, *split;
+} split;
+
+static const split SPLITS[] = {
+    {"train", "seen task types", "household", "train"},
+    {"unseen_task", "unseen task types", "household", "unseen_task"},
+    {"unseen_api", "drifted APIs", "toolapi", "unseen_api"},
+};
+enum { N_SPLITS = sizeof SPLITS / sizeof *SPLITS };
+
+extern char **environ;
 
 static char *path(const char *dir, const char *name) { return rt_path_join(dir, name); }
 
-static int eval_cell(const char *dir, const scale *sc, const config *c, const char *split, char *json_out) {
+static char *pathf(const char *dir, const char *fmt, const char *a, const char *b) {
+    char name[128];
+    snprintf(name, sizeof name, fmt, a, b);
+    return path(dir, name);
+}
+
+/* One evaluation cell as a child process (`retrace eval ...`, this same binary) with its output in
+ * DIR/eval_<config>_<split>.log; returns its pid, or -1. */
+static pid_t start_cell(const char *dir, const scale *sc, const config *c, const split *sp, const char *threads) {
     char *model = path(dir, "base/model"), *mem = path(dir, "mem"), *adapter = c->adapter ? path(dir, c->adapter) : NULL;
-    char eps[24], steps[24], neg[8];
-    snprintf(eps, sizeof eps, "%lld", sc->eval_episodes);
-    snprintf(steps, sizeof steps, "%lld", sc->max_steps);
-    snprintf(neg, sizeof neg, "%d", c->negatives);
-    const char *args[MAX_ARGS] = {"--model", model, "--env", "household", "--split", split, "--episodes", eps,
-                                  "--max-steps", steps, "--budget", sc->budget, "--max-new", "40", "--json", json_out,
-                                  "--negatives", neg, "--reward-weight", c->reward_weight, "-k", "1"};
-    int n = 22;
+    char *json_out = pathf(dir, "eval_%s_%s.json", c->id, sp->id), *eps_out = pathf(dir, "episodes_%s_%s.jsonl", c->id, sp->id);
+    char *log = pathf(dir, "eval_%s_%s.log", c->id, sp->id);
+    const char *args[MAX_ARGS] = {"retrace", "eval", "--model", model, "--env", sp->env, "--split", sp->split, "--episodes",
+                                  sc->eval_episodes, "--budget", sc->budget, "--json", json_out, "-o", eps_out,
+                                  "--negatives", c->negatives, "--reward-weight", c->reward_weight, "-k", "1",
+                                  "--threads", threads};
+    int n = 24;
+    args[n++] = "--max-steps", args[n++] = !strcmp(sp->env, "household") ? sc->hh_max_steps : sc->ta_max_steps;
     if (adapter) args[n++] = "--adapter", args[n++] = adapter;
     if (!strcmp(c->retrieval, "none")) args[n++] = "--no-retrieval";
     else args[n++] = "--memory", args[n++] = mem, args[n++] = !strcmp(c->retrieval, "static") ? "--static" : "--dynamic";
     args[n] = NULL;
-    char *argv[MAX_ARGS + 1];
-    argv[0] = "eval";
-    for (int i = 0; i <= n; i++) argv[i + 1] = (char *)args[i];
-    printf("\n$ retrace eval");
+    printf("$");
     for (int i = 0; i < n; i++) printf(" %s", args[i]);
-    printf("\n");
+    printf(" > %s\n", log);
     fflush(stdout);
-    int rc = rt_cmd_eval(n + 1, argv);
-    free(model), free(mem), free(adapter);
-    return rc;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+    pid_t pid;
+    int err = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, (char *const *)args, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (err) fprintf(stderr, "retrace bench: cannot start an evaluation: %s\n", strerror(err)), pid = -1;
+    free(model), free(mem), free(adapter), free(json_out), free(eps_out), free(log);
+    return pid;
 }
 
-static int print_table(const char *dir, json_t *results) {
-    printf("\n%-40s | %-27s | %-27s\n", "configuration", "seen task types", "unseen task types");
-    printf("%-40s | %-27s | %-27s\n", "", "success [95% CI]  steps", "success [95% CI]  steps");
-    for (size_t i = 0; i < sizeof CONFIGS / sizeof *CONFIGS; i++) {
-        printf("(%s) %-36s", CONFIGS[i].id, CONFIGS[i].label);
-        json_t *row = json_object();
-        for (size_t s = 0; s < 2; s++) {
+/* Runs every (configuration, split) cell, `jobs` at a time, each child on threads/jobs threads: the
+ * tiny model's decoding is too small to keep two cores busy, two processes are not. */
+static int eval_all(const char *dir, const scale *sc) {
+    int jobs = rt_threads() >= 2 ? 2 : 1, running = 0, next = 0, failed = 0, total = N_CONFIGS * N_SPLITS;
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", rt_threads() / jobs > 0 ? rt_threads() / jobs : 1);
+    pid_t pids[2] = {0, 0};
+    int cell_of[2] = {0, 0};
+    double t0 = rt_now();
+    printf("\nevaluating %d cells, %d at a time:\n", total, jobs);
+    while ((next < total && !failed) || running > 0) {
+        if (next < total && !failed && running < jobs) {
+            int slot = pids[0] ? 1 : 0;
+            pid_t pid = start_cell(dir, sc, &CONFIGS[next / N_SPLITS], &SPLITS[next % N_SPLITS], threads);
+            if (pid < 0) failed = 1;
+            else pids[slot] = pid, cell_of[slot] = next, running++;
+            next++;
+            continue;
+        }
+        int status;
+        pid_t done = wait(&status);
+        if (done < 0) break;
+        int slot = pids[0] == done ? 0 : 1;
+        const config *c = &CONFIGS[cell_of[slot] / N_SPLITS];
+        const split *sp = &SPLITS[cell_of[slot] % N_SPLITS];
+        pids[slot] = 0, running--;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            char *log = pathf(dir, "eval_%s_%s.log", c->id, sp->id);
+            fprintf(stderr, "retrace bench: evaluation of (%s) on %s failed; see %s\n", c->id, sp->id, log);
+            free(log);
+            failed = 1;
+        } else {
+            printf("  (%s) %-36s %-18s done (%.0f s)\n", c->id, c->label, sp->label, rt_now() - t0);
+            fflush(stdout);
+        }
+    }
+    printf("(eval: %.1f s)\n", rt_now() - t0);
+    return failed ? RT_EXIT_FAIL : 0;
+}
+
+/* Prints the table and fills results with the schema the report reads (include/retrace/report.h,
+ * docs/agent.md). */
+static int collect(const char *dir, json_t *results) {
+    json_t *configs = json_array(), *splits = json_array(), *cells = json_object(), *logs = json_object();
+    json_object_set_new(results, "configs", configs);
+    json_object_set_new(results, "splits", splits);
+    json_object_set_new(results, "cells", cells);
+    json_object_set_new(results, "loss_logs", logs);
+    for (int s = 0; s < N_SPLITS; s++)
+        json_array_append_new(splits, json_pack("{s:s, s:s, s:s}", "id", SPLITS[s].id, "label", SPLITS[s].label, "env",
+                                                SPLITS[s].env));
+    json_object_set_new(logs, "base (pretraining)", json_string("base/loss.jsonl"));
+    printf("\n%-40s", "configuration");
+    for (int s = 0; s < N_SPLITS; s++) printf(" | %-27s", SPLITS[s].label);
+    printf("\n%-40s", "");
+    for (int s = 0; s < N_SPLITS; s++) printf(" | %-27s", "success [95% CI]  steps");
+    printf("\n");
+    for (int i = 0; i < N_CONFIGS; i++) {
+        const config *c = &CONFIGS[i];
+        json_array_append_new(configs, json_pack("{s:s, s:s}", "id", c->id, "label", c->label));
+        if (c->adapter) {
             char name[64];
-            snprintf(name, sizeof name, "eval_%s_%s.json", CONFIGS[i].id, SPLITS[s]);
-            char *p = path(dir, name);
+            snprintf(name, sizeof name, "%s/loss.jsonl", c->id);
+            char label[96];
+            snprintf(label, sizeof label, "(%s) %s", c->id, c->label);
+            json_object_set_new(logs, label, json_string(name));
+        }
+        printf("(%s) %-36s", c->id, c->label);
+        json_t *row = json_object();
+        json_object_set_new(cells, c->id, row);
+        for (int s = 0; s < N_SPLITS; s++) {
+            char *p = pathf(dir, "eval_%s_%s.json", c->id, SPLITS[s].id);
             json_t *j;
             rt_status st = rt_json_load(p, &j);
             free(p);
@@ -110,90 +209,110 @@ static int print_table(const char *dir, json_t *results) {
             printf(" | %5.1f%% [%4.1f-%5.1f]  %5.1f", 100 * json_number_value(json_object_get(j, "success_rate")),
                    100 * json_number_value(json_object_get(j, "ci_low")), 100 * json_number_value(json_object_get(j, "ci_high")),
                    json_number_value(json_object_get(j, "mean_steps")));
-            json_object_set_new(row, SPLITS[s], j);
+            json_object_set_new(row, SPLITS[s].id, j);
         }
         printf("\n");
-        json_object_set_new(results, CONFIGS[i].id, row);
     }
     return RT_EXIT_OK;
+}
+
+/* Writes the files in srcs (NULL-terminated) one after the other to dst, atomically. */
+static int concat(const char *dst, const char *const *srcs) {
+    rt_atomic_file f;
+    rt_status s = rt_atomic_open(&f, dst);
+    if (s != RT_OK) return rt_cli_fail("bench");
+    for (int i = 0; s == RT_OK && srcs[i]; i++) {
+        char *data;
+        size_t len;
+        if ((s = rt_file_read(srcs[i], &data, &len)) == RT_OK) s = rt_atomic_write(&f, data, len), free(data);
+    }
+    if (s == RT_OK) s = rt_atomic_commit(&f);
+    else rt_atomic_abort(&f);
+    return s == RT_OK ? 0 : rt_cli_fail("bench");
+}
+
+static void usage(void) {
+    printf("usage: retrace bench [--quick] [-o DIR]\n\n"
+           "The whole chain on the built-in environments. Generates household episodes (expert and noisy on\n"
+           "the training task types; expert on the held-out types, for the memory only) and toolapi episodes\n"
+           "(expert and noisy on API v1; expert on the drifted v2, for the memory only; docs of every version),\n"
+           "builds the memory, pretrains the tiny base model on the plain expert episodes, builds plain,\n"
+           "RAFT-static and retrace datasets, trains three LoRA adapters, evaluates five configurations on\n"
+           "seen task types, unseen task types and drifted APIs with seeds apart from the training ones, and\n"
+           "prints the table. Writes everything under DIR (bench-out): the table as DIR/results.json, the\n"
+           "report as DIR/report.html, each cell's episodes as DIR/episodes_<config>_<split>.jsonl.\n");
 }
 
 int rt_cmd_bench(int argc, char **argv) {
     const char *dir = "bench-out";
     const scale *sc = &SCALES[1];
     for (int i = 1; i < argc; i++) {
-        if (rt_cli_is_help(argv[i])) {
-            printf("usage: retrace bench [--quick] [-o DIR]\n\n"
-                   "Generates household episodes (expert and noisy on the training task types; expert on the held-out\n"
-                   "types for the memory only), builds the memory, pretrains the tiny base model on the training\n"
-                   "episodes, builds plain, RAFT-static and retrace datasets, trains three LoRA adapters, evaluates\n"
-                   "five configurations on seen and unseen task types with seeds apart from the training ones, and\n"
-                   "prints the table. Writes everything under DIR (bench-out), the table as DIR/results.json.\n");
-            return RT_EXIT_OK;
-        }
+        if (rt_cli_is_help(argv[i])) return usage(), RT_EXIT_OK;
         if (!strcmp(argv[i], "--quick")) sc = &SCALES[0];
         else if (!strcmp(argv[i], "-o") && i + 1 < argc) dir = argv[++i];
         else return rt_cli_usage_error("bench", "unknown option '%s'", argv[i]);
     }
     if (rt_mkdir_p(dir) != RT_OK) return rt_cli_fail("bench");
-    char n_train[24], n_noisy[24], n_mem[24], p_steps[24], hidden[16], layers[16], epochs[16];
-    snprintf(n_train, sizeof n_train, "%lld", sc->train_episodes);
-    snprintf(n_noisy, sizeof n_noisy, "%lld", sc->noisy_episodes);
-    snprintf(n_mem, sizeof n_mem, "%lld", sc->memory_episodes);
-    snprintf(p_steps, sizeof p_steps, "%lld", sc->pretrain_steps);
-    snprintf(hidden, sizeof hidden, "%d", sc->hidden);
-    snprintf(layers, sizeof layers, "%d", sc->layers);
-    snprintf(epochs, sizeof epochs, "%.1f", (double)sc->epochs_x10 / 10.0);
-    char *expert = path(dir, "train_expert.jsonl"), *noisy = path(dir, "train_noisy.jsonl"), *unseen = path(dir, "unseen_memory.jsonl");
+    char *hh = path(dir, "hh_expert.jsonl"), *hh_noisy = path(dir, "hh_noisy.jsonl"), *hh_unseen = path(dir, "hh_unseen_memory.jsonl");
+    char *ta = path(dir, "ta_expert.jsonl"), *ta_noisy = path(dir, "ta_noisy.jsonl"), *ta_drift = path(dir, "ta_v2_memory.jsonl");
+    char *ta_docs = path(dir, "ta_expert.docs.jsonl"), *hh_sft = path(dir, "hh_sft_episodes.jsonl"), *ta_sft = path(dir, "ta_sft_episodes.jsonl");
+    char *plain_eps = path(dir, "pretrain_episodes.jsonl"), *sft_eps = path(dir, "sft_episodes.jsonl");
     char *mem = path(dir, "mem"), *base = path(dir, "base"), *model = path(dir, "base/model");
     char *plain = path(dir, "sft_plain.jsonl"), *raft_s = path(dir, "sft_raft_static.jsonl"), *raft_e = path(dir, "sft_retrace.jsonl");
-    char *out_c = path(dir, "c"), *out_d = path(dir, "d"), *out_e = path(dir, "e"), *res_path = path(dir, "results.json");
+    char *out_c = path(dir, "c"), *out_d = path(dir, "d"), *out_e = path(dir, "e");
+    char *res_path = path(dir, "results.json"), *report = path(dir, "report.html");
     double t0 = rt_now();
     int rc = 0;
-    /* 1. experience: training task types (expert and noisy), held-out types for the memory only */
-    if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "household", "--episodes", n_train, "--seed", "11", "-o", expert, NULL);
-    if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "household", "--episodes", n_noisy, "--seed", "12", "--policy", "noisy",
-                      "--noise", "0.5", "-o", noisy, NULL);
-    if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "household", "--split", "unseen_task", "--episodes", n_mem, "--seed", "13",
-                      "-o", unseen, NULL);
+    /* 1. experience. The SFT episodes are separate draws (own seeds) from the same training splits. */
+    if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "household", "--episodes", sc->hh_train, "--seed", "11", "-o", hh, NULL);
+    if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "household", "--episodes", sc->hh_noisy, "--seed", "12", "--policy",
+                      "noisy", "--noise", "0.5", "-o", hh_noisy, NULL);
+    if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "household", "--split", "unseen_task", "--episodes", sc->hh_unseen,
+                      "--seed", "13", "-o", hh_unseen, NULL);
+    if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "toolapi", "--episodes", sc->ta_train, "--seed", "14", "-o", ta, NULL);
+    if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "toolapi", "--episodes", sc->ta_noisy, "--seed", "15", "--policy", "noisy",
+                      "--noise", "0.5", "-o", ta_noisy, "--docs", ta_docs, NULL);
+    if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "toolapi", "--split", "unseen_api", "--episodes", sc->ta_drift, "--seed",
+                      "16", "-o", ta_drift, "--docs", ta_docs, NULL);
+    if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "household", "--episodes", sc->hh_sft, "--seed", "17", "-o", hh_sft, NULL);
+    if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "toolapi", "--episodes", sc->ta_sft, "--seed", "18", "-o", ta_sft,
+                      "--docs", ta_docs, NULL);
+    if (!rc) rc = concat(plain_eps, (const char *const[]){hh, ta, NULL});
+    if (!rc) rc = concat(sft_eps, (const char *const[]){hh_sft, ta_sft, NULL});
     if (!rc && !rt_path_exists(mem)) rc = run(rt_cmd_memory, "memory", "init", mem, NULL);
-    if (!rc) rc = run(rt_cmd_memory, "memory", "add", mem, expert, noisy, unseen, NULL);
-    /* 2. the base model, pretrained on plain training episodes */
-    if (!rc) rc = run(rt_cmd_pretrain, "pretrain", "--episodes", expert, "--steps", p_steps, "--seq", sc->seq, "--batch", "8",
-                      "--hidden", hidden, "--layers", layers, "--vocab", "1024", "-o", base, NULL);
+    if (!rc) rc = run(rt_cmd_memory, "memory", "add", mem, hh, hh_noisy, hh_unseen, ta, ta_noisy, ta_drift, ta_docs, NULL);
+    /* 2. the base model, pretrained on the plain expert episodes of the training splits */
+    if (!rc) rc = run(rt_cmd_pretrain, "pretrain", "--episodes", plain_eps, "--steps", sc->pretrain_steps, "--seq", sc->seq,
+                      "--batch", "8", "--hidden", sc->hidden, "--layers", sc->layers, "--vocab", sc->vocab, "-o", base, NULL);
     /* 3. datasets: plain, RAFT (static similarity, docs, distractors), retrace (dynamic, reward, negatives) */
-    if (!rc) rc = run(rt_cmd_dataset, "dataset", "--no-retrieval", "--from", expert, "--tokenizer", model, "--budget",
+    if (!rc) rc = run(rt_cmd_dataset, "dataset", "--no-retrieval", "--from", sft_eps, "--tokenizer", model, "--budget",
                       sc->budget, "-o", plain, NULL);
-    if (!rc) rc = run(rt_cmd_dataset, "dataset", mem, "--from", expert, "--tokenizer", model, "--static", "--retrieve", "1",
+    if (!rc) rc = run(rt_cmd_dataset, "dataset", mem, "--from", sft_eps, "--tokenizer", model, "--static", "--retrieve", "1",
                       "--negatives", "0", "--reward-weight", "0", "--p-useful", "0.8", "--exclude-same-task", "--budget",
                       sc->budget, "-o", raft_s, NULL);
-    if (!rc) rc = run(rt_cmd_dataset, "dataset", mem, "--from", expert, "--tokenizer", model, "--dynamic", "--retrieve", "1",
+    if (!rc) rc = run(rt_cmd_dataset, "dataset", mem, "--from", sft_eps, "--tokenizer", model, "--dynamic", "--retrieve", "1",
                       "--negatives", "1", "--reward-weight", "0.5", "--p-useful", "0.8", "--exclude-same-task", "--budget",
                       sc->budget, "-o", raft_e, NULL);
-    /* 4. three adapters */
+    /* 4. three adapters, the same recipe for each */
     const char *const train_sets[3][2] = {{plain, out_c}, {raft_s, out_d}, {raft_e, out_e}};
     for (int i = 0; i < 3 && !rc; i++)
-        rc = run(rt_cmd_train, "train", "--model", model, "--data", train_sets[i][0], "--preset", "tiny", "--epochs", epochs,
-                 "--batch", "8", "--max-len", sc->max_len, "-o", train_sets[i][1], NULL);
-    /* 5. evaluation: every configuration on seen and unseen task types */
-    for (size_t c = 0; c < sizeof CONFIGS / sizeof *CONFIGS && !rc; c++)
-        for (size_t s = 0; s < 2 && !rc; s++) {
-            char name[64];
-            snprintf(name, sizeof name, "eval_%s_%s.json", CONFIGS[c].id, SPLITS[s]);
-            char *jp = path(dir, name);
-            rc = eval_cell(dir, sc, &CONFIGS[c], SPLITS[s], jp);
-            free(jp);
-        }
+        rc = run(rt_cmd_train, "train", "--model", model, "--data", train_sets[i][0], "--preset", "tiny", "--lora-r",
+                 sc->lora_r, "--lora-alpha", sc->lora_r, "--epochs", sc->epochs, "--batch", "8", "--max-len", sc->max_len,
+                 "-o", train_sets[i][1], NULL);
+    /* 5. evaluation: every configuration on every split */
+    if (!rc) rc = eval_all(dir, sc);
     json_t *results = json_object();
-    if (!rc) rc = print_table(dir, results);
+    if (!rc) rc = collect(dir, results);
     if (!rc) {
         json_object_set_new(results, "scale", json_string(sc->name));
         json_object_set_new(results, "seconds", json_real(rt_now() - t0));
         if (rt_json_save(res_path, results) != RT_OK) rc = rt_cli_fail("bench");
-        else printf("\nresults: %s (%.0f s)\n", res_path, rt_now() - t0);
     }
     json_decref(results);
-    char *all[] = {expert, noisy, unseen, mem, base, model, plain, raft_s, raft_e, out_c, out_d, out_e, res_path};
+    if (!rc && rt_report_write(dir, report) != RT_OK) rc = rt_cli_fail("bench");
+    if (!rc) printf("\nresults: %s\nreport:  %s\n(%.0f s in all)\n", res_path, report, rt_now() - t0);
+    char *all[] = {hh, hh_noisy, hh_unseen, ta, ta_noisy, ta_drift, ta_docs, hh_sft, ta_sft, plain_eps, sft_eps, mem, base,
+                   model, plain, raft_s, raft_e, out_c, out_d, out_e, res_path, report};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
     return rc;
 }

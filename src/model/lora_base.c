@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "retrace/model.h"
 
@@ -40,8 +41,14 @@ rt_status rt_lora_check_base(const char *adapter_dir, const char *model_dir, con
     const char *base = json_string_value(json_object_get(root, "base_model_name_or_path"));
     char *base_cfg = base && *base ? rt_path_join(base, "config.json") : NULL;
     char real_base[PATH_MAX], real_model[PATH_MAX];
-    if (!base_cfg || !rt_path_exists(base_cfg)) {
-        *unverified = 1; /* a hub name, or a folder that has moved: nothing to compare with */
+    if (!base_cfg) {
+        /* nothing recorded: nothing to check, as in PEFT */
+    } else if (!rt_path_exists(base_cfg)) {
+        /* a hub name ("org/Name") or a folder that has moved: only the last names can be compared */
+        const char *a = strrchr(base, '/'), *b = strrchr(model_dir, '/');
+        a = a ? a + 1 : base, b = b ? b + 1 : model_dir;
+        if (!*b) b = model_dir; /* a trailing slash: compare whole paths rather than nothing */
+        *unverified = strcasecmp(a, b) != 0;
     } else if (!(realpath(base, real_base) && realpath(model_dir, real_model) && !strcmp(real_base, real_model))) {
         rt_model_config other;
         s = rt_config_load(base_cfg, &other);

@@ -1,24 +1,36 @@
 #!/usr/bin/env bash
-# retrace bench --quick: the whole chain (gen, memory, pretrain, dataset, train, eval) at a tiny scale;
-# every configuration and split gets a result with a valid interval. Args: RETRACE_BIN FIXTURES_DIR
+# retrace demo --quick = retrace bench --quick: the whole chain (gen, memory, pretrain, dataset, train,
+# eval, report) at a toy scale; every configuration and split gets a result with a valid interval, the
+# table is printed and the report written. Args: RETRACE_BIN FIXTURES_DIR
 set -u
 bin=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-if ! "$bin" bench --quick -o "$tmp/b" > "$tmp/log" 2>&1; then
+if ! "$bin" demo --quick -o "$tmp/b" > "$tmp/log" 2>&1; then
   tail -20 "$tmp/log"; echo "0 passed, 1 failed"; exit 1
 fi
-python3 - "$tmp/b/results.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
+python3 - "$tmp/b" "$tmp/log" <<'PY'
+import json, os, sys
+d, log = sys.argv[1], open(sys.argv[2]).read()
+r = json.load(open(os.path.join(d, "results.json")))
 n = 0
+assert [c["id"] for c in r["configs"]] == list("abcde")
+assert [s["id"] for s in r["splits"]] == ["train", "unseen_task", "unseen_api"]
 for c in "abcde":
-    for s in ("train", "unseen_task"):
-        x = r[c][s]
-        assert x["episodes"] == 3 and 0 <= x["ci_low"] <= x["success_rate"] <= x["ci_high"] <= 1, (c, s, x)
-        assert x["split"] == s
+    for s, env in (("train", "household"), ("unseen_task", "household"), ("unseen_api", "toolapi")):
+        x = r["cells"][c][s]
+        assert x["episodes"] == 2 and 0 <= x["ci_low"] <= x["success_rate"] <= x["ci_high"] <= 1, (c, s, x)
+        assert x["split"] == s and x["env"] == env, (c, s, x)
+        eps = [json.loads(l) for l in open(os.path.join(d, f"episodes_{c}_{s}.jsonl"))]
+        assert len(eps) == 2 and all(e["env"] == env for e in eps)
         n += 1
-assert r["a"]["train"]["retrieval"] == "none" and r["e"]["train"]["retrieval"] == "dynamic"
-assert r["d"]["unseen_task"]["retrieval"] == "static" and r["c"]["train"]["adapter"].endswith("c/adapter")
-print(f"{n} passed, 0 failed")
+cells = r["cells"]
+assert cells["a"]["train"]["retrieval"] == "none" and cells["e"]["train"]["retrieval"] == "dynamic"
+assert cells["d"]["unseen_task"]["retrieval"] == "static" and cells["c"]["train"]["adapter"].endswith("c/adapter")
+for name, f in r["loss_logs"].items():
+    assert os.path.getsize(os.path.join(d, f)) > 0, name
+assert "(e) retrace" in log and "drifted APIs" in log and "report.html" in log
+html = open(os.path.join(d, "report.html")).read()
+assert html.count("<svg") >= 2 and "retrace (dynamic, reward, negatives)" in html
+print(f"{n + 1} passed, 0 failed")
 PY
