@@ -15,7 +15,7 @@
  * usage: bench_agent [--episodes N (5)] [--sizes N,N,... (2000,20000)] [--model DIR] [--max-new N]
  *                    [--max-steps N (10)] [--budget N] [--threads N] [--keep]
  * (--max-new and --budget default to the agent's defaults.)
- * Results are recorded in docs/bench_agent.md. */
+ * Results are recorded in docs/BENCHMARKS.md ("Agent loop"). */
 #include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
