@@ -162,7 +162,7 @@ static void test_sgemm_onednn_against_openblas(void **state) {
     free(A), free(B), free(C), free(W);
 }
 
-/* Attention with its products through oneDNN equals the OpenBLAS kernel (which test_tensor checks
+/* Attention with its products through oneDNN and the vectorised exp equals the OpenBLAS kernel (which test_tensor checks
  * against the reference and finite differences), forward and backward, over several query blocks and a
  * sliding window that cuts across them. */
 static void test_attention_onednn(void **state) {
@@ -179,7 +179,7 @@ static void test_attention_onednn(void **state) {
         float *res[2], *scratch = malloc(sizeof(float) * (size_t)s.T * s.T);
         size_t nres = 2 * nq + 2 * nk + np;
         for (int fast = 0; fast < 2; fast++) {
-            s.onednn = fast;
+            s.fast = fast;
             float *r = res[fast] = malloc(sizeof(float) * nres);
             float *out = r, *dq = out + nq, *dk = dq + nq, *dv = dk + nk, *probs = dv + nk;
             rt_attention_forward(out, probs, q, k, v, &s);
@@ -206,6 +206,28 @@ static void test_fast_exp(void **state) {
     assert_true(rt_fast_expf(-1000.0f) >= 0.0f && rt_fast_expf(-1000.0f) < 2e-38f);
     assert_true(isnan(rt_fast_expf(NAN)));
     assert_true(isfinite(rt_fast_expf(1000.0f)));
+}
+
+/* SwiGLU with the vectorised exp equals the libm one to float accuracy, with the gradient written over
+ * its input as the training pass does. */
+static void test_swiglu_fast(void **state) {
+    (void)state;
+    const size_t n = 100003;
+    float *g = malloc(sizeof(float) * n * 8), *u = g + n, *dh = u + n, *h0 = dh + n, *h1 = h0 + n;
+    float *dg0 = h1 + n, *du0 = dg0 + n, *dg1 = du0 + n;
+    rt_rng rng;
+    rt_rng_seed(&rng, 9);
+    for (size_t i = 0; i < 3 * n; i++) g[i] = 6.0f * rt_rng_normal(&rng);
+    rt_swiglu_forward(h0, g, u, n);
+    rt_swiglu_forward_fast(h1, g, u, n);
+    rt_swiglu_backward(dg0, du0, dh, g, u, n);
+    rt_swiglu_backward_fast(dg1, dh, dh, g, u, n); /* dup aliases dh */
+    for (size_t i = 0; i < n; i++) {
+        if (fabsf(h1[i] - h0[i]) > 1e-6f * (fabsf(h0[i]) + 1e-3f)) fail_msg("h[%zu] %g, libm %g", i, h1[i], h0[i]);
+        if (fabsf(dg1[i] - dg0[i]) > 3e-5f * fabsf(dg0[i]) + 1e-6f) fail_msg("dgate[%zu] %g, libm %g", i, dg1[i], dg0[i]);
+        if (fabsf(dh[i] - du0[i]) > 1e-6f * (fabsf(du0[i]) + 1e-3f)) fail_msg("dup[%zu] %g, libm %g", i, dh[i], du0[i]);
+    }
+    free(g);
 }
 
 /* The bf16 mode's loss equals the exact one to float accuracy, and its bf16 gradient is the exact
@@ -387,6 +409,7 @@ int main(void) {
         cmocka_unit_test(test_round_array_matches_scalar),
         cmocka_unit_test(test_fast_exp),
         cmocka_unit_test(test_cross_entropy_fast),
+        cmocka_unit_test(test_swiglu_fast),
         cmocka_unit_test(test_gemm_against_double),
         cmocka_unit_test(test_sgemm_onednn_against_openblas),
         cmocka_unit_test(test_attention_onednn),

@@ -96,8 +96,8 @@ typedef struct {
     int B, T;
     int n_heads, n_kv_heads, head_dim;
     int window; /* sliding window (Mistral): key j is visible to query i when i - j < window; 0 = none */
-    int onednn; /* 1: the products through oneDNN's float32 matmul (faster on these block shapes; OpenBLAS
-                 * where it fails), as the bf16 training mode does; 0: OpenBLAS */
+    int fast;   /* 1 (the bf16 training mode): products through oneDNN's float32 matmul (faster on these
+                 * block shapes; OpenBLAS where it fails) and a vectorised exp (2 ulp); 0: OpenBLAS, libm */
 } rt_attn_shape;
 
 /* q (B,T,nh,hd), k and v (B,T,nkv,hd) -> out (B,T,nh,hd); probs (B,nh,T,T) keeps the attention
@@ -116,6 +116,10 @@ void rt_attention_forward_ref(float *out, float *probs, const float *q, const fl
 void rt_swiglu_forward(float *h, const float *gate, const float *up, size_t n);
 /* dgate and dup are overwritten; either may alias dh (each element of dh is read before it is written). */
 void rt_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, size_t n);
+
+/* The same with a vectorised exp (2 ulp), for the bf16 training mode. */
+void rt_swiglu_forward_fast(float *h, const float *gate, const float *up, size_t n);
+void rt_swiglu_backward_fast(float *dgate, float *dup, const float *dh, const float *gate, const float *up, size_t n);
 
 /* ---- embedding ---- */
 

@@ -279,7 +279,8 @@ rt_status rt_model_forward(rt_model *m, const int32_t *ids, const int32_t *targe
         xb = to_bf16(m, ln2, N * H);
         RT_TRY(lin_forward(m, l, RT_PROJ_GATE, ln2, xb, gate, Ni, 0));
         RT_TRY(lin_forward(m, l, RT_PROJ_UP, ln2, xb, up, Ni, 0));
-        rt_swiglu_forward(hact, gate, up, N * I);
+        if (base_bf16_on(m)) rt_swiglu_forward_fast(hact, gate, up, N * I);
+        else rt_swiglu_forward(hact, gate, up, N * I);
         memcpy(res_next, x_mid, sizeof(float) * N * H);
         RT_TRY(lin_forward(m, l, RT_PROJ_DOWN, hact, to_bf16(m, hact, N * I), res_next, Ni, 1));
     }
@@ -335,7 +336,8 @@ rt_status rt_model_backward(rt_model *m, float grad_scale) {
         RT_TRY(lin_backward(m, l, RT_PROJ_DOWN, a->d_res, hact, d_h, Ni));
         float *d_gate = a->d_big2, *d_up = a->d_big1;
         /* d_up may alias d_h: swiglu reads dh[i] before writing dup[i]. */
-        rt_swiglu_backward(d_gate, d_up, d_h, gate, up, N * I);
+        if (base_bf16_on(m)) rt_swiglu_backward_fast(d_gate, d_up, d_h, gate, up, N * I);
+        else rt_swiglu_backward(d_gate, d_up, d_h, gate, up, N * I);
         memset(a->d_ln, 0, sizeof(float) * N * H);
         RT_TRY(lin_backward(m, l, RT_PROJ_GATE, d_gate, ln2, a->d_ln, Ni));
         RT_TRY(lin_backward(m, l, RT_PROJ_UP, d_up, ln2, a->d_ln, Ni));

@@ -8,19 +8,29 @@
 #include <string.h>
 
 #include "retrace/tensor.h"
+#include "tensor/simd_math.h"
 
 /* First key position visible from query i. */
 static int first_visible(int i, int window) { return (window > 0 && i - window + 1 > 0) ? i - window + 1 : 0; }
 
-/* Masked softmax of row i of S (length T) in place: keys outside [lo, i] get probability 0. */
-static void softmax_row(float *row, int i, int window, int T) {
+/* Masked softmax of row i of S (length T) in place: keys outside [lo, i] get probability 0. fast: the
+ * vectorised exp (the bf16 training mode), else libm's. */
+static void softmax_row(float *row, int i, int window, int T, int fast) {
     int lo = first_visible(i, window);
     float mx = -INFINITY;
     for (int j = lo; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
     float sum = 0.0f;
-    for (int j = lo; j <= i; j++) {
-        row[j] = expf(row[j] - mx);
-        sum += row[j];
+    if (fast) {
+#pragma omp simd reduction(+ : sum)
+        for (int j = lo; j <= i; j++) {
+            row[j] = rt_fast_expf(row[j] - mx);
+            sum += row[j];
+        }
+    } else {
+        for (int j = lo; j <= i; j++) {
+            row[j] = expf(row[j] - mx);
+            sum += row[j];
+        }
     }
     float inv = 1.0f / sum;
     for (int j = 0; j < lo; j++) row[j] = 0.0f;
@@ -32,7 +42,7 @@ static void softmax_row(float *row, int i, int window, int T) {
  * OpenBLAS. */
 static void attn_gemm(const rt_attn_shape *s, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                       const float *B, int ldb, float beta, float *C, int ldc) {
-    if (s->onednn && rt_sgemm_onednn(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == RT_OK) return;
+    if (s->fast && rt_sgemm_onednn(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == RT_OK) return;
     rt_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -59,7 +69,7 @@ void rt_attention_forward(float *out, float *probs, const float *q, const float 
                 float *Pb = P + (size_t)r0 * T;
                 attn_gemm(s, 0, 1, rows, c1 - c0, hd, scale, qb + (size_t)r0 * qs, qs, kb + (size_t)c0 * ks, ks, 0.0f, Pb + c0, T);
 #pragma omp parallel for if ((size_t)rows * T > 16384)
-                for (int i = 0; i < rows; i++) softmax_row(Pb + (size_t)i * T, r0 + i, s->window, T);
+                for (int i = 0; i < rows; i++) softmax_row(Pb + (size_t)i * T, r0 + i, s->window, T, s->fast);
                 attn_gemm(s, 0, 0, rows, hd, c1 - c0, 1.0f, Pb + c0, T, vb + (size_t)c0 * ks, ks, 0.0f, ob + (size_t)r0 * qs, qs);
             }
         }
