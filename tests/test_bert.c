@@ -105,13 +105,19 @@ static void test_tiny_xlmr_matches_transformers(void **state) {
 /* The vectorised GELU and softmax (own exp and erf) against libm in double. */
 static void test_kernels_match_libm(void **state) {
     (void)state;
-    enum { N = 40001 };
+    enum { N = 40401 }; /* N - 1 = 400 rows of 101 */
     float *x = malloc(sizeof(float) * N), *y = malloc(sizeof(float) * N);
     for (int act = RT_BERT_ACT_GELU; act <= RT_BERT_ACT_GELU_TANH; act++) {
-        for (int i = 0; i < N; i++) x[i] = y[i] = -20.0f + 40.0f * (float)i / (N - 1);
-        rt_bert_gelu(x, N, (rt_bert_act)act);
-        rt_bert_gelu_ref(y, N, (rt_bert_act)act);
-        for (int i = 0; i < N; i++)
+        /* Rows of 101 with a bias: x + bias spans -20..20. */
+        float bias[101];
+        for (int c = 0; c < 101; c++) bias[c] = 0.01f * (float)(c - 50);
+        for (int i = 0; i < N - 1; i++) {
+            x[i] = -20.0f + 40.0f * (float)i / (N - 1) - bias[i % 101];
+            y[i] = x[i] + bias[i % 101];
+        }
+        rt_bert_bias_gelu(x, bias, (N - 1) / 101, 101, (rt_bert_act)act);
+        rt_bert_gelu_ref(y, N - 1, (rt_bert_act)act);
+        for (int i = 0; i < N - 1; i++)
             if (fabsf(x[i] - y[i]) > 4e-7f * fmaxf(1.0f, fabsf(y[i]))) fail_msg("gelu %d at %d: %.9g vs %.9g", act, i, x[i], y[i]);
     }
     /* Rows with large, tiny and equal logits. */

@@ -41,13 +41,19 @@ uint64_t rt_bert_weights_hash(const rt_bert_weights *w, const rt_bert_config *cf
 
 /* ---- kernels (kernels.c) ---- */
 
+/* C (M,N) = alpha A (M,K) op(B) + beta C, row-major, op(B) = B^T (B is (N,K)) when trans_b: oneDNN's
+ * sgemm when the build has it, else OpenBLAS. */
+void rt_bert_sgemm(int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                   float beta, float *C, int ldc);
 /* out (N,OC) = inp (N,C) @ w(OC,C)^T + b(OC): the bias rows are written first and the GEMM adds to
  * them (beta = 1), which saves a pass over out. */
 void rt_bert_linear(float *out, const float *inp, const float *w, const float *b, int N, int C, int OC);
-/* x (N,C) = LayerNorm(x + r) * w + b, in place; r may be NULL. Biased variance, as torch. */
-void rt_bert_add_layernorm(float *x, const float *r, const float *w, const float *b, int N, int C, float eps);
-/* x (n) = act(x) in place, act the exact (erf) GELU or its tanh approximation. */
-void rt_bert_gelu(float *x, size_t n, rt_bert_act act);
+/* x (N,C) = LayerNorm(x + r + rb) * w + b, in place, rb (C) the bias of the layer that made r; r may be
+ * NULL (then rb is not read). Biased variance, as torch. */
+void rt_bert_add_layernorm(float *x, const float *r, const float *rb, const float *w, const float *b, int N, int C,
+                           float eps);
+/* x (N,C) = act(x + bias) in place, act the exact (erf) GELU or its tanh approximation. */
+void rt_bert_bias_gelu(float *x, const float *bias, int N, int C, rt_bert_act act);
 /* Row softmax of s (rows, cols) in place. */
 void rt_bert_softmax_rows(float *s, int rows, int cols);
 /* The same through libm in double, for tests. */

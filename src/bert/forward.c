@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "bert/bert_internal.h"
-#include "retrace/tensor.h"
 
 /* x (T, H) = LayerNorm(word[id] + pos[position] + type[0]). XLM-R counts positions from pad_id + 1 and
  * gives a pad token inside a text the position pad_id, as create_position_ids_from_input_ids does. */
@@ -28,7 +27,7 @@ static void embed(const rt_bert *m, const int32_t *ids, const int *off, int n, f
             for (int i = 0; i < H; i++) xr[i] = we[i] + pe[i] + w->type[i];
         }
     }
-    rt_bert_add_layernorm(x, NULL, w->emb_ln_w, w->emb_ln_b, off[n], H, c->ln_eps);
+    rt_bert_add_layernorm(x, NULL, NULL, w->emb_ln_w, w->emb_ln_b, off[n], H, c->ln_eps);
 }
 
 /* ctx (T, H) from qkv (T, 3H): for each sequence s and head h, softmax(Q K^T / sqrt(hd)) V. scratch
@@ -43,9 +42,9 @@ static void attention(const rt_bert_config *c, const float *qkv, const int *off,
         int L = off[s + 1] - off[s];
         float *S = scratch + (size_t)omp_get_thread_num() * max_len * max_len;
         const float *q = qkv + (size_t)off[s] * ld + (size_t)h * hd;
-        rt_sgemm(0, 1, L, L, hd, scale, q, ld, q + H, ld, 0.0f, S, L);
+        rt_bert_sgemm(1, L, L, hd, scale, q, ld, q + H, ld, 0.0f, S, L);
         rt_bert_softmax_rows(S, L, L);
-        rt_sgemm(0, 0, L, hd, L, 1.0f, S, L, q + 2 * H, ld, 0.0f, ctx + (size_t)off[s] * H + (size_t)h * hd, H);
+        rt_bert_sgemm(0, L, hd, L, 1.0f, S, L, q + 2 * H, ld, 0.0f, ctx + (size_t)off[s] * H + (size_t)h * hd, H);
     }
 }
 
@@ -54,12 +53,13 @@ static void layer(const rt_bert_config *c, const rt_bert_layer *L, float *x, flo
     int T = off[n], H = c->hidden, I = c->intermediate;
     rt_bert_linear(qkv, x, L->qkv_w, L->qkv_b, T, H, 3 * H);
     attention(c, qkv, off, n, ctx, scratch, max_len);
-    rt_bert_linear(tmp, ctx, L->attn_out_w, L->attn_out_b, T, H, H);
-    rt_bert_add_layernorm(x, tmp, L->ln1_w, L->ln1_b, T, H, c->ln_eps);
-    rt_bert_linear(inter, x, L->inter_w, L->inter_b, T, H, I);
-    rt_bert_gelu(inter, (size_t)T * I, c->act);
-    rt_bert_linear(tmp, inter, L->out_w, L->out_b, T, I, H);
-    rt_bert_add_layernorm(x, tmp, L->ln2_w, L->ln2_b, T, H, c->ln_eps);
+    /* The other three products leave their bias to the pass that follows them. */
+    rt_bert_sgemm(1, T, H, H, 1.0f, ctx, H, L->attn_out_w, H, 0.0f, tmp, H);
+    rt_bert_add_layernorm(x, tmp, L->attn_out_b, L->ln1_w, L->ln1_b, T, H, c->ln_eps);
+    rt_bert_sgemm(1, T, I, H, 1.0f, x, H, L->inter_w, H, 0.0f, inter, I);
+    rt_bert_bias_gelu(inter, L->inter_b, T, I, c->act);
+    rt_bert_sgemm(1, T, H, I, 1.0f, inter, I, L->out_w, I, 0.0f, tmp, H);
+    rt_bert_add_layernorm(x, tmp, L->out_b, L->ln2_w, L->ln2_b, T, H, c->ln_eps);
 }
 
 static rt_status check_input(const rt_bert *m, const int32_t *ids, const int *off, int n, int *max_len) {
