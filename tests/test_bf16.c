@@ -324,6 +324,7 @@ static void test_lora_grads_against_peft(void **state) {
             fail_msg("%s: loss %f, PEFT %f", f.dir, loss, want_loss[0]);
         assert_int_equal(rt_model_backward(m, 1.0f), RT_OK);
         double worst = 0;
+        char worst_key[256] = "";
         for (int p = 0; p < m->n_param_list; p++) {
             char key[256];
             snprintf(key, sizeof key, "grad.%s", m->param_list[p].name);
@@ -331,13 +332,14 @@ static void test_lora_grads_against_peft(void **state) {
             assert_int_equal(n, m->param_list[p].numel);
             double e = rel_err(m->param_list[p].grad, want, n);
             if (e > BF16_REL_TOL) fail_msg("%s: %s differs by %g relative", f.dir, key, e);
+            if (e > worst) snprintf(worst_key, sizeof worst_key, "%s", m->param_list[p].name);
             worst = fmax(worst, e);
             free(want);
         }
         /* bf16 really ran: float32 gets these to about 1e-6, bf16 cannot. */
         assert_true(worst > 1e-5);
-        print_message("%s: bf16 base: loss %.6f (PEFT %.6f), logits %.2e, worst LoRA gradient %.2e relative\n",
-                      FAMILIES[i], loss, want_loss[0], el, worst);
+        print_message("%s: bf16 base: loss %.6f (PEFT %.6f), logits %.2e, worst LoRA gradient %.2e relative (%s)\n",
+                      FAMILIES[i], loss, want_loss[0], el, worst, worst_key);
         free(want_logits), free(want_loss);
         rt_model_free(m);
         rt_st_close(f.ref);

@@ -272,7 +272,8 @@ rt_status rt_model_forward(rt_model *m, const int32_t *ids, const int32_t *targe
         RT_TRY(lin_forward(m, l, RT_PROJ_V, ln1, xb, v, Ni, 0));
         rt_rope_forward(q, a->cos_t, a->sin_t, B, T, c->n_heads, c->head_dim);
         rt_rope_forward(k, a->cos_t, a->sin_t, B, T, c->n_kv_heads, c->head_dim);
-        rt_attention_forward(att, a->probs + (size_t)l * B * c->n_heads * T * T, q, k, v, &as);
+        float *probs = a->probs + (size_t)l * B * c->n_heads * T * T;
+        rt_attention_forward(att, probs, q, k, v, &as);
         memcpy(x_mid, res, sizeof(float) * N * H);
         RT_TRY(lin_forward(m, l, RT_PROJ_O, att, to_bf16(m, att, N * QD), x_mid, Ni, 1));
         rt_rmsnorm_forward(ln2, a->rstd2 + (size_t)l * N, x_mid, L->mlp_norm, Ni, H, c->rms_norm_eps);
@@ -346,8 +347,8 @@ rt_status rt_model_backward(rt_model *m, float grad_scale) {
         /* Attention: d_res is now d(x_mid), which flows to res[l] and through o_proj. */
         memset(a->d_att, 0, sizeof(float) * N * QD);
         RT_TRY(lin_backward(m, l, RT_PROJ_O, a->d_res, att, a->d_att, Ni));
-        rt_attention_backward(a->d_q, a->d_k, a->d_v, a->d_att, a->probs + (size_t)l * B * c->n_heads * T * T, q, k,
-                              v, &as, a->att_scratch);
+        float *probs = a->probs + (size_t)l * B * c->n_heads * T * T;
+        rt_attention_backward(a->d_q, a->d_k, a->d_v, a->d_att, probs, q, k, v, &as, a->att_scratch);
         rt_rope_backward(a->d_q, a->cos_t, a->sin_t, B, T, c->n_heads, c->head_dim);
         rt_rope_backward(a->d_k, a->cos_t, a->sin_t, B, T, c->n_kv_heads, c->head_dim);
         memset(a->d_ln, 0, sizeof(float) * N * H);

@@ -8,35 +8,7 @@
 #include <string.h>
 
 #include "retrace/tensor.h"
-#include "tensor/simd_math.h"
-
-/* First key position visible from query i. */
-static int first_visible(int i, int window) { return (window > 0 && i - window + 1 > 0) ? i - window + 1 : 0; }
-
-/* Masked softmax of row i of S (length T) in place: keys outside [lo, i] get probability 0. fast: the
- * vectorised exp (the bf16 training mode), else libm's. */
-static void softmax_row(float *row, int i, int window, int T, int fast) {
-    int lo = first_visible(i, window);
-    float mx = -INFINITY;
-    for (int j = lo; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
-    float sum = 0.0f;
-    if (fast) {
-#pragma omp simd reduction(+ : sum)
-        for (int j = lo; j <= i; j++) {
-            row[j] = rt_fast_expf(row[j] - mx);
-            sum += row[j];
-        }
-    } else {
-        for (int j = lo; j <= i; j++) {
-            row[j] = expf(row[j] - mx);
-            sum += row[j];
-        }
-    }
-    float inv = 1.0f / sum;
-    for (int j = 0; j < lo; j++) row[j] = 0.0f;
-    for (int j = lo; j <= i; j++) row[j] *= inv;
-    for (int j = i + 1; j < T; j++) row[j] = 0.0f;
-}
+#include "tensor/attn_internal.h"
 
 /* C = alpha op(A) op(B) + beta C through oneDNN when the shape asks for it, else (or if oneDNN refuses)
  * OpenBLAS. */
@@ -104,16 +76,8 @@ void rt_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                 attn_gemm(s, 1, 0, nc, hd, rows, 1.0f, Pb, T, dob, qs, 1.0f, dv + koff + (size_t)c0 * ks, ks);
                 /* softmax backward: dS = P * (dP - sum_j P dP) on each row's visible keys, 0 elsewhere */
 #pragma omp parallel for if ((size_t)rows * T > 16384)
-                for (int i = 0; i < rows; i++) {
-                    int row = r0 + i, lo = first_visible(row, s->window);
-                    const float *p = Pb + (size_t)i * T - c0;
-                    float *d = dPb + (size_t)i * T - c0;
-                    float dot = 0.0f;
-                    for (int j = lo; j <= row; j++) dot += p[j] * d[j];
-                    for (int j = c0; j < lo; j++) d[j] = 0.0f;
-                    for (int j = lo; j <= row; j++) d[j] = p[j] * (d[j] - dot);
-                    for (int j = row + 1; j < c1; j++) d[j] = 0.0f;
-                }
+                for (int i = 0; i < rows; i++)
+                    softmax_backward_row(dPb + (size_t)i * T - c0, Pb + (size_t)i * T - c0, r0 + i, c0, c1, s->window);
                 /* dQ = scale dS K, dK += scale dS^T Q */
                 attn_gemm(s, 0, 0, rows, hd, nc, scale, dPb, T, k + koff + (size_t)c0 * ks, ks, 0.0f, dq + qoff + (size_t)r0 * qs, qs);
                 attn_gemm(s, 1, 0, nc, hd, rows, scale, dPb, T, q + qoff + (size_t)r0 * qs, qs, 1.0f, dk + koff + (size_t)c0 * ks, ks);
