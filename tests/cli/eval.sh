@@ -38,5 +38,29 @@ err=$("$bin" eval "${common[@]}" --memory "$tmp/nomem" 2>&1 >/dev/null); rc=$?
 err=$("$bin" eval "${common[@]}" --split nosuch 2>&1 >/dev/null); rc=$?
 [ $rc -eq 1 ] && echo "$err" | grep -q nosuch && ok || bad "unknown split: rc $rc $err"
 
+# Invalid outputs keep their raw text in "output" and an empty action; with --no-resample no step is
+# resampled, and by default every resampled step is counted in meta.
+"$bin" eval "${common[@]}" --max-steps 6 --no-resample -o "$tmp/nr.jsonl" >/dev/null 2>&1 &&
+  "$bin" eval "${common[@]}" --max-steps 6 -o "$tmp/rs.jsonl" >/dev/null 2>&1 && ok || bad "eval with and without resampling"
+python3 - "$tmp/nr.jsonl" "$tmp/rs.jsonl" <<'PY' && ok || bad "invalid steps or resample counts malformed"
+import json, sys
+nr = [json.loads(l) for l in open(sys.argv[1])]
+rs = [json.loads(l) for l in open(sys.argv[2])]
+assert all(e["meta"]["resampled_steps"] == 0 for e in nr)
+for e in nr + rs:
+    assert 0 <= e["meta"]["resampled_steps"] <= len(e["steps"])
+    for s in e["steps"]:
+        if s["observation"] == "invalid output: no 'act:' line.":
+            assert s["action"] == "" and "output" in s, s
+        else:
+            assert s["action"] and "output" not in s, s
+# without resampling, an action never differs from greedy's, so consecutive repeats can occur; with it,
+# a repeat of one of the last two actions only stands when every resample repeated too (counted)
+for e in rs:
+    acts = [s["action"] for s in e["steps"]]
+    reps = sum(1 for i, a in enumerate(acts) if a and a in acts[max(0, i - 2):i])
+    assert reps <= e["meta"]["resampled_steps"], (reps, e["meta"])
+PY
+
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
