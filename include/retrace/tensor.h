@@ -48,6 +48,10 @@ void rt_bf16_widen_array(float *dst, const uint16_t *src, size_t n);
 /* C (M,N) (+)= A (M,K) @ op(B), row-major; op(B) = B^T for B (N,K) when trans_b, else B (K,N). */
 rt_status rt_gemm_bf16(int trans_b, int M, int N, int K, const uint16_t *A, const uint16_t *B, float *C,
                        int accumulate);
+/* rt_sgemm's contract (beta 0 or 1 only) with bf16 inputs: C (M,N) = alpha op(A) op(B) + beta C. Dense
+ * operands (leading dimension = row length) run on AMX; strided views fall back to a slower kernel. */
+rt_status rt_gemm_bf16_ex(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
+                          const uint16_t *B, int ldb, float beta, float *C, int ldc);
 /* out (N,OC) (+)= inp (N,C) @ weight (OC,C)^T + bias (OC, float32, may be NULL). */
 rt_status rt_matmul_forward_bf16(float *out, const uint16_t *inp, const uint16_t *weight, const float *bias, int N,
                                  int C, int OC, int accumulate);
@@ -110,6 +114,19 @@ void rt_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                            const float *k, const float *v, const rt_attn_shape *s, float *scratch);
 void rt_attention_forward_ref(float *out, float *probs, const float *q, const float *k, const float *v,
                               const rt_attn_shape *s);
+
+/* Attention for the bf16 training mode: the same computation with the products in bf16 (q, k, v, the
+ * output gradient, the probabilities and their gradient rounded; scores, softmax and every sum float32),
+ * as PyTorch's bf16 autocast runs it. scratch holds rt_attention_bf16_scratch(s) floats (both passes).
+ * probs must not be NULL and keeps, of each query row, only the keys its block of 128 query rows can see
+ * (the backward pass reads no others; the rest of the row is left as it was). The shape's fast flag is
+ * not used. */
+size_t rt_attention_bf16_scratch(const rt_attn_shape *s);
+rt_status rt_attention_forward_bf16(float *out, float *probs, const float *q, const float *k, const float *v,
+                                    const rt_attn_shape *s, float *scratch);
+rt_status rt_attention_backward_bf16(float *dq, float *dk, float *dv, const float *dout, const float *probs,
+                                     const float *q, const float *k, const float *v, const rt_attn_shape *s,
+                                     float *scratch);
 
 /* ---- SwiGLU: h = silu(gate) * up ---- */
 

@@ -32,6 +32,7 @@ struct rt_model_acts {
      * each row's log-sum-exp (N) from the loss */
     uint16_t *xb, *dlogits_b;
     float *lse;
+    float *attn_bf16; /* the bf16 attention's scratch */
     int n_valid;
     int has_forward;
 };
@@ -46,6 +47,7 @@ void rt_model_acts_free(rt_model_acts *a) {
     rt_free_aligned(a->xb);
     rt_free_aligned(a->dlogits_b);
     rt_free_aligned(a->lse);
+    rt_free_aligned(a->attn_bf16);
     free(a->ids);
     free(a->targets);
     free(a);
@@ -103,6 +105,8 @@ static rt_model_acts *acts_alloc(const rt_model *m, size_t N, size_t BT2, int T)
         a->xb = (uint16_t *)rt_alloc_floats((N * widest + 1) / 2);
         a->dlogits_b = (uint16_t *)rt_alloc_floats((N * V + 1) / 2);
         a->lse = rt_alloc_floats(N);
+        rt_attn_shape cap = {.B = 1, .T = T, .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim};
+        a->attn_bf16 = rt_alloc_floats(rt_attention_bf16_scratch(&cap)); /* per batch row: T suffices */
     }
     return a;
 }
@@ -273,7 +277,8 @@ rt_status rt_model_forward(rt_model *m, const int32_t *ids, const int32_t *targe
         rt_rope_forward(q, a->cos_t, a->sin_t, B, T, c->n_heads, c->head_dim);
         rt_rope_forward(k, a->cos_t, a->sin_t, B, T, c->n_kv_heads, c->head_dim);
         float *probs = a->probs + (size_t)l * B * c->n_heads * T * T;
-        rt_attention_forward(att, probs, q, k, v, &as);
+        if (base_bf16_on(m)) RT_TRY(rt_attention_forward_bf16(att, probs, q, k, v, &as, a->attn_bf16));
+        else rt_attention_forward(att, probs, q, k, v, &as);
         memcpy(x_mid, res, sizeof(float) * N * H);
         RT_TRY(lin_forward(m, l, RT_PROJ_O, att, to_bf16(m, att, N * QD), x_mid, Ni, 1));
         rt_rmsnorm_forward(ln2, a->rstd2 + (size_t)l * N, x_mid, L->mlp_norm, Ni, H, c->rms_norm_eps);
@@ -348,7 +353,10 @@ rt_status rt_model_backward(rt_model *m, float grad_scale) {
         memset(a->d_att, 0, sizeof(float) * N * QD);
         RT_TRY(lin_backward(m, l, RT_PROJ_O, a->d_res, att, a->d_att, Ni));
         float *probs = a->probs + (size_t)l * B * c->n_heads * T * T;
-        rt_attention_backward(a->d_q, a->d_k, a->d_v, a->d_att, probs, q, k, v, &as, a->att_scratch);
+        if (base_bf16_on(m))
+            RT_TRY(rt_attention_backward_bf16(a->d_q, a->d_k, a->d_v, a->d_att, probs, q, k, v, &as, a->attn_bf16));
+        else
+            rt_attention_backward(a->d_q, a->d_k, a->d_v, a->d_att, probs, q, k, v, &as, a->att_scratch);
         rt_rope_backward(a->d_q, a->cos_t, a->sin_t, B, T, c->n_heads, c->head_dim);
         rt_rope_backward(a->d_k, a->cos_t, a->sin_t, B, T, c->n_kv_heads, c->head_dim);
         memset(a->d_ln, 0, sizeof(float) * N * H);

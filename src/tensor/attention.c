@@ -77,7 +77,7 @@ void rt_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                 /* softmax backward: dS = P * (dP - sum_j P dP) on each row's visible keys, 0 elsewhere */
 #pragma omp parallel for if ((size_t)rows * T > 16384)
                 for (int i = 0; i < rows; i++)
-                    softmax_backward_row(dPb + (size_t)i * T - c0, Pb + (size_t)i * T - c0, r0 + i, c0, c1, s->window);
+                    softmax_backward_row(dPb + (size_t)i * T, Pb + (size_t)i * T - c0, r0 + i, c0, c1, s->window);
                 /* dQ = scale dS K, dK += scale dS^T Q */
                 attn_gemm(s, 0, 0, rows, hd, nc, scale, dPb, T, k + koff + (size_t)c0 * ks, ks, 0.0f, dq + qoff + (size_t)r0 * qs, qs);
                 attn_gemm(s, 1, 0, nc, hd, rows, scale, dPb, T, q + qoff + (size_t)r0 * qs, qs, 1.0f, dk + koff + (size_t)c0 * ks, ks);

@@ -34,15 +34,16 @@ static inline void softmax_row(float *row, int i, int window, int T, int fast) {
     for (int j = i + 1; j < T; j++) row[j] = 0.0f;
 }
 
-/* Softmax backward of query row `row` in place on d (indexed by key position; the visible block spans keys
- * c0..c1-1): dS = P * (dP - sum_j P dP) over the row's visible keys, 0 on the block's other keys. */
+/* Softmax backward of query row `row` in place on the block of its gradient d, which holds keys c0..c1-1
+ * (d[j - c0] is key j); p is the row of probabilities indexed by key. dS = P * (dP - sum_j P dP) over the
+ * row's visible keys, 0 on the block's other keys. */
 static inline void softmax_backward_row(float *d, const float *p, int row, int c0, int c1, int window) {
     int lo = first_visible(row, window);
     float dot = 0.0f;
-    for (int j = lo; j <= row; j++) dot += p[j] * d[j];
-    for (int j = c0; j < lo; j++) d[j] = 0.0f;
-    for (int j = lo; j <= row; j++) d[j] = p[j] * (d[j] - dot);
-    for (int j = row + 1; j < c1; j++) d[j] = 0.0f;
+    for (int j = lo; j <= row; j++) dot += p[j] * d[j - c0];
+    for (int j = c0; j < lo; j++) d[j - c0] = 0.0f;
+    for (int j = lo; j <= row; j++) d[j - c0] = p[j] * (d[j - c0] - dot);
+    for (int j = row + 1; j < c1; j++) d[j - c0] = 0.0f;
 }
 
 #endif

@@ -189,6 +189,12 @@ rt_status rt_gemm_bf16(int trans_b, int M, int N, int K, const uint16_t *A, cons
     return gemm_onednn(1, 0, trans_b, M, N, K, 1.0f, A, K, B, trans_b ? K : N, accumulate, C, N);
 }
 
+rt_status rt_gemm_bf16_ex(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
+                          const uint16_t *B, int ldb, float beta, float *C, int ldc) {
+    if (beta != 0.0f && beta != 1.0f) return rt_fail(RT_ERR_ARG, "bf16 gemm: beta must be 0 or 1 (got %g)", beta);
+    return gemm_onednn(1, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta == 1.0f, C, ldc);
+}
+
 rt_status rt_sgemm_onednn(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                           const float *B, int ldb, float beta, float *C, int ldc) {
     if (beta != 0.0f && beta != 1.0f) return rt_fail(RT_ERR_ARG, "oneDNN sgemm: beta must be 0 or 1 (got %g)", beta);
@@ -212,6 +218,12 @@ rt_status rt_gemm_bf16(int trans_b, int M, int N, int K, const uint16_t *A, cons
     (void)trans_b, (void)A, (void)B, (void)C, (void)accumulate;
     return rt_fail(RT_ERR_UNSUPPORTED, "bf16 matmul %dx%d @ %dx%d: retrace was built without oneDNN (install libdnnl-dev and rebuild)",
                    M, K, K, N);
+}
+
+rt_status rt_gemm_bf16_ex(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
+                          const uint16_t *B, int ldb, float beta, float *C, int ldc) {
+    (void)trans_a, (void)trans_b, (void)alpha, (void)A, (void)lda, (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
+    return rt_fail(RT_ERR_UNSUPPORTED, "bf16 gemm %dx%d @ %dx%d: retrace was built without oneDNN", M, K, K, N);
 }
 
 rt_status rt_sgemm_onednn(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,

@@ -46,4 +46,9 @@ static inline uint16_t rt_bf16_round1(float f) {
     return (u & 0x7FFFFFFFu) > 0x7F800000u ? (uint16_t)((u >> 16) | 0x40u) : (uint16_t)rounded;
 }
 
+/* A short run of values (a row of a block): no OpenMP region, which costs more than the rounding. */
+static inline void rt_bf16_round_row(uint16_t *dst, const float *src, int n) {
+    for (int i = 0; i < n; i++) dst[i] = rt_bf16_round1(src[i]);
+}
+
 #endif
