@@ -377,6 +377,72 @@ static void test_search(void **state) {
     free(mem);
 }
 
+/* Filtered searches reuse the allow list they read (search.c's filter cache) only while the store is
+ * unchanged: the same query gives the same answer, and episodes added since are seen at once, through
+ * this handle or another one, exactly as a handle with an empty cache sees them. */
+static void test_filter_cache(void **state) {
+    (void)state;
+    char *mem = fresh_memory();
+    char *in = rt_path_join(mem, "../in.jsonl"), *more = rt_path_join(mem, "../more.jsonl");
+    t_write_episodes(in, 0, 300, "ep");
+    t_write_episodes(more, 300, 420, "ep");
+    rt_memory *m = open_w(mem);
+    rt_memory_add_stats st;
+    add_file(m, in, &st);
+    rt_memory_query q = rt_memory_query_default();
+    q.k = 5, q.env = "toolapi", q.outcome = "failure", q.negatives = 2;
+    rt_memory_results a, b;
+    assert_int_equal(rt_memory_search(m, "task: put a cold mug in the sink", &q, &a), RT_OK);
+    assert_int_equal(rt_memory_search(m, "task: put a cold mug in the sink", &q, &b), RT_OK);
+    assert_true(a.filtered_pool > 0);
+    assert_int_equal(a.filtered_pool, b.filtered_pool);
+    assert_int_equal(a.n_hits, b.n_hits);
+    assert_int_equal(a.n_negatives, b.n_negatives);
+    for (int i = 0; i < a.n_hits; i++) assert_string_equal(a.hits[i].id, b.hits[i].id);
+    for (int i = 0; i < a.n_negatives; i++) assert_string_equal(a.negatives[i].id, b.negatives[i].id);
+    int64_t before = a.filtered_pool;
+    rt_memory_results_free(&a);
+    rt_memory_results_free(&b);
+    add_file(m, more, &st); /* through the same handle */
+    assert_int_equal(rt_memory_search(m, "task: put a cold mug in the sink", &q, &a), RT_OK);
+    rt_memory *fresh = open_w(mem);
+    assert_int_equal(rt_memory_search(fresh, "task: put a cold mug in the sink", &q, &b), RT_OK);
+    assert_true(a.filtered_pool > before);
+    assert_int_equal(a.filtered_pool, b.filtered_pool);
+    int64_t after = a.filtered_pool;
+    for (int i = 0; i < a.n_hits; i++) assert_string_equal(a.hits[i].id, b.hits[i].id);
+    rt_memory_results_free(&a);
+    rt_memory_results_free(&b);
+    /* Other filters in turn (more than the cache's slots), then the first again: same answers. */
+    const char *types[] = {"clean", "heat", "cool", "pick", "look", "put"};
+    for (int i = 0; i < 6; i++) {
+        rt_memory_query o = q;
+        o.task_type = types[i];
+        assert_int_equal(rt_memory_search(m, "task: find a key in the drawer", &o, &a), RT_OK);
+        assert_int_equal(rt_memory_search(fresh, "task: find a key in the drawer", &o, &b), RT_OK);
+        assert_int_equal(a.filtered_pool, b.filtered_pool);
+        rt_memory_results_free(&a);
+        rt_memory_results_free(&b);
+    }
+    assert_int_equal(rt_memory_search(m, "task: put a cold mug in the sink", &q, &a), RT_OK);
+    assert_int_equal(a.filtered_pool, after);
+    rt_memory_results_free(&a);
+    /* A write through the other handle is seen by this one too. */
+    char *third = rt_path_join(mem, "../third.jsonl");
+    t_write_episodes(third, 420, 500, "ep");
+    add_file(fresh, third, &st);
+    assert_int_equal(rt_memory_search(m, "task: put a cold mug in the sink", &q, &a), RT_OK);
+    assert_int_equal(rt_memory_search(fresh, "task: put a cold mug in the sink", &q, &b), RT_OK);
+    assert_int_equal(a.filtered_pool, b.filtered_pool);
+    rt_memory_results_free(&a);
+    rt_memory_results_free(&b);
+    rt_memory_close(fresh);
+    rt_memory_close(m);
+    free(in), free(more), free(third);
+    t_rmrf(mem);
+    free(mem);
+}
+
 static void test_docs(void **state) {
     (void)state;
     assert_true(rt_version_cmp("1.10", "1.9") > 0);
@@ -580,6 +646,7 @@ int main(void) {
         cmocka_unit_test(test_add_export_round_trip),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_search),
+        cmocka_unit_test(test_filter_cache),
         cmocka_unit_test(test_docs),
         cmocka_unit_test(test_recall_real_text),
         cmocka_unit_test(test_index_recovery),

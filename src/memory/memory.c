@@ -151,6 +151,7 @@ void rt_memory_close(rt_memory *m) {
     rt_embedder_free(m->emb);
     sqlite3_close(m->rdb);
     sqlite3_close(m->db);
+    rt_filter_cache_clear(m);
     pthread_mutex_destroy(&m->rlock);
     pthread_rwlock_destroy(&m->swap_lock);
     free(m->dir), free(m->db_path), free(m->index_path), free(m->lock_path);

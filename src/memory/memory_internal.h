@@ -21,6 +21,20 @@ typedef struct {
     int64_t deletions;   /* how many entries of the deletions log the index has applied */
 } rt_index_state;
 
+/* The episodes passing one filter, as of one store state: searches reuse it instead of reading SQLite
+ * again (the scan is linear in the memory; an agent asks the same two filters every step). */
+typedef struct {
+    char *key;           /* the filter's values, NUL-separated into one string; NULL = empty slot */
+    rt_index_state state;
+    int64_t *allow;
+    size_t n_allow;
+    uint64_t *bits;
+    int64_t n_bits;
+    uint64_t used;       /* for least-recently-used eviction */
+} rt_filter_cache;
+
+#define RT_FILTER_CACHE_SLOTS 4
+
 struct rt_memory {
     char *dir, *db_path, *index_path, *lock_path;
     rt_memory_mode mode;
@@ -33,7 +47,12 @@ struct rt_memory {
     rt_index_state state;
     char uuid[33];
     int dim, M, ef_construction, ef_search;
+    rt_filter_cache filters[RT_FILTER_CACHE_SLOTS]; /* under rlock */
+    uint64_t filter_clock;
 };
+
+/* Frees the cached filter results (search.c). */
+void rt_filter_cache_clear(rt_memory *m);
 
 /* A parsed input line. */
 typedef struct {

@@ -78,9 +78,75 @@ static rt_status load_allow_locked(rt_memory *m, const rt_memory_query *q, const
     return rc == SQLITE_DONE ? RT_OK : rt_sql_fail(m->rdb, "filtering episodes");
 }
 
+void rt_filter_cache_clear(rt_memory *m) {
+    for (int i = 0; i < RT_FILTER_CACHE_SLOTS; i++) {
+        rt_filter_cache *c = &m->filters[i];
+        free(c->key), free(c->allow), free(c->bits);
+        memset(c, 0, sizeof *c);
+    }
+}
+
+/* The cache key: every filter value (or a mark for none), NUL-separated. */
+static char *filter_key(const rt_memory_query *q, const char *outcome, size_t *len) {
+    const char *v[] = {q->env, outcome, q->task_type, q->split, q->tool, q->tool_version};
+    rt_strbuf b = {0};
+    rt_strbuf_add(&b, "");
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        rt_strbuf_add(&b, v[i] ? "=" : "-"); /* "-" alone: no filter; "=" then the value */
+        if (v[i]) rt_strbuf_add(&b, v[i]);
+        rt_strbuf_add(&b, "\x1f");
+    }
+    *len = b.len;
+    return b.buf;
+}
+
+static void copy_filter(filter_ctx *f, const rt_filter_cache *c) {
+    f->n_allow = c->n_allow, f->n_bits = c->n_bits;
+    f->allow = rt_malloc((c->n_allow ? c->n_allow : 1) * sizeof *f->allow);
+    memcpy(f->allow, c->allow, c->n_allow * sizeof *f->allow);
+    size_t words = (size_t)(c->n_bits + 63) / 64;
+    f->bits = rt_malloc((words ? words : 1) * sizeof *f->bits);
+    memcpy(f->bits, c->bits, words * sizeof *f->bits);
+}
+
+/* The allow list for the filter, from the cache when the store has not changed since it was read. The
+ * caller owns (and may change) what it gets. */
 static rt_status load_allow(rt_memory *m, const rt_memory_query *q, const char *outcome, filter_ctx *f) {
+    size_t klen;
+    char *key = filter_key(q, outcome, &klen);
     pthread_mutex_lock(&m->rlock);
-    rt_status s = load_allow_locked(m, q, outcome, f);
+    /* The store's own state, read on the search connection (m->state belongs to the index and is
+     * updated by a syncing writer without the read lock). */
+    rt_index_state now;
+    rt_status s = rt_store_state(m->rdb, &now);
+    if (s != RT_OK) {
+        pthread_mutex_unlock(&m->rlock);
+        free(key);
+        return s;
+    }
+    rt_filter_cache *hit = NULL, *victim = &m->filters[0];
+    for (int i = 0; i < RT_FILTER_CACHE_SLOTS; i++) {
+        rt_filter_cache *c = &m->filters[i];
+        if (c->key && !strcmp(c->key, key) && c->state.generation == now.generation && c->state.max_seq == now.max_seq &&
+            c->state.deletions == now.deletions)
+            hit = c;
+        if (!c->key || (victim->key && c->used < victim->used)) victim = c;
+    }
+    if (hit) {
+        copy_filter(f, hit);
+        hit->used = ++m->filter_clock;
+        free(key);
+    } else if ((s = load_allow_locked(m, q, outcome, f)) == RT_OK) {
+        free(victim->key), free(victim->allow), free(victim->bits);
+        *victim = (rt_filter_cache){.key = key, .state = now, .n_allow = f->n_allow, .n_bits = f->n_bits,
+                                    .used = ++m->filter_clock};
+        filter_ctx keep = {0};
+        rt_filter_cache tmp = {.allow = f->allow, .n_allow = f->n_allow, .bits = f->bits, .n_bits = f->n_bits};
+        copy_filter(&keep, &tmp);
+        victim->allow = keep.allow, victim->bits = keep.bits;
+    } else {
+        free(key);
+    }
     pthread_mutex_unlock(&m->rlock);
     return s;
 }
