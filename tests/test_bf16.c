@@ -5,7 +5,7 @@
  * model whose base runs in bf16 gives the loss and every LoRA gradient of transformers + PEFT (the
  * float32 fixtures of tools/make_fixtures.py) to bf16 accuracy (LOGITS_REL_TOL and BF16_REL_TOL
  * relative, in norm), and five AdamW steps lower the loss along the reference's curve. The kernels the
- * mode uses (vectorised exp, loss, SwiGLU, attention through oneDNN and in bf16) match the float32 ones.
+ * mode uses (vectorised exp, loss, SwiGLU, attention in bf16) match the float32 ones.
  * Without oneDNN in the build, asking for bf16 fails with a message that says so and the product tests
  * are skipped. */
 #include <setjmp.h>
@@ -165,36 +165,6 @@ static void test_sgemm_onednn_against_openblas(void **state) {
             }
     assert_int_equal(rt_sgemm_onednn(0, 0, M, N, K, 1.0f, A, K, B, N, 0.5f, C, N), RT_ERR_ARG);
     free(A), free(B), free(C), free(W);
-}
-
-/* Attention with its products through oneDNN and the vectorised exp equals the OpenBLAS kernel (which test_tensor checks
- * against the reference and finite differences), forward and backward, over several query blocks and a
- * sliding window that cuts across them. */
-static void test_attention_onednn(void **state) {
-    (void)state;
-    if (!rt_bf16_built()) skip();
-    int windows[] = {0, 40};
-    for (int wi = 0; wi < 2; wi++) {
-        rt_attn_shape s = {.B = 2, .T = 150, .n_heads = 4, .n_kv_heads = 2, .head_dim = 16, .window = windows[wi]};
-        size_t nq = (size_t)s.B * s.T * 4 * 16, nk = (size_t)s.B * s.T * 2 * 16, np = (size_t)s.B * 4 * s.T * s.T;
-        float *in = malloc(sizeof(float) * (2 * nq + 2 * nk)), *q = in, *k = q + nq, *v = k + nk, *dout = v + nk;
-        rt_rng rng;
-        rt_rng_seed(&rng, 11);
-        for (size_t i = 0; i < 2 * nq + 2 * nk; i++) in[i] = rt_rng_normal(&rng);
-        float *res[2], *scratch = malloc(sizeof(float) * (size_t)s.T * s.T);
-        size_t nres = 2 * nq + 2 * nk + np;
-        for (int fast = 0; fast < 2; fast++) {
-            s.fast = fast;
-            float *r = res[fast] = malloc(sizeof(float) * nres);
-            float *out = r, *dq = out + nq, *dk = dq + nq, *dv = dk + nk, *probs = dv + nk;
-            rt_attention_forward(out, probs, q, k, v, &s);
-            rt_attention_backward(dq, dk, dv, dout, probs, q, k, v, &s, scratch);
-        }
-        for (size_t i = 0; i < nres; i++)
-            if (fabsf(res[1][i] - res[0][i]) > 1e-4f * (1.0f + fabsf(res[0][i])))
-                fail_msg("window %d: element %zu is %g with oneDNN, %g with OpenBLAS", windows[wi], i, res[1][i], res[0][i]);
-        free(in), free(res[0]), free(res[1]), free(scratch);
-    }
 }
 
 /* The vectorised exp against libm's double exp over its whole range, and at its edges. */
@@ -463,7 +433,6 @@ int main(void) {
         cmocka_unit_test(test_swiglu_fast),
         cmocka_unit_test(test_gemm_against_double),
         cmocka_unit_test(test_sgemm_onednn_against_openblas),
-        cmocka_unit_test(test_attention_onednn),
         cmocka_unit_test(test_attention_bf16),
         cmocka_unit_test(test_lora_grads_against_peft),
         cmocka_unit_test(test_adamw_steps_lower_loss),

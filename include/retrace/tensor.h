@@ -100,8 +100,6 @@ typedef struct {
     int B, T;
     int n_heads, n_kv_heads, head_dim;
     int window; /* sliding window (Mistral): key j is visible to query i when i - j < window; 0 = none */
-    int fast;   /* 1 (the bf16 training mode): products through oneDNN's float32 matmul (faster on these
-                 * block shapes; OpenBLAS where it fails) and a vectorised exp (2 ulp); 0: OpenBLAS, libm */
 } rt_attn_shape;
 
 /* q (B,T,nh,hd), k and v (B,T,nkv,hd) -> out (B,T,nh,hd); probs (B,nh,T,T) keeps the attention
@@ -119,8 +117,7 @@ void rt_attention_forward_ref(float *out, float *probs, const float *q, const fl
  * output gradient, the probabilities and their gradient rounded; scores, softmax and every sum float32),
  * as PyTorch's bf16 autocast runs it. scratch holds rt_attention_bf16_scratch(s) floats (both passes).
  * probs must not be NULL and keeps, of each query row, only the keys its block of 128 query rows can see
- * (the backward pass reads no others; the rest of the row is left as it was). The shape's fast flag is
- * not used. */
+ * (the backward pass reads no others; the rest of the row is left as it was). */
 size_t rt_attention_bf16_scratch(const rt_attn_shape *s);
 rt_status rt_attention_forward_bf16(float *out, float *probs, const float *q, const float *k, const float *v,
                                     const rt_attn_shape *s, float *scratch);

@@ -259,7 +259,7 @@ rt_status rt_model_forward(rt_model *m, const int32_t *ids, const int32_t *targe
     if (targets) memcpy(a->targets, targets, sizeof(int32_t) * N);
     else for (size_t i = 0; i < N; i++) a->targets[i] = -1;
     m->forward_count++;
-    rt_attn_shape as = {B, T, c->n_heads, c->n_kv_heads, c->head_dim, c->sliding_window, base_bf16_on(m)};
+    rt_attn_shape as = {B, T, c->n_heads, c->n_kv_heads, c->head_dim, c->sliding_window};
 
     rt_embedding_forward(a->res, ids, m->w.embed, Ni, H);
     for (int l = 0; l < c->n_layers; l++) {
@@ -310,7 +310,7 @@ rt_status rt_model_backward(rt_model *m, float grad_scale) {
     size_t N = (size_t)Ni;
     int H = c->hidden_size, QD = c->n_heads * c->head_dim, KD = c->n_kv_heads * c->head_dim;
     int I = c->intermediate_size, V = c->vocab_size;
-    rt_attn_shape as = {B, T, c->n_heads, c->n_kv_heads, c->head_dim, c->sliding_window, base_bf16_on(m)};
+    rt_attn_shape as = {B, T, c->n_heads, c->n_kv_heads, c->head_dim, c->sliding_window};
     rt_weights *g = m->train_full ? &m->g : NULL;
 
     /* Loss -> logits (in place) -> final norm -> residual stream. */

@@ -10,27 +10,16 @@
 #include "retrace/tensor.h"
 #include "tensor/attn_internal.h"
 
-/* C = alpha op(A) op(B) + beta C through oneDNN when the shape asks for it, else (or if oneDNN refuses)
- * OpenBLAS. */
-static void attn_gemm(const rt_attn_shape *s, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc) {
-    if (s->fast && rt_sgemm_onednn(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == RT_OK) return;
-    rt_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
 /* Queries are processed in blocks of this many rows: a block only multiplies the keys it can see (up to
  * its last row, from the first key its first row's window reaches), which skips the masked half. */
 #define RT_ATTN_ROW_BLOCK 64
-/* With oneDNN's products (fast) wider blocks pay: fewer, larger products (measured at T = 512: attention
- * 25 -> 19 ms a layer, 1 thread), against more of the masked triangle multiplied. */
-#define RT_ATTN_ROW_BLOCK_FAST 128
 
 void rt_attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
                           const rt_attn_shape *s) {
     int T = s->T, hd = s->head_dim, nh = s->n_heads, nkv = s->n_kv_heads;
     int qs = nh * hd, ks = nkv * hd, group = nh / nkv;
     float scale = 1.0f / sqrtf((float)hd);
-    int block = s->fast ? RT_ATTN_ROW_BLOCK_FAST : RT_ATTN_ROW_BLOCK;
+    int block = RT_ATTN_ROW_BLOCK;
     float *tmp = probs ? NULL : rt_alloc_floats((size_t)T * T);
     for (int b = 0; b < s->B; b++)
         for (int h = 0; h < nh; h++) {
@@ -43,10 +32,10 @@ void rt_attention_forward(float *out, float *probs, const float *q, const float 
                 int rows = T - r0 < block ? T - r0 : block;
                 int c0 = first_visible(r0, s->window), c1 = r0 + rows;
                 float *Pb = P + (size_t)r0 * T;
-                attn_gemm(s, 0, 1, rows, c1 - c0, hd, scale, qb + (size_t)r0 * qs, qs, kb + (size_t)c0 * ks, ks, 0.0f, Pb + c0, T);
+                rt_sgemm(0, 1, rows, c1 - c0, hd, scale, qb + (size_t)r0 * qs, qs, kb + (size_t)c0 * ks, ks, 0.0f, Pb + c0, T);
 #pragma omp parallel for if ((size_t)rows * T > 16384)
-                for (int i = 0; i < rows; i++) softmax_row(Pb + (size_t)i * T, r0 + i, s->window, T, s->fast);
-                attn_gemm(s, 0, 0, rows, hd, c1 - c0, 1.0f, Pb + c0, T, vb + (size_t)c0 * ks, ks, 0.0f, ob + (size_t)r0 * qs, qs);
+                for (int i = 0; i < rows; i++) softmax_row(Pb + (size_t)i * T, r0 + i, s->window, T, 0);
+                rt_sgemm(0, 0, rows, hd, c1 - c0, 1.0f, Pb + c0, T, vb + (size_t)c0 * ks, ks, 0.0f, ob + (size_t)r0 * qs, qs);
             }
         }
     rt_free_aligned(tmp);
@@ -57,7 +46,7 @@ void rt_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
     int T = s->T, hd = s->head_dim, nh = s->n_heads, nkv = s->n_kv_heads;
     int qs = nh * hd, ks = nkv * hd, group = nh / nkv;
     float scale = 1.0f / sqrtf((float)hd);
-    int block = s->fast ? RT_ATTN_ROW_BLOCK_FAST : RT_ATTN_ROW_BLOCK;
+    int block = RT_ATTN_ROW_BLOCK;
     memset(dk, 0, sizeof(float) * (size_t)s->B * T * ks);
     memset(dv, 0, sizeof(float) * (size_t)s->B * T * ks);
     for (int b = 0; b < s->B; b++)
@@ -72,15 +61,15 @@ void rt_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                 float *dPb = scratch + (size_t)r0 * T + c0;
                 const float *dob = dout + qoff + (size_t)r0 * qs;
                 /* dP = dO V^T, dV += P^T dO, over the visible columns c0..c1 only */
-                attn_gemm(s, 0, 1, rows, nc, hd, 1.0f, dob, qs, v + koff + (size_t)c0 * ks, ks, 0.0f, dPb, T);
-                attn_gemm(s, 1, 0, nc, hd, rows, 1.0f, Pb, T, dob, qs, 1.0f, dv + koff + (size_t)c0 * ks, ks);
+                rt_sgemm(0, 1, rows, nc, hd, 1.0f, dob, qs, v + koff + (size_t)c0 * ks, ks, 0.0f, dPb, T);
+                rt_sgemm(1, 0, nc, hd, rows, 1.0f, Pb, T, dob, qs, 1.0f, dv + koff + (size_t)c0 * ks, ks);
                 /* softmax backward: dS = P * (dP - sum_j P dP) on each row's visible keys, 0 elsewhere */
 #pragma omp parallel for if ((size_t)rows * T > 16384)
                 for (int i = 0; i < rows; i++)
                     softmax_backward_row(dPb + (size_t)i * T, Pb + (size_t)i * T - c0, r0 + i, c0, c1, s->window);
                 /* dQ = scale dS K, dK += scale dS^T Q */
-                attn_gemm(s, 0, 0, rows, hd, nc, scale, dPb, T, k + koff + (size_t)c0 * ks, ks, 0.0f, dq + qoff + (size_t)r0 * qs, qs);
-                attn_gemm(s, 1, 0, nc, hd, rows, scale, dPb, T, q + qoff + (size_t)r0 * qs, qs, 1.0f, dk + koff + (size_t)c0 * ks, ks);
+                rt_sgemm(0, 0, rows, hd, nc, scale, dPb, T, k + koff + (size_t)c0 * ks, ks, 0.0f, dq + qoff + (size_t)r0 * qs, qs);
+                rt_sgemm(1, 0, nc, hd, rows, scale, dPb, T, q + qoff + (size_t)r0 * qs, qs, 1.0f, dk + koff + (size_t)c0 * ks, ks);
             }
         }
 }
