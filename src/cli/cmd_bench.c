@@ -27,7 +27,7 @@ typedef struct {
     /* episodes generated: household expert/noisy on training types, household expert on held-out types
      * (memory only), toolapi expert/noisy on v1, toolapi expert on v2 (memory only), and how many of the
      * expert episodes of each world the SFT examples come from */
-    const char *hh_train, *hh_noisy, *hh_unseen, *ta_train, *ta_noisy, *ta_drift, *hh_sft, *ta_sft;
+    const char *hh_train, *hh_noisy, *hh_unseen, *ta_train, *ta_noisy, *ta_drift, *hh_sft, *ta_sft, *hh_val, *ta_val;
     const char *pretrain_steps, *seq, *hidden, *layers, *vocab;
     const char *budget, *max_len, *epochs, *lora_r, *eval_episodes, *hh_max_steps, *ta_max_steps;
 } scale;
@@ -35,8 +35,8 @@ typedef struct {
 /* quick checks the plumbing in about a minute (a test runs it); full is the comparison itself, sized
  * for about 15 minutes on 2 cores. */
 static const scale SCALES[] = {
-    {"quick", "24", "8", "8", "16", "4", "4", "6", "6", "30", "256", "48", "2", "512", "640", "768", "0.3", "8", "2", "8", "4"},
-    {"full", "1500", "150", "100", "800", "100", "100", "40", "60", "700", "512", "128", "4", "2048", "1024", "1152", "1",
+    {"quick", "24", "8", "8", "16", "4", "4", "6", "6", "2", "2", "30", "256", "48", "2", "512", "640", "768", "0.3", "8", "2", "8", "4"},
+    {"full", "1500", "150", "100", "800", "100", "100", "40", "60", "4", "6", "700", "512", "128", "4", "2048", "1024", "1152", "1",
      "32", "16", "20", "13"},
 };
 
@@ -257,6 +257,8 @@ int rt_cmd_bench(int argc, char **argv) {
     char *ta = path(dir, "ta_expert.jsonl"), *ta_noisy = path(dir, "ta_noisy.jsonl"), *ta_drift = path(dir, "ta_v2_memory.jsonl");
     char *ta_docs = path(dir, "ta_expert.docs.jsonl"), *hh_sft = path(dir, "hh_sft_episodes.jsonl"), *ta_sft = path(dir, "ta_sft_episodes.jsonl");
     char *plain_eps = path(dir, "pretrain_episodes.jsonl"), *sft_eps = path(dir, "sft_episodes.jsonl");
+    char *hh_val = path(dir, "hh_val_episodes.jsonl"), *ta_val = path(dir, "ta_val_episodes.jsonl"), *val_eps = path(dir, "val_episodes.jsonl");
+    char *v_plain = path(dir, "val_plain.jsonl"), *v_raft_s = path(dir, "val_raft_static.jsonl"), *v_raft_e = path(dir, "val_retrace.jsonl");
     char *mem = path(dir, "mem"), *base = path(dir, "base"), *model = path(dir, "base/model");
     char *plain = path(dir, "sft_plain.jsonl"), *raft_s = path(dir, "sft_raft_static.jsonl"), *raft_e = path(dir, "sft_retrace.jsonl");
     char *out_c = path(dir, "c"), *out_d = path(dir, "d"), *out_e = path(dir, "e");
@@ -277,6 +279,10 @@ int rt_cmd_bench(int argc, char **argv) {
     if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "household", "--episodes", sc->hh_sft, "--seed", "17", "-o", hh_sft, NULL);
     if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "toolapi", "--episodes", sc->ta_sft, "--seed", "18", "-o", ta_sft,
                       "--docs", ta_docs, NULL);
+    if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "household", "--episodes", sc->hh_val, "--seed", "19", "-o", hh_val, NULL);
+    if (!rc) rc = run(rt_cmd_gen, "gen", "--env", "toolapi", "--episodes", sc->ta_val, "--seed", "20", "-o", ta_val,
+                      "--docs", ta_docs, NULL);
+    if (!rc) rc = concat(val_eps, (const char *const[]){hh_val, ta_val, NULL});
     if (!rc) rc = concat(plain_eps, (const char *const[]){hh, ta, NULL});
     if (!rc) rc = concat(sft_eps, (const char *const[]){hh_sft, ta_sft, NULL});
     if (!rc && !rt_path_exists(mem)) rc = run(rt_cmd_memory, "memory", "init", mem, NULL);
@@ -284,21 +290,25 @@ int rt_cmd_bench(int argc, char **argv) {
     /* 2. the base model, pretrained on the plain expert episodes of the training splits */
     if (!rc) rc = run(rt_cmd_pretrain, "pretrain", "--episodes", plain_eps, "--steps", sc->pretrain_steps, "--seq", sc->seq,
                       "--batch", "8", "--hidden", sc->hidden, "--layers", sc->layers, "--vocab", sc->vocab, "-o", base, NULL);
-    /* 3. datasets: plain, RAFT (static similarity, docs, distractors), retrace (dynamic, reward, negatives) */
-    if (!rc) rc = run(rt_cmd_dataset, "dataset", "--no-retrieval", "--from", sft_eps, "--tokenizer", model, "--budget",
-                      sc->budget, "-o", plain, NULL);
-    if (!rc) rc = run(rt_cmd_dataset, "dataset", mem, "--from", sft_eps, "--tokenizer", model, "--static", "--retrieve", "1",
-                      "--negatives", "0", "--reward-weight", "0", "--p-useful", "0.8", "--exclude-same-task", "--budget",
-                      sc->budget, "-o", raft_s, NULL);
-    if (!rc) rc = run(rt_cmd_dataset, "dataset", mem, "--from", sft_eps, "--tokenizer", model, "--dynamic", "--retrieve", "1",
-                      "--negatives", "1", "--reward-weight", "0.5", "--p-useful", "0.8", "--exclude-same-task", "--budget",
-                      sc->budget, "-o", raft_e, NULL);
+    /* 3. datasets: plain, RAFT (static similarity, docs, distractors), retrace (dynamic, reward, negatives);
+     * the same three from the validation episodes, for the adapters' validation loss */
+    for (int v = 0; v < 2 && !rc; v++) {
+        const char *from = v ? val_eps : sft_eps;
+        rc = run(rt_cmd_dataset, "dataset", "--no-retrieval", "--from", from, "--tokenizer", model, "--budget", sc->budget,
+                 "-o", v ? v_plain : plain, NULL);
+        if (!rc) rc = run(rt_cmd_dataset, "dataset", mem, "--from", from, "--tokenizer", model, "--static", "--retrieve", "1",
+                          "--negatives", "0", "--reward-weight", "0", "--p-useful", "0.8", "--exclude-same-task",
+                          "--budget", sc->budget, "-o", v ? v_raft_s : raft_s, NULL);
+        if (!rc) rc = run(rt_cmd_dataset, "dataset", mem, "--from", from, "--tokenizer", model, "--dynamic", "--retrieve", "1",
+                          "--negatives", "1", "--reward-weight", "0.5", "--p-useful", "0.8", "--exclude-same-task",
+                          "--budget", sc->budget, "-o", v ? v_raft_e : raft_e, NULL);
+    }
     /* 4. three adapters, the same recipe for each */
-    const char *const train_sets[3][2] = {{plain, out_c}, {raft_s, out_d}, {raft_e, out_e}};
+    const char *const train_sets[3][3] = {{plain, v_plain, out_c}, {raft_s, v_raft_s, out_d}, {raft_e, v_raft_e, out_e}};
     for (int i = 0; i < 3 && !rc; i++)
-        rc = run(rt_cmd_train, "train", "--model", model, "--data", train_sets[i][0], "--preset", "tiny", "--lora-r",
-                 sc->lora_r, "--lora-alpha", sc->lora_r, "--epochs", sc->epochs, "--batch", "8", "--max-len", sc->max_len,
-                 "-o", train_sets[i][1], NULL);
+        rc = run(rt_cmd_train, "train", "--model", model, "--data", train_sets[i][0], "--val", train_sets[i][1], "--eval-every",
+                 "16", "--preset", "tiny", "--lora-r", sc->lora_r, "--lora-alpha", sc->lora_r, "--epochs", sc->epochs, "--batch",
+                 "8", "--max-len", sc->max_len, "-o", train_sets[i][2], NULL);
     /* 5. evaluation: every configuration on every split */
     if (!rc) rc = eval_all(dir, sc);
     json_t *results = json_object();
@@ -311,7 +321,7 @@ int rt_cmd_bench(int argc, char **argv) {
     json_decref(results);
     if (!rc && rt_report_write(dir, report) != RT_OK) rc = rt_cli_fail("bench");
     if (!rc) printf("\nresults: %s\nreport:  %s\n(%.0f s in all)\n", res_path, report, rt_now() - t0);
-    char *all[] = {hh, hh_noisy, hh_unseen, ta, ta_noisy, ta_drift, ta_docs, hh_sft, ta_sft, plain_eps, sft_eps, mem, base,
+    char *all[] = {hh_val, ta_val, val_eps, v_plain, v_raft_s, v_raft_e, hh, hh_noisy, hh_unseen, ta, ta_noisy, ta_drift, ta_docs, hh_sft, ta_sft, plain_eps, sft_eps, mem, base,
                    model, plain, raft_s, raft_e, out_c, out_d, out_e, res_path, report};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
     return rc;

@@ -29,6 +29,8 @@ assert cells["a"]["train"]["retrieval"] == "none" and cells["e"]["train"]["retri
 assert cells["d"]["unseen_task"]["retrieval"] == "static" and cells["c"]["train"]["adapter"].endswith("c/adapter")
 for name, f in r["loss_logs"].items():
     assert os.path.getsize(os.path.join(d, f)) > 0, name
+for c in "cde":  # each adapter's training reports a validation loss
+    assert any("val_loss" in l for l in open(os.path.join(d, c, "loss.jsonl"))), c
 assert "(e) retrace" in log and "drifted APIs" in log and "report.html" in log
 html = open(os.path.join(d, "report.html")).read()
 assert html.count("<svg") >= 2 and "retrace (dynamic, reward, negatives)" in html
