@@ -1,6 +1,7 @@
 /* cmd_bench.c: `retrace bench` runs the whole chain on the built-in environments and compares five
- * configurations on three splits: seen household task types, unseen household task types and drifted
- * tool APIs (toolapi trained on v1, tested on v2). The configurations: (a) base, (b) retrieval only,
+ * configurations on four splits: seen household task types, unseen household task types, seen tool APIs
+ * (toolapi at v1, as trained: the control for the next one) and drifted tool APIs (toolapi trained on v1,
+ * tested on v2). The configurations: (a) base, (b) retrieval only,
  * (c) LoRA SFT without retrieval, (d) RAFT-style LoRA (static similarity retrieval, docs, distractors),
  * (e) retrace (reward-weighted dynamic retrieval, mined negatives, docs, LoRA SFT on examples built the
  * same way). Every stage is one of the retrace commands, run with the arguments printed before it, so
@@ -84,6 +85,7 @@ typedef struct {
 static const split SPLITS[] = {
     {"train", "seen task types", "household", "train"},
     {"unseen_task", "unseen task types", "household", "unseen_task"},
+    {"api_train", "seen APIs", "toolapi", "train"},
     {"unseen_api", "drifted APIs", "toolapi", "unseen_api"},
 };
 enum { N_SPLITS = sizeof SPLITS / sizeof *SPLITS };
@@ -238,7 +240,8 @@ static void usage(void) {
            "(expert and noisy on API v1; expert on the drifted v2, for the memory only; docs of every version),\n"
            "builds the memory, pretrains the tiny base model on the plain expert episodes, builds plain,\n"
            "RAFT-static and retrace datasets, trains three LoRA adapters, evaluates five configurations on\n"
-           "seen task types, unseen task types and drifted APIs with seeds apart from the training ones, and\n"
+           "seen task types, unseen task types, seen APIs and drifted APIs with seeds apart from the training\n"
+           "ones, and\n"
            "prints the table. Writes everything under DIR (bench-out): the table as DIR/results.json, the\n"
            "report as DIR/report.html, each cell's episodes as DIR/episodes_<config>_<split>.jsonl.\n");
 }

@@ -1,6 +1,6 @@
 /* cmd_demo.c: `retrace demo`, the main job on built-in data: the whole chain of `retrace bench`
  * (generate experience, build the memory, pretrain the tiny base model, build the datasets, train three
- * LoRA adapters, evaluate five configurations on three splits), ending with the table and the report. */
+ * LoRA adapters, evaluate five configurations on four splits), ending with the table and the report. */
 #include <string.h>
 
 #include "cli/cli.h"
@@ -16,9 +16,10 @@ int rt_cmd_demo(int argc, char **argv) {
                    "Runs the whole chain on the built-in environments, as `retrace bench` does: generates\n"
                    "household and toolapi experience, builds the memory, pretrains a tiny Llama-style model, builds\n"
                    "plain, RAFT and retrace datasets, trains three LoRA adapters and compares five configurations on\n"
-                   "seen task types, unseen task types and drifted APIs. About 15 minutes on 2 cores; --quick runs\n"
-                   "the same chain at a toy size in about a minute (its numbers mean nothing). Output in DIR\n"
-                   "(demo-out): results.json, report.html, and every intermediate file.\n");
+                   "seen task types, unseen task types, seen APIs and drifted APIs. About 15 minutes on 2 cores;\n"
+                   "--quick runs the same chain at a toy size in under a minute (its numbers mean nothing). Output\n"
+                   "in DIR"
+                   " (demo-out): results.json, report.html, and every intermediate file.\n");
             return RT_EXIT_OK;
         }
         if (strcmp(argv[i], "--quick") == 0) quick = 1;

@@ -15,12 +15,13 @@ d, log = sys.argv[1], open(sys.argv[2]).read()
 r = json.load(open(os.path.join(d, "results.json")))
 n = 0
 assert [c["id"] for c in r["configs"]] == list("abcde")
-assert [s["id"] for s in r["splits"]] == ["train", "unseen_task", "unseen_api"]
+assert [s["id"] for s in r["splits"]] == ["train", "unseen_task", "api_train", "unseen_api"]
 for c in "abcde":
-    for s, env in (("train", "household"), ("unseen_task", "household"), ("unseen_api", "toolapi")):
+    for s, env, split in (("train", "household", "train"), ("unseen_task", "household", "unseen_task"),
+                          ("api_train", "toolapi", "train"), ("unseen_api", "toolapi", "unseen_api")):
         x = r["cells"][c][s]
         assert x["episodes"] == 2 and 0 <= x["ci_low"] <= x["success_rate"] <= x["ci_high"] <= 1, (c, s, x)
-        assert x["split"] == s and x["env"] == env, (c, s, x)
+        assert x["split"] == split and x["env"] == env, (c, s, x)
         eps = [json.loads(l) for l in open(os.path.join(d, f"episodes_{c}_{s}.jsonl"))]
         assert len(eps) == 2 and all(e["env"] == env for e in eps)
         n += 1
