@@ -287,7 +287,7 @@ static void test_bad_model_directories(void **state) {
     free(model), free(st), free(moved);
 }
 
-/* The real all-MiniLM-L6-v2 (from the PyPI package named in docs/bench_embed.md) against
+/* The real all-MiniLM-L6-v2 (from the PyPI package named in docs/BENCHMARKS.md, "BERT/XLM-R embedder") against
  * sentence-transformers, when RT_BGE_DIR points at it. */
 static void test_real_model(void **state) {
     (void)state;
