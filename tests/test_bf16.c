@@ -394,6 +394,35 @@ static void test_adamw_steps_lower_loss(void **state) {
     }
 }
 
+/* With LoRA dropout on, the bf16 mode draws the same masks as float32 (they are regenerated from a seed
+ * in the backward pass) and its gradients agree with float32's to bf16 accuracy. */
+static void test_dropout_matches_f32(void **state) {
+    (void)state;
+    if (skip_without_onednn()) skip();
+    fixture f;
+    fixture_open(&f, "llama");
+    rt_model *m[2] = {load_lora(&f, RT_BASE_F32), load_lora(&f, RT_BASE_BF16)};
+    float loss[2];
+    for (int i = 0; i < 2; i++) {
+        m[i]->lora_cfg.dropout = 0.3f; /* before the first pass, which sizes the dropout buffer */
+        m[i]->training = 1;
+        m[i]->dropout_seed = 77;
+        assert_int_equal(rt_model_forward(m[i], f.ids, f.targets, B_REF, T_REF, &loss[i]), RT_OK);
+        assert_int_equal(rt_model_backward(m[i], 1.0f), RT_OK);
+    }
+    if (fabsf(loss[1] - loss[0]) > LOSS_REL_TOL * loss[0]) fail_msg("loss with dropout: bf16 %f, f32 %f", loss[1], loss[0]);
+    float *no_dropout = ref_floats(&f, "loss", NULL);
+    if (!(fabsf(loss[0] - no_dropout[0]) > 1e-4f)) fail_msg("dropout changed nothing (loss %f)", loss[0]);
+    free(no_dropout);
+    for (int p = 0; p < m[0]->n_param_list; p++) {
+        double e = rel_err(m[1]->param_list[p].grad, m[0]->param_list[p].grad, m[0]->param_list[p].numel);
+        if (e > BF16_REL_TOL) fail_msg("%s with dropout differs by %g relative", m[0]->param_list[p].name, e);
+    }
+    rt_model_free(m[0]);
+    rt_model_free(m[1]);
+    rt_st_close(f.ref);
+}
+
 /* Full fine-tuning ignores the bf16 setting (its base changes every step), and f32 frees the copy:
  * both give the float32 results exactly. */
 static void test_f32_paths_unchanged(void **state) {
@@ -436,6 +465,7 @@ int main(void) {
         cmocka_unit_test(test_attention_bf16),
         cmocka_unit_test(test_lora_grads_against_peft),
         cmocka_unit_test(test_adamw_steps_lower_loss),
+        cmocka_unit_test(test_dropout_matches_f32),
         cmocka_unit_test(test_f32_paths_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
