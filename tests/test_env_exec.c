@@ -150,7 +150,7 @@ static void test_broken_commands(void **state) {
     /* cat echoes the request: valid JSON, but no "task". */
     const char *cmds[][2] = {{"cat", "the reply lacks \"task\""},
                              {"/nonexistent/env", "exited with status 127"},
-                             {"true", "the child closed its output"}};
+                             {"true", "the child closed the connection"}}; /* before or after reading the request */
     for (int i = 0; i < 3; i++) {
         rt_env *env = open_exec(cmds[i][0], 2000);
         for (int k = 0; k < 2; k++) {

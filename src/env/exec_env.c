@@ -132,7 +132,7 @@ static rt_status send_line(ex_world *w, const json_t *req) {
         ssize_t k = send(w->fd, s + off, n + 1 - off, MSG_NOSIGNAL);
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) {
-            st = child_failed(w, "cannot write to the child (it has closed its input)");
+            st = child_failed(w, "the child closed the connection (a request could not be written)");
             break;
         }
         off += (size_t)k;
@@ -164,7 +164,7 @@ static rt_status read_reply(ex_world *w, json_t **out) {
         }
         ssize_t k = read(w->fd, w->buf + w->len, w->cap - w->len);
         if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return child_failed(w, "the child closed its output");
+        if (k <= 0) return child_failed(w, "the child closed the connection");
         w->len += (size_t)k;
     }
     w->fresh = 0;
