@@ -454,6 +454,31 @@ static void test_f32_paths_unchanged(void **state) {
     rt_st_close(f.ref);
 }
 
+/* Merging an adapter into a base that has a bf16 copy refreshes the copy: the merged model computes
+ * exactly what a model merged first and then rounded computes. */
+static void test_merge_refreshes_bf16_copy(void **state) {
+    (void)state;
+    if (skip_without_onednn()) skip();
+    fixture f;
+    fixture_open(&f, "llama");
+    rt_model *m = load_lora(&f, RT_BASE_BF16), *ref = NULL;
+    assert_int_equal(rt_lora_merge(m), RT_OK);
+    char path[600];
+    snprintf(path, sizeof path, "%s/model", f.dir);
+    assert_int_equal(rt_model_load(path, &ref), RT_OK);
+    snprintf(path, sizeof path, "%s/adapter", f.dir);
+    assert_int_equal(rt_lora_load_peft(ref, path), RT_OK);
+    assert_int_equal(rt_lora_merge(ref), RT_OK);
+    assert_int_equal(rt_model_set_base_dtype(ref, RT_BASE_BF16), RT_OK);
+    float l, lref;
+    assert_int_equal(rt_model_forward(m, f.ids, f.targets, B_REF, T_REF, &l), RT_OK);
+    assert_int_equal(rt_model_forward(ref, f.ids, f.targets, B_REF, T_REF, &lref), RT_OK);
+    assert_memory_equal(rt_model_logits(m), rt_model_logits(ref), sizeof(float) * B_REF * T_REF * m->cfg.vocab_size);
+    rt_model_free(m);
+    rt_model_free(ref);
+    rt_st_close(f.ref);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_array_matches_scalar),
@@ -467,6 +492,7 @@ int main(void) {
         cmocka_unit_test(test_adamw_steps_lower_loss),
         cmocka_unit_test(test_dropout_matches_f32),
         cmocka_unit_test(test_f32_paths_unchanged),
+        cmocka_unit_test(test_merge_refreshes_bf16_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

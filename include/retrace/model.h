@@ -143,8 +143,8 @@ size_t rt_model_param_count(const rt_model *m);
  * (the float32 weights stay, for generation, merge and save) and runs the base products x W^T and
  * dy W in bf16 with float32 accumulation, as PyTorch's bf16 autocast does; the adapters, norms,
  * attention, loss and optimizer stay float32. Full fine-tuning (rt_model_train_setup with full = 1)
- * always runs in float32. Fails when the build has no oneDNN. Call again after the base weights change
- * (rt_lora_merge) to refresh the copy; RT_BASE_F32 frees it. */
+ * always runs in float32. Fails when the build has no oneDNN. rt_lora_merge refreshes the copy; after
+ * changing the base weights any other way, call again; RT_BASE_F32 frees it. */
 rt_status rt_model_set_base_dtype(rt_model *m, rt_base_dtype dtype);
 /* "f32" or "bf16". */
 const char *rt_base_dtype_name(rt_base_dtype dtype);

@@ -227,7 +227,8 @@ rt_status rt_lora_merge(rt_model *m) {
     m->has_lora = 0;
     rt_model_acts_free(m->acts);
     m->acts = NULL;
-    return RT_OK;
+    /* A bf16 copy of the base (training passes) must follow the merged weights. */
+    return m->base_dtype == RT_BASE_BF16 ? rt_model_set_base_dtype(m, RT_BASE_BF16) : RT_OK;
 }
 
 static void param_list_free(rt_model *m) {
