@@ -59,6 +59,8 @@ typedef struct {
 
 /* Reads config.json; errors name the file and the key. Unsupported architectures are refused. */
 rt_status rt_config_load(const char *path, rt_model_config *cfg);
+/* The architecture's class name in config.json ("LlamaForCausalLM", ...). */
+const char *rt_arch_name(rt_arch arch);
 /* Writes a config.json that transformers loads for the same architecture. */
 rt_status rt_config_save(const char *path, const rt_model_config *cfg);
 /* Checks the numbers agree (heads divide, head_dim even, ...). */

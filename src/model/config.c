@@ -158,6 +158,8 @@ rt_status rt_config_load(const char *path, rt_model_config *c) {
     return s;
 }
 
+const char *rt_arch_name(rt_arch arch) { return ARCHS[arch].architecture; }
+
 rt_status rt_config_save(const char *path, const rt_model_config *c) {
     const arch_name *a = &ARCHS[c->arch];
     json_t *root = json_object();

@@ -11,10 +11,6 @@
 
 #include "retrace/model.h"
 
-static const char *arch_name(rt_arch a) {
-    return a == RT_ARCH_MISTRAL ? "MistralForCausalLM" : a == RT_ARCH_QWEN2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM";
-}
-
 /* The first field in which two configs differ, or NULL. */
 static const char *config_difference(const rt_model_config *a, const rt_model_config *b) {
     if (a->arch != b->arch) return "architecture";
@@ -55,7 +51,7 @@ rt_status rt_lora_check_base(const char *adapter_dir, const char *model_dir, con
         const char *diff = s == RT_OK ? config_difference(&other, cfg) : NULL;
         if (s == RT_OK && diff)
             s = rt_fail(RT_ERR_ARG, "%s: this adapter was trained for %s (%s), which differs from %s (%s) in %s", adapter_dir,
-                        base, arch_name(other.arch), model_dir, arch_name(cfg->arch), diff);
+                        base, rt_arch_name(other.arch), model_dir, rt_arch_name(cfg->arch), diff);
         else if (s != RT_OK)
             *unverified = 1, s = RT_OK;
     }
