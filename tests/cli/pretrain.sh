@@ -26,8 +26,15 @@ echo "$out" | grep -q "^sample" && ok || bad "no sample printed"
 
 # Pretraining on episodes: the corpus is the episodes as the agent's prompts render them.
 "$bin" gen --env household --episodes 30 --policy expert -o "$tmp/runs.jsonl" >/dev/null 2>&1
-"$bin" pretrain "${small[@]}" --steps 5 --episodes "$tmp/runs.jsonl" -o "$tmp/e" >/dev/null 2>&1 &&
+"$bin" pretrain "${small[@]}" --steps 5 --episodes "$tmp/runs.jsonl" -o "$tmp/e" >/dev/null 2>"$tmp/err" &&
   grep -q "^think: " "$tmp/e/corpus.txt" && grep -q "^outcome: success (reward 1.00)" "$tmp/e/corpus.txt" && ok || bad "--episodes"
+# Windows start at episode starts: every episode but (at most) the last leaves room for 33 tokens.
+n=$(sed -n 's/.*windows start at episode starts (\([0-9]*\) of 30 episodes.*/\1/p' "$tmp/err")
+[ -n "$n" ] && [ "$n" -ge 29 ] && ok || bad "episode-aligned windows: '$n' ($(cat "$tmp/err"))"
+# A window longer than all the episodes together is refused, naming the file.
+head -n 1 "$tmp/runs.jsonl" > "$tmp/one.jsonl"
+err=$("$bin" pretrain "${small[@]}" --seq 4096 --episodes "$tmp/one.jsonl" -o "$tmp/e1" 2>&1 >/dev/null); rc=$?
+[ $rc -eq 1 ] && echo "$err" | grep -q "one.jsonl: .* shorter than one sequence of 4097" && ok || bad "one short episode: rc $rc $err"
 
 # Bad input: a missing text file, a text shorter than one sequence.
 err=$("$bin" pretrain "${small[@]}" --text "$tmp/none.txt" -o "$tmp/q" 2>&1 >/dev/null); rc=$?
