@@ -44,12 +44,15 @@ typedef struct {
     int retrievals;
     int prompt_cuts;     /* parts the budget policy left out, summed over the steps */
     int resampled;       /* steps whose first action repeated a recent one and were decoded again */
+    int retrieved_steps; /* steps whose prompt had at least one retrieved successful episode */
+    int same_type_steps; /* of those, steps whose most relevant one has the episode's own task type */
     double retrieval_s, decode_s;
 } rt_agent_stats;
 
 /* Runs one episode from `seed` and returns it as a JSON object in the episode format (meta holds the
  * seed, "policy": "agent", the end reason, the first observation, the invalid-action count and the
- * retrieval mode). An episode whose task and last step no longer fit the prompt budget ends there as a
+ * retrieval mode). With a memory every step also records what its prompt was given to retrieve:
+ * "retrieved": {"successes": [{"id", "task_type", "score"}...], "failures": [...]}, most relevant first. An episode whose task and last step no longer fit the prompt budget ends there as a
  * failure with end reason "context_overflow". An environment error ends the call with that error. */
 rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const char *id, struct json_t **episode,
                                rt_agent_stats *stats);
@@ -62,6 +65,8 @@ typedef struct {
     double invalid_rate;                  /* invalid actions per step */
     double mean_reward;
     double retrieval_s, decode_s;         /* totals */
+    double same_type_rate;                /* steps whose top retrieved episode has the task's own type, of the
+                                             steps with one; -1 without retrieval */
 } rt_eval_summary;
 
 /* The Wilson score interval of k successes in n trials at z (1.96 for 95%). n = 0 gives [0, 1]. */

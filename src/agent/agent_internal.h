@@ -22,6 +22,7 @@ typedef struct {
     rt_memory_doc *docs;
     int n_docs;
     const char **succ, **fail, **doc_text; /* JSON / text views for rt_prompt_parts */
+    const rt_memory_hit **succ_hit, **fail_hit; /* the hits those views come from (ids, task types, scores) */
     int n_succ, n_fail;
     int have;
 } rt_retrieved;

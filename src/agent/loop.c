@@ -81,6 +81,20 @@ static json_t *step_json(const char *thought, const char *action, const char *ob
                      "observation", obs ? obs : "");
 }
 
+static json_t *hits_json(const rt_memory_hit *const *hits, int n) {
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:f}", "id", hits[i]->id ? hits[i]->id : "", "task_type",
+                                             hits[i]->task_type ? hits[i]->task_type : "", "score", hits[i]->score));
+    return arr;
+}
+
+/* What this step's prompt was given from the memory, so retrieval quality can be read off an episode. */
+static json_t *retrieved_json(const rt_retrieved *r) {
+    return json_pack("{s:o, s:o}", "successes", hits_json(r->succ_hit, r->n_succ), "failures",
+                     hits_json(r->fail_hit, r->n_fail));
+}
+
 rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const char *id, json_t **episode,
                                rt_agent_stats *st) {
     *episode = NULL;
@@ -142,6 +156,14 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
         }
         if (s == RT_OK) {
             json_t *last = json_array_get(steps, json_array_size(steps) - 1);
+            if (a->memory) {
+                json_object_set_new(last, "retrieved", retrieved_json(&r));
+                if (r.n_succ > 0) {
+                    st->retrieved_steps++;
+                    const char *tt = r.succ_hit[0]->task_type;
+                    st->same_type_steps += start.task_type && tt && !strcmp(tt, start.task_type);
+                }
+            }
             /* The history points into the episode's JSON strings, which live as long as the episode. */
             hist[st->steps].thought = json_string_value(json_object_get(last, "thought"));
             hist[st->steps].action = json_string_value(json_object_get(last, "action"));

@@ -12,7 +12,7 @@ void rt_retrieved_free(rt_retrieved *r) {
     if (!r->have) return;
     rt_memory_results_free(&r->res);
     rt_memory_docs_free(r->docs, r->n_docs);
-    free(r->succ), free(r->fail), free(r->doc_text);
+    free(r->succ), free(r->fail), free(r->doc_text), free(r->succ_hit), free(r->fail_hit);
     memset(r, 0, sizeof *r);
 }
 
@@ -37,10 +37,13 @@ rt_status rt_retrieve(rt_memory *mem, const rt_agent_params *p, const rt_retriev
     r->have = 1;
     r->succ = rt_calloc((size_t)r->res.n_hits + 1, sizeof *r->succ);
     r->fail = rt_calloc((size_t)r->res.n_negatives + 1, sizeof *r->fail);
+    r->succ_hit = rt_calloc((size_t)r->res.n_hits + 1, sizeof *r->succ_hit);
+    r->fail_hit = rt_calloc((size_t)r->res.n_negatives + 1, sizeof *r->fail_hit);
     for (int i = 0; i < r->res.n_hits && r->n_succ < p->k; i++)
-        if (!excluded(spec, &r->res.hits[i], 1)) r->succ[r->n_succ++] = r->res.hits[i].json;
+        if (!excluded(spec, &r->res.hits[i], 1)) r->succ_hit[r->n_succ] = &r->res.hits[i], r->succ[r->n_succ++] = r->res.hits[i].json;
     for (int i = 0; i < r->res.n_negatives && r->n_fail < p->negatives; i++)
-        if (!excluded(spec, &r->res.negatives[i], 0)) r->fail[r->n_fail++] = r->res.negatives[i].json;
+        if (!excluded(spec, &r->res.negatives[i], 0))
+            r->fail_hit[r->n_fail] = &r->res.negatives[i], r->fail[r->n_fail++] = r->res.negatives[i].json;
     if (p->docs && (s = rt_memory_docs_for(mem, spec->task, &r->res, &r->docs, &r->n_docs)) != RT_OK) return s;
     r->doc_text = rt_calloc((size_t)r->n_docs + 1, sizeof *r->doc_text);
     for (int i = 0; i < r->n_docs; i++) r->doc_text[i] = r->docs[i].text;

@@ -94,12 +94,15 @@ static int parse(int argc, char **argv, options *o) {
 }
 
 static json_t *summary_json(const options *o, const rt_eval_summary *s) {
-    return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "env", o->env,
+    json_t *j = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "env", o->env,
                      "split", o->split ? o->split : "train", "adapter", o->adapter, "memory", o->no_retrieval ? NULL : o->memory,
                      "retrieval", (o->memory && !o->no_retrieval) ? (o->ap.dynamic ? "dynamic" : "static") : "none",
                      "episodes", s->episodes, "successes", s->successes, "success_rate", s->success_rate, "ci_low",
                      s->ci_low, "ci_high", s->ci_high, "mean_steps", s->mean_steps, "invalid_rate", s->invalid_rate,
                      "mean_reward", s->mean_reward, "retrieval_s", s->retrieval_s, "decode_s", s->decode_s);
+    /* null without retrieval: "never the same type" and "no retrieval" must not read alike */
+    json_object_set_new(j, "retrieval_same_type", s->same_type_rate < 0 ? json_null() : json_real(s->same_type_rate));
+    return j;
 }
 
 int rt_cmd_eval(int argc, char **argv) {
@@ -124,7 +127,7 @@ int rt_cmd_eval(int argc, char **argv) {
     if (s == RT_OK) s = rt_env_open(o.env, &ec, &env);
     if (s == RT_OK && o.out && !(out = fopen(o.out, "w"))) s = rt_fail(RT_ERR_IO, "%s: cannot write", o.out);
     rt_eval_summary sum = {0};
-    double steps = 0, invalid = 0, reward = 0;
+    double steps = 0, invalid = 0, reward = 0, retrieved_steps = 0, same_type = 0;
     rt_agent agent = {m, tok, mem, o.ap};
     rt_progress prog;
     rt_progress_begin(&prog, "eval", o.episodes);
@@ -139,6 +142,7 @@ int rt_cmd_eval(int argc, char **argv) {
         sum.successes += !strcmp(json_string_value(json_object_get(ep, "outcome")), "success");
         reward += json_number_value(json_object_get(ep, "reward"));
         steps += st.steps, invalid += st.invalid_actions;
+        retrieved_steps += st.retrieved_steps, same_type += st.same_type_steps;
         sum.retrieval_s += st.retrieval_s, sum.decode_s += st.decode_s;
         if (out) {
             char *line = rt_env_dump_line(ep);
@@ -158,11 +162,15 @@ int rt_cmd_eval(int argc, char **argv) {
         sum.mean_steps = steps / sum.episodes;
         sum.invalid_rate = steps > 0 ? invalid / steps : 0;
         sum.mean_reward = reward / sum.episodes;
+        sum.same_type_rate = retrieved_steps > 0 ? same_type / retrieved_steps : -1;
         printf("env %s, split %s, retrieval %s: success %d/%d = %.1f%% [95%% CI %.1f-%.1f], mean steps %.1f, invalid "
                "actions %.1f%%, mean reward %.3f\n",
                o.env, o.split ? o.split : "train", mem ? (o.ap.dynamic ? "dynamic" : "static") : "none", sum.successes,
                sum.episodes, 100 * sum.success_rate, 100 * sum.ci_low, 100 * sum.ci_high, sum.mean_steps,
                100 * sum.invalid_rate, sum.mean_reward);
+        if (sum.same_type_rate >= 0)
+            printf("retrieval: the most relevant successful episode had the task's own type in %.1f%% of %.0f steps\n",
+                   100 * sum.same_type_rate, retrieved_steps);
         printf("time: retrieval %.2f s, decoding %.2f s (retrieval %.1f%% of the two)\n", sum.retrieval_s, sum.decode_s,
                100 * sum.retrieval_s / (sum.retrieval_s + sum.decode_s + 1e-12));
         if (o.json_out) {

@@ -18,18 +18,31 @@ common=(--model "$tmp/p/model" --env household --episodes 3 --max-steps 3 --max-
 out=$("$bin" eval "${common[@]}" --memory "$tmp/mem" -o "$tmp/ev.jsonl" --json "$tmp/ev.json" 2>"$tmp/err")
 echo "$out" | grep -q "retrieval dynamic: success [0-3]/3 = .*95% CI" && ok || bad "summary line: $out $(cat "$tmp/err")"
 [ "$(wc -l < "$tmp/ev.jsonl")" -eq 3 ] && ok || bad "expected 3 episode lines"
-python3 - "$tmp/ev.json" "$tmp/ev.jsonl" <<'PY' && ok || bad "results JSON or episodes malformed"
+python3 - "$tmp/ev.json" "$tmp/ev.jsonl" "$tmp/runs.jsonl" <<'PY' && ok || bad "results JSON or episodes malformed"
 import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["episodes"] == 3 and 0 <= s["ci_low"] <= s["success_rate"] <= s["ci_high"] <= 1 and s["retrieval"] == "dynamic"
+memory = {e["id"]: e for e in map(json.loads, open(sys.argv[3]))}
+steps = same = 0
 for line in open(sys.argv[2]):
     e = json.loads(line)
     assert e["meta"]["policy"] == "agent" and 1 <= len(e["steps"]) <= 3 and e["outcome"] in ("success", "failure")
+    # every step names what it was given: memory episodes, their real task types, best first
+    for st in e["steps"]:
+        got = st["retrieved"]["successes"]
+        assert 1 <= len(got) <= 3 and all(memory[h["id"]]["task_type"] == h["task_type"] for h in got), got
+        assert all(memory[h["id"]]["outcome"] == "success" for h in got)
+        assert [h["score"] for h in got] == sorted((h["score"] for h in got), reverse=True)
+        steps += 1
+        same += got[0]["task_type"] == e["task_type"]
+assert abs(s["retrieval_same_type"] - same / steps) < 1e-9, (s["retrieval_same_type"], same, steps)
 PY
 # The same seed gives the same episodes (greedy decoding, seeded worlds).
 "$bin" eval "${common[@]}" --memory "$tmp/mem" -o "$tmp/ev2.jsonl" >/dev/null 2>&1 && cmp -s "$tmp/ev.jsonl" "$tmp/ev2.jsonl" && ok || bad "not deterministic"
 "$bin" eval "${common[@]}" --memory "$tmp/mem" --static >/dev/null 2>&1 && ok || bad "static retrieval"
-"$bin" eval "${common[@]}" | grep -q "retrieval none" && ok || bad "no retrieval"
+"$bin" eval "${common[@]}" --json "$tmp/none.json" | grep -q "retrieval none" &&
+  python3 -c 'import json, sys; assert json.load(open(sys.argv[1]))["retrieval_same_type"] is None' "$tmp/none.json" &&
+  ok || bad "no retrieval"
 
 err=$("$bin" eval "${common[@]}" --env nowhere 2>&1 >/dev/null); rc=$?
 [ $rc -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -q nowhere && ok || bad "unknown env: rc $rc $err"
