@@ -29,15 +29,16 @@ typedef struct {
      * (memory only), toolapi expert/noisy on v1, toolapi expert on v2 (memory only), and how many of the
      * expert episodes of each world the SFT examples come from */
     const char *hh_train, *hh_noisy, *hh_unseen, *ta_train, *ta_noisy, *ta_drift, *hh_sft, *ta_sft, *hh_val, *ta_val;
-    const char *pretrain_steps, *seq, *hidden, *layers, *vocab;
+    const char *pretrain_steps, *seq, *batch, *hidden, *layers, *vocab;
     const char *budget, *max_len, *epochs, *lora_r, *eval_episodes, *hh_max_steps, *ta_max_steps;
 } scale;
 
 /* quick checks the plumbing in about a minute (a test runs it); full is the comparison itself, sized
- * for about 15 minutes on 2 cores. */
+ * for about 15 minutes on 2 cores. The full base model is pretrained on windows of 1024 tokens, as long as
+ * the evaluation prompts' budget: rotary positions past the training length were never seen. */
 static const scale SCALES[] = {
-    {"quick", "24", "8", "8", "16", "4", "4", "6", "6", "2", "2", "30", "256", "48", "2", "512", "640", "768", "0.3", "8", "2", "8", "4"},
-    {"full", "1500", "150", "100", "800", "100", "100", "40", "60", "4", "6", "700", "512", "128", "4", "2048", "1024", "1152", "1",
+    {"quick", "24", "8", "8", "16", "4", "4", "6", "6", "2", "2", "30", "256", "8", "48", "2", "512", "640", "768", "0.3", "8", "2", "8", "4"},
+    {"full", "1500", "150", "100", "800", "100", "100", "40", "60", "4", "6", "700", "1024", "4", "128", "4", "2048", "1024", "1152", "1",
      "32", "16", "20", "13"},
 };
 
@@ -234,27 +235,41 @@ static int concat(const char *dst, const char *const *srcs) {
 }
 
 static void usage(void) {
-    printf("usage: retrace bench [--quick] [-o DIR]\n\n"
+    printf("usage: retrace bench [--quick] [--pretrain-steps N] [--eval-episodes N] [-o DIR]\n\n"
            "The whole chain on the built-in environments. Generates household episodes (expert and noisy on\n"
            "the training task types; expert on the held-out types, for the memory only) and toolapi episodes\n"
            "(expert and noisy on API v1; expert on the drifted v2, for the memory only; docs of every version),\n"
            "builds the memory, pretrains the tiny base model on the plain expert episodes, builds plain,\n"
            "RAFT-static and retrace datasets, trains three LoRA adapters, evaluates five configurations on\n"
            "seen task types, unseen task types, seen APIs and drifted APIs with seeds apart from the training\n"
-           "ones, and\n"
-           "prints the table. Writes everything under DIR (bench-out): the table as DIR/results.json, the\n"
-           "report as DIR/report.html, each cell's episodes as DIR/episodes_<config>_<split>.jsonl.\n");
+           "ones, and prints the table. Writes everything under DIR (bench-out): the table as DIR/results.json, the\n"
+           "report as DIR/report.html, each cell's episodes as DIR/episodes_<config>_<split>.jsonl.\n\n"
+           "options:\n"
+           "  --quick              the same chain at a toy size (about a minute; the numbers mean nothing)\n"
+           "  --pretrain-steps N   pretraining steps of the base model (full: 700; more steps, a stronger base)\n"
+           "  --eval-episodes N    evaluation episodes per configuration and split (full: 16)\n"
+           "  -o DIR               output folder (bench-out)\n");
 }
 
 int rt_cmd_bench(int argc, char **argv) {
     const char *dir = "bench-out";
-    const scale *sc = &SCALES[1];
+    scale chosen = SCALES[1];
+    const char *pretrain_steps = NULL, *eval_episodes = NULL;
     for (int i = 1; i < argc; i++) {
-        if (rt_cli_is_help(argv[i])) return usage(), RT_EXIT_OK;
-        if (!strcmp(argv[i], "--quick")) sc = &SCALES[0];
-        else if (!strcmp(argv[i], "-o") && i + 1 < argc) dir = argv[++i];
-        else return rt_cli_usage_error("bench", "unknown option '%s'", argv[i]);
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n;
+        if (rt_cli_is_help(a)) return usage(), RT_EXIT_OK;
+        if (!strcmp(a, "--quick")) chosen = SCALES[0];
+        else if (!strcmp(a, "-o") && v) dir = v, i++;
+        else if (!strcmp(a, "--pretrain-steps") || !strcmp(a, "--eval-episodes")) {
+            if (rt_cli_parse_int("bench", a, v, &n)) return RT_EXIT_USAGE;
+            if (n < 1) return rt_cli_usage_error("bench", "%s must be at least 1", a);
+            *(a[2] == 'p' ? &pretrain_steps : &eval_episodes) = v, i++;
+        } else return rt_cli_usage_error("bench", "unknown option '%s'", a);
     }
+    if (pretrain_steps) chosen.pretrain_steps = pretrain_steps;
+    if (eval_episodes) chosen.eval_episodes = eval_episodes;
+    const scale *sc = &chosen;
     if (rt_mkdir_p(dir) != RT_OK) return rt_cli_fail("bench");
     char *hh = path(dir, "hh_expert.jsonl"), *hh_noisy = path(dir, "hh_noisy.jsonl"), *hh_unseen = path(dir, "hh_unseen_memory.jsonl");
     char *ta = path(dir, "ta_expert.jsonl"), *ta_noisy = path(dir, "ta_noisy.jsonl"), *ta_drift = path(dir, "ta_v2_memory.jsonl");
@@ -292,7 +307,7 @@ int rt_cmd_bench(int argc, char **argv) {
     if (!rc) rc = run(rt_cmd_memory, "memory", "add", mem, hh, hh_noisy, hh_unseen, ta, ta_noisy, ta_drift, ta_docs, NULL);
     /* 2. the base model, pretrained on the plain expert episodes of the training splits */
     if (!rc) rc = run(rt_cmd_pretrain, "pretrain", "--episodes", plain_eps, "--steps", sc->pretrain_steps, "--seq", sc->seq,
-                      "--batch", "8", "--hidden", sc->hidden, "--layers", sc->layers, "--vocab", sc->vocab, "-o", base, NULL);
+                      "--batch", sc->batch, "--hidden", sc->hidden, "--layers", sc->layers, "--vocab", sc->vocab, "-o", base, NULL);
     /* 3. datasets: plain, RAFT (static similarity, docs, distractors), retrace (dynamic, reward, negatives);
      * the same three from the validation episodes, for the adapters' validation loss */
     for (int v = 0; v < 2 && !rc; v++) {

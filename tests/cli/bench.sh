@@ -26,6 +26,10 @@ for c in "abcde":
         assert len(eps) == 2 and all(e["env"] == env for e in eps)
         n += 1
 cells = r["cells"]
+for c in "abcde":  # retrieval quality: a share where the prompt had retrieved episodes, null where none
+    for s in cells[c]:
+        q = cells[c][s]["retrieval_same_type"]
+        assert (q is None) if c in "ac" else (0 <= q <= 1), (c, s, q)
 assert cells["a"]["train"]["retrieval"] == "none" and cells["e"]["train"]["retrieval"] == "dynamic"
 assert cells["d"]["unseen_task"]["retrieval"] == "static" and cells["c"]["train"]["adapter"].endswith("c/adapter")
 for name, f in r["loss_logs"].items():
@@ -37,3 +41,7 @@ html = open(os.path.join(d, "report.html")).read()
 assert html.count("<svg") >= 2 and "retrace (dynamic, reward, negatives)" in html
 print(f"{n + 1} passed, 0 failed")
 PY
+[ $? -eq 0 ] || exit 1
+# The scale overrides are checked before anything runs.
+err=$("$bin" bench --eval-episodes 0 -o "$tmp/x" 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$err" | grep -q "eval-episodes must be at least 1" && [ ! -e "$tmp/x" ] || { echo "FAIL: --eval-episodes 0: rc $rc $err"; echo "0 passed, 1 failed"; exit 1; }
