@@ -5,7 +5,10 @@
 // Data: unit vectors of dimension 384 with the structure of text embeddings (a random low-rank
 // subspace, cluster centres, noise), so recall is neither trivial nor hopeless. Ground truth is exact
 // inner product over all vectors. Usage: bench_ann [--n 100000] [--dim 384] [--nq 1000] [--M 16]
-//        [--efc 200] [--seed 1] [--no-faiss]
+//        [--efc 200] [--seed 1] [--no-faiss] [--cpu-time] [--cache DIR]
+// --cache DIR (for tuning search): the ground truth and the retrace and hnswlib indexes are saved
+// under DIR, and a later run with the same parameters loads each one it finds there instead of
+// building it (a loaded index's build time and memory are not measured and print as 0).
 #include <faiss/IndexHNSW.h>
 #include <hnswlib/hnswlib.h>
 #include <omp.h>
@@ -16,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <vector>
@@ -30,7 +34,38 @@ struct Config {
     int n = 100000, dim = 384, nq = 1000, M = 16, efc = 200, k = 10;
     uint64_t seed = 1;
     bool faiss = true; // --no-faiss: FAISS's build takes 5x longer; skip it for large n
+    std::string cache; // --cache DIR
+    bool cpu_time = false; // --cpu-time: QPS from this thread's CPU time instead of wall time
 };
+
+// This thread's CPU time in seconds: on a loaded machine it leaves out the time other processes held
+// the core (cache and memory-bandwidth contention still show).
+double thread_cpu_s() {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// The cache file for `what`, named by every parameter that shapes it; "" without --cache.
+std::string cache_path(const Config &c, const char *what) {
+    if (c.cache.empty()) return "";
+    char buf[256];
+    snprintf(buf, sizeof buf, "/%s-n%d-d%d-q%d-M%d-efc%d-s%llu.bin", what, c.n, c.dim, c.nq, c.M, c.efc,
+             (unsigned long long)c.seed);
+    return c.cache + buf;
+}
+
+// Anonymous memory backed by transparent huge pages, in MB (from /proc/self/smaps_rollup).
+double huge_mb() {
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f) return 0;
+    char line[256];
+    double kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "AnonHugePages: %lf kB", &kb) == 1) break;
+    fclose(f);
+    return kb / 1024.0;
+}
 
 const int EFS[] = {10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768};
 const double TARGETS[] = {0.90, 0.95, 0.99};
@@ -126,11 +161,12 @@ const double MIN_PASS_S = 0.25;
 
 double timed_qps(const SearchFn &search, int ef, std::vector<int64_t> &got, const Config &c) {
     int passes = 0;
-    double t0 = rt_now(), t;
+    double (*clock)(void) = c.cpu_time ? thread_cpu_s : rt_now;
+    double t0 = clock(), t;
     do {
         search(ef, got);
         passes++;
-        t = rt_now() - t0;
+        t = clock() - t0;
     } while (t < MIN_PASS_S);
     return (double)c.nq * passes / t;
 }
@@ -172,16 +208,31 @@ SearchFn build_retrace(Result &res, const std::vector<float> &base, const std::v
     p.metric = RT_METRIC_IP;
     p.M = c.M;
     p.ef_construction = c.efc;
-    double m0 = rss_mb(), t0 = rt_now();
+    double m0 = rss_mb(), hp0 = huge_mb(), t0 = rt_now();
     rt_hnsw *h;
-    if (rt_hnsw_create(&p, &h) != RT_OK || rt_hnsw_reserve(h, c.n) != RT_OK) {
-        fprintf(stderr, "%s\n", rt_errmsg());
-        exit(1);
+    std::string path = cache_path(c, "retrace");
+    uint8_t tag[RT_HNSW_TAG_BYTES] = {0};
+    if (!path.empty() && rt_path_exists(path.c_str())) {
+        if (rt_hnsw_load(path.c_str(), &h, tag) != RT_OK) {
+            fprintf(stderr, "%s\n", rt_errmsg());
+            exit(1);
+        }
+        fprintf(stderr, "retrace: loaded %s in %.1f s, %.0f MB in huge pages\n", path.c_str(), rt_now() - t0, huge_mb() - hp0);
+    } else {
+        if (rt_hnsw_create(&p, &h) != RT_OK || rt_hnsw_reserve(h, c.n) != RT_OK) {
+            fprintf(stderr, "%s\n", rt_errmsg());
+            exit(1);
+        }
+        for (int i = 0; i < c.n; i++) rt_hnsw_insert(h, i, &base[(size_t)i * c.dim]);
+        res.build_s = rt_now() - t0;
+        res.mem_mb = rss_mb() - m0;
+        fprintf(stderr, "retrace: built in %.1f s (%s kernels), %.0f MB (%.0f MB in huge pages)\n", res.build_s,
+                rt_distance_kernel_name(), res.mem_mb, huge_mb() - hp0);
+        if (!path.empty() && rt_hnsw_save(h, path.c_str(), tag) != RT_OK) {
+            fprintf(stderr, "%s\n", rt_errmsg());
+            exit(1);
+        }
     }
-    for (int i = 0; i < c.n; i++) rt_hnsw_insert(h, i, &base[(size_t)i * c.dim]);
-    res.build_s = rt_now() - t0;
-    res.mem_mb = rss_mb() - m0;
-    fprintf(stderr, "retrace: built in %.1f s (%s kernels), %.0f MB\n", res.build_s, rt_distance_kernel_name(), res.mem_mb);
     return [h, &q, &c](int ef, std::vector<int64_t> &out) {
         std::vector<rt_hnsw_hit> hits(c.k);
         for (int i = 0; i < c.nq; i++) {
@@ -196,11 +247,19 @@ SearchFn build_hnswlib(Result &res, const std::vector<float> &base, const std::v
     res.name = "hnswlib";
     double m0 = rss_mb(), t0 = rt_now();
     auto *space = new hnswlib::InnerProductSpace(c.dim);
-    auto *h = new hnswlib::HierarchicalNSW<float>(space, c.n, c.M, c.efc, c.seed);
-    for (int i = 0; i < c.n; i++) h->addPoint(&base[(size_t)i * c.dim], (size_t)i);
-    res.build_s = rt_now() - t0;
-    res.mem_mb = rss_mb() - m0;
-    fprintf(stderr, "hnswlib: built in %.1f s, %.0f MB\n", res.build_s, res.mem_mb);
+    std::string path = cache_path(c, "hnswlib");
+    hnswlib::HierarchicalNSW<float> *h;
+    if (!path.empty() && rt_path_exists(path.c_str())) {
+        h = new hnswlib::HierarchicalNSW<float>(space, path, false, c.n);
+        fprintf(stderr, "hnswlib: loaded %s in %.1f s\n", path.c_str(), rt_now() - t0);
+    } else {
+        h = new hnswlib::HierarchicalNSW<float>(space, c.n, c.M, c.efc, c.seed);
+        for (int i = 0; i < c.n; i++) h->addPoint(&base[(size_t)i * c.dim], (size_t)i);
+        res.build_s = rt_now() - t0;
+        res.mem_mb = rss_mb() - m0;
+        fprintf(stderr, "hnswlib: built in %.1f s, %.0f MB\n", res.build_s, res.mem_mb);
+        if (!path.empty()) h->saveIndex(path);
+    }
     return [h, &q, &c](int ef, std::vector<int64_t> &out) {
         h->setEf(ef);
         for (int i = 0; i < c.nq; i++) {
@@ -232,8 +291,8 @@ SearchFn build_faiss(Result &res, const std::vector<float> &base, const std::vec
 }
 
 void report(const std::vector<Result> &rs, const Config &c) {
-    printf("\nbench_ann: n=%d dim=%d queries=%d M=%d ef_construction=%d k=%d, one thread, inner product on unit vectors\n",
-           c.n, c.dim, c.nq, c.M, c.efc, c.k);
+    printf("\nbench_ann: n=%d dim=%d queries=%d M=%d ef_construction=%d k=%d, one thread, inner product on unit vectors%s\n",
+           c.n, c.dim, c.nq, c.M, c.efc, c.k, c.cpu_time ? ", QPS from thread CPU time" : "");
     printf("%-9s %10s %10s", "library", "build s", "memory MB");
     for (double t : TARGETS) printf("   QPS@%.2f (ef)", t);
     printf("\n");
@@ -262,8 +321,9 @@ int main(int argc, char **argv) {
     Config c;
     for (int i = 1; i < argc; i += 2) {
         std::string a = argv[i];
-        if (a == "--no-faiss") {
-            c.faiss = false;
+        if (a == "--no-faiss" || a == "--cpu-time") { // flags without a value
+            if (a == "--no-faiss") c.faiss = false;
+            else c.cpu_time = true;
             i--;
             continue;
         }
@@ -278,16 +338,43 @@ int main(int argc, char **argv) {
         else if (a == "--M") c.M = (int)v;
         else if (a == "--efc") c.efc = (int)v;
         else if (a == "--seed") c.seed = (uint64_t)v;
+        else if (a == "--cache") c.cache = argv[i + 1];
         else {
             fprintf(stderr, "bench_ann: unknown option %s\n", argv[i]);
             return 2;
         }
     }
-    fprintf(stderr, "generating %d + %d vectors of dim %d\n", c.n, c.nq, c.dim);
-    auto base = make_vectors(c.n, c, 1), q = make_vectors(c.nq, c, 2);
-    double t0 = rt_now();
-    auto gt = ground_truth(base, q, c);
-    fprintf(stderr, "ground truth in %.1f s\n", rt_now() - t0);
+    std::string gt_path = cache_path(c, "gt"), rt_path = cache_path(c, "retrace"), hl_path = cache_path(c, "hnswlib");
+    auto have = [&c](const std::string &p) { return !c.cache.empty() && rt_path_exists(p.c_str()); };
+    bool cached = have(gt_path);
+    // The base vectors are needed only for what is built.
+    bool need_base = !cached || !have(rt_path) || !have(hl_path) || c.faiss;
+    fprintf(stderr, "generating %d + %d vectors of dim %d\n", need_base ? c.n : 0, c.nq, c.dim);
+    std::vector<float> base;
+    if (need_base) base = make_vectors(c.n, c, 1);
+    auto q = make_vectors(c.nq, c, 2);
+    std::vector<int64_t> gt((size_t)c.nq * c.k);
+    if (cached) {
+        char *data;
+        size_t len;
+        if (rt_file_read(gt_path.c_str(), &data, &len) != RT_OK || len != gt.size() * sizeof(int64_t)) {
+            fprintf(stderr, "bench_ann: %s: unreadable or wrong size\n", gt_path.c_str());
+            return 1;
+        }
+        memcpy(gt.data(), data, len);
+        free(data);
+    } else {
+        double t0 = rt_now();
+        gt = ground_truth(base, q, c);
+        fprintf(stderr, "ground truth in %.1f s\n", rt_now() - t0);
+        if (!c.cache.empty()) {
+            FILE *f = fopen(gt_path.c_str(), "wb");
+            if (!f || fwrite(gt.data(), sizeof(int64_t), gt.size(), f) != gt.size() || fclose(f) != 0) {
+                fprintf(stderr, "bench_ann: cannot write %s\n", gt_path.c_str());
+                return 1;
+            }
+        }
+    }
     omp_set_num_threads(1); // single-threaded from here on, for every library
     rt_set_threads(1);
     // The indexes stay alive until exit (the process ends; nothing to gain from tearing them down).

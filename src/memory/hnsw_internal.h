@@ -98,6 +98,8 @@ static inline void rt_rwlock_init_writer_first(pthread_rwlock_t *l) {
 
 /* Internal pieces used by more than one file; callers hold the lock as noted. */
 rt_status rt_hnsw_grow(rt_hnsw *h, uint32_t need);           /* writer */
+void *rt_hnsw_big_alloc(size_t bytes); /* zeroed, in huge pages where the OS allows */
+void rt_hnsw_big_free(void *p);
 int rt_hnsw_map_get(const rt_hnsw *h, int64_t label, uint32_t *id);
 void rt_hnsw_map_put(rt_hnsw *h, int64_t label, uint32_t id);   /* writer */
 void rt_hnsw_map_remove(rt_hnsw *h, int64_t label);             /* writer */
