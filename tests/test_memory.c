@@ -486,6 +486,24 @@ static void test_docs(void **state) {
     assert_string_equal(docs[1].tool, "travel");
     assert_string_equal(docs[1].version, "1.10");
     rt_memory_docs_free(docs, n);
+    /* With the versions in force pinned: fridge at 1 (not the newest 3), travel at 1.9; a pinned version
+     * without a doc gives none rather than another version's. */
+    const char *tools[] = {"fridge", "travel"}, *at[] = {"1", "1.9"}, *missing[] = {"2", "1.9"};
+    assert_int_equal(rt_memory_docs_at(m, "task: use the Travel api to put a hot apple away", &r, tools, at, 2, &docs, &n), RT_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(docs[0].version, "1");
+    assert_string_equal(docs[0].text, "open()");
+    assert_string_equal(docs[1].version, "1.9");
+    rt_memory_docs_free(docs, n);
+    assert_int_equal(rt_memory_docs_at(m, "task: use the Travel api to put a hot apple away", &r, tools, missing, 2, &docs, &n), RT_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(docs[0].tool, "travel");
+    rt_memory_docs_free(docs, n);
+    /* a tool not in force (travel, only fridge pinned) is left out though the text names it */
+    assert_int_equal(rt_memory_docs_at(m, "task: use the Travel api to put a hot apple away", &r, tools, at, 1, &docs, &n), RT_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(docs[0].tool, "fridge");
+    rt_memory_docs_free(docs, n);
     rt_memory_results_free(&r);
     rt_memory_close(m);
     t_rmrf(mem);

@@ -27,6 +27,9 @@ typedef struct {
     int resample;         /* loop breaking: an action equal to one of the last two is decoded again with
                              sampling (resample_temperature, seeded) up to this many times; 0 = off */
     float resample_temperature;
+    int any_version;      /* 1: retrieve experience of any tool version; 0 (default): leave out episodes that
+                             used a tool at another version than the one in force, and show the docs of the
+                             versions in force */
 } rt_agent_params;
 
 rt_agent_params rt_agent_params_default(void);

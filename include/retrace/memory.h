@@ -170,6 +170,11 @@ typedef struct {
 rt_status rt_memory_doc_get(rt_memory *m, const char *tool, const char *version, rt_memory_doc *out);
 /* The newest doc of every tool named (as a whole word) in `text` or in the hits' api_versions. */
 rt_status rt_memory_docs_for(rt_memory *m, const char *text, const rt_memory_results *r, rt_memory_doc **out, int *n_out);
+/* The same, except that each of the n_pinned tools[i] is given at versions[i], the version in force
+ * (none when the memory has no doc of that version), and a tool not among them (one that does not
+ * exist where the agent acts, e.g. added in a later version) is left out. */
+rt_status rt_memory_docs_at(rt_memory *m, const char *text, const rt_memory_results *r, const char *const *tools,
+                            const char *const *versions, int n_pinned, rt_memory_doc **out, int *n_out);
 void rt_memory_doc_free(rt_memory_doc *d);
 void rt_memory_docs_free(rt_memory_doc *docs, int n);
 /* Natural order: numeric runs compare as numbers ("1.10" > "1.9", "v2" > "v1"). */

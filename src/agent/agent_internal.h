@@ -3,6 +3,8 @@
 #ifndef RT_AGENT_INTERNAL_H
 #define RT_AGENT_INTERNAL_H
 
+#include <jansson.h>
+
 #include "retrace/agent_loop.h"
 
 /* What to retrieve for. */
@@ -14,6 +16,9 @@ typedef struct {
     const char *exclude_id;         /* never this episode (the one a training example comes from) */
     const char *exclude_task;       /* nor any episode with this exact task text (the same task instance) */
     const char *avoid_task_type;    /* distractors only: no successful episode of this task type */
+    const json_t *api_versions;     /* the tool versions in force now ({"tool": version}); an episode that
+                                       used one of these tools at another version is stale experience and
+                                       left out. NULL or empty: any version */
 } rt_retrieve_spec;
 
 /* One retrieval's results, owned until rt_retrieved_free or the next rt_retrieve into it. */

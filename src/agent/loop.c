@@ -102,6 +102,10 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
     rt_env_start start;
     RT_TRY(rt_env_reset(env, seed, &start));
     char *task = rt_strdup(start.task ? start.task : ""), *obs0 = rt_strdup(start.observation ? start.observation : "");
+    /* the tool versions in force in this episode, for version-aware retrieval */
+    json_t *now_meta = json_object(), *now_versions = json_object();
+    rt_env_describe(env, now_meta, now_versions);
+    json_decref(now_meta);
     json_t *steps = json_array();
     int max_steps = rt_env_max_steps(env);
     rt_memory_step *hist = rt_calloc((size_t)max_steps + 1, sizeof *hist);
@@ -112,7 +116,8 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
     while (s == RT_OK && !done && st->steps < max_steps) {
         if (a->memory && (st->steps == 0 || a->params.dynamic)) {
             double t0 = rt_now();
-            rt_retrieve_spec rs = {rt_env_name(env), task, hist, st->steps, NULL, NULL, NULL};
+            rt_retrieve_spec rs = {rt_env_name(env), task, hist, st->steps, NULL, NULL, NULL,
+                                   a->params.any_version ? NULL : now_versions};
             s = rt_retrieve(a->memory, &a->params, &rs, &r);
             st->retrieval_s += rt_now() - t0;
             st->retrievals++;
@@ -175,6 +180,7 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
     if (done) end_reason = success ? "success" : "env_done";
     if (overflow) end_reason = "context_overflow";
     rt_retrieved_free(&r);
+    json_decref(now_versions);
     free(hist);
     if (s != RT_OK) {
         json_decref(steps);

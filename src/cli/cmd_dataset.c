@@ -28,6 +28,8 @@ static void usage(void) {
            "  --p-useful P          fraction of examples whose retrieval may hold useful episodes (0.8); the\n"
            "                        rest get distractors only: no success of the same task type (RAFT)\n"
            "  --exclude-same-task   also never retrieve an episode with the same task text\n"
+           "  --any-version         also retrieve episodes that used another version of the episode's tools,\n"
+           "                        and the newest docs (default: the versions the episode ran with)\n"
            "  --static | --dynamic  retrieval key: the task alone, or the task and the last steps (dynamic)\n"
            "  --reward-weight X (0.5)  --no-docs  --no-retrieval (plain SFT examples: task and history only)\n"
            "  --budget N            prompt tokens (1024), cut by the documented policy (docs/agent.md)\n"
@@ -45,6 +47,7 @@ static int parse(int argc, char **argv, options *o) {
         if (!strcmp(a, "--no-docs")) { o->ap.docs = 0; continue; }
         if (!strcmp(a, "--no-retrieval")) { o->no_retrieval = 1; continue; }
         if (!strcmp(a, "--exclude-same-task")) { o->exclude_same_task = 1; continue; }
+        if (!strcmp(a, "--any-version")) { o->ap.any_version = 1; continue; }
         if (a[0] != '-') {
             if (o->memory) return rt_cli_usage_error("dataset", "unexpected argument '%s'", a);
             o->memory = a;
@@ -97,7 +100,8 @@ static rt_status episode_examples(const options *o, rt_memory *mem, const rt_tok
         json_t *step = json_array_get(steps, i);
         int useful = rt_rng_double(rng) < o->p_useful;
         if (mem && (i == 0 || o->ap.dynamic)) {
-            rt_retrieve_spec rs = {env, task, hist, (int)i, id, o->exclude_same_task ? task : NULL, useful ? NULL : type};
+            rt_retrieve_spec rs = {env, task, hist, (int)i, id, o->exclude_same_task ? task : NULL, useful ? NULL : type,
+                                   o->ap.any_version ? NULL : json_object_get(ep, "api_versions")};
             s = rt_retrieve(mem, &o->ap, &rs, &r);
             if (s != RT_OK) break;
         }

@@ -34,6 +34,8 @@ static void usage(void) {
            "  -k N (2)  --negatives N (1)  --reward-weight X (0.5)  --no-docs  --no-retrieval\n"
            "  --budget N            prompt tokens (1024)   --max-new N  tokens per step (96)\n"
            "  --temperature X (0)  --chat (wrap prompts in the chat template)\n"
+           "  --any-version         also retrieve episodes that used another version of a tool in force,\n"
+           "                        and the newest docs (default: only the versions in force)\n"
            "  --no-resample         keep an action that repeats one of the last two (default: decode that\n"
            "                        step again with sampling, up to 3 times; see docs/agent.md)\n"
            "  -o FILE               write the episodes (JSON lines, the episode format)\n"
@@ -54,6 +56,7 @@ static int parse(int argc, char **argv, options *o) {
         if (!strcmp(a, "--no-retrieval")) { o->no_retrieval = 1; continue; }
         if (!strcmp(a, "--chat")) { o->ap.chat = 1; continue; }
         if (!strcmp(a, "--no-resample")) { o->ap.resample = 0; continue; }
+        if (!strcmp(a, "--any-version")) { o->ap.any_version = 1; continue; }
         if (!v) return rt_cli_usage_error("eval", "'%s' needs a value (see --help)", a);
         i++;
         const char **str = !strcmp(a, "--model") ? &o->model : !strcmp(a, "--adapter") ? &o->adapter

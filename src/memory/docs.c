@@ -114,7 +114,19 @@ static char *hit_version(rt_memory *m, const rt_memory_results *r, const char *t
     return best;
 }
 
+/* The pinned version of `tool`, or NULL. */
+static const char *pinned(const char *const *tools, const char *const *versions, int n, const char *tool) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(tools[i], tool) == 0) return versions[i];
+    return NULL;
+}
+
 rt_status rt_memory_docs_for(rt_memory *m, const char *text, const rt_memory_results *r, rt_memory_doc **out, int *n_out) {
+    return rt_memory_docs_at(m, text, r, NULL, NULL, 0, out, n_out);
+}
+
+rt_status rt_memory_docs_at(rt_memory *m, const char *text, const rt_memory_results *r, const char *const *tools,
+                            const char *const *versions, int n_pinned, rt_memory_doc **out, int *n_out) {
     *out = NULL;
     *n_out = 0;
     pthread_mutex_lock(&m->rlock);
@@ -127,12 +139,14 @@ rt_status rt_memory_docs_for(rt_memory *m, const char *text, const rt_memory_res
     while (s == RT_OK && sqlite3_step(st) == SQLITE_ROW) {
         char *tool = col_dup(st, 0);
         char *version = hit_version(m, r, tool);
-        int wanted = version || names_word(text, tool);
+        /* with the versions in force known, a tool that is not among them does not exist here */
+        int wanted = (version || names_word(text, tool)) && (n_pinned == 0 || pinned(tools, versions, n_pinned, tool));
         if (wanted && !have_doc(docs, n, tool)) {
             rt_memory_doc d;
-            /* The current (newest) version, whichever one the hit used: tools drift, and the agent
-             * acts against today's API. */
-            rt_status ds = doc_get_locked(m, tool, NULL, &d);
+            /* The version in force when the caller knows it (a pinned version without a doc gives no
+             * doc: another version's signature would mislead); otherwise the current (newest) one,
+             * whichever one the hit used: tools drift, and the agent acts against today's API. */
+            rt_status ds = doc_get_locked(m, tool, pinned(tools, versions, n_pinned, tool), &d);
             if (ds == RT_OK) {
                 if (n == cap) docs = rt_realloc(docs, (size_t)(cap = cap ? 2 * cap : 8) * sizeof *docs);
                 docs[n++] = d;

@@ -51,6 +51,32 @@ PY
 "$bin" dataset "$tmp/mem" --from "$tmp/ok.jsonl" --tokenizer "$tok" --budget 100000 -o "$tmp/big.jsonl" >/dev/null 2>&1 &&
   [ "$(grep -c 'failed episodes: avoid' "$tmp/big.jsonl")" -eq "$(wc -l < "$tmp/big.jsonl")" ] && ok || bad "negatives missing"
 
+# Tool versions: examples from v1 episodes are given v1 experience and v1 docs only, though the memory
+# also holds the drifted v2 episodes and docs; --any-version lets v2 (the newest docs) in.
+"$bin" gen --env toolapi --episodes 30 -o "$tmp/v1.jsonl" --docs "$tmp/docs.jsonl" >/dev/null 2>&1 &&
+"$bin" gen --env toolapi --split unseen_api --episodes 30 --seed 2 -o "$tmp/v2.jsonl" >/dev/null 2>&1 &&
+"$bin" gen --env toolapi --episodes 8 --seed 3 -o "$tmp/q.jsonl" >/dev/null 2>&1 &&
+"$bin" memory init "$tmp/tmem" >/dev/null 2>&1 && "$bin" memory add "$tmp/tmem" "$tmp/v1.jsonl" "$tmp/v2.jsonl" "$tmp/docs.jsonl" >/dev/null 2>&1 &&
+"$bin" dataset "$tmp/tmem" --from "$tmp/q.jsonl" --tokenizer "$tok" --retrieve 2 --budget 100000 -o "$tmp/pinned.jsonl" >/dev/null 2>&1 &&
+"$bin" dataset "$tmp/tmem" --from "$tmp/q.jsonl" --tokenizer "$tok" --retrieve 2 --budget 100000 --any-version -o "$tmp/any.jsonl" >/dev/null 2>&1 &&
+  ok || bad "toolapi datasets"
+python3 - "$tmp/pinned.jsonl" "$tmp/any.jsonl" <<'PY' && ok || bad "tool versions in the examples"
+import json, re, sys
+def parts(line):
+    p = json.loads(line)["prompt"]
+    context, own = p.split("## your task\n")
+    pack = re.search(r"Tools \((\w+) API v1\)", own).group(1)  # the episode's own pack, at v1
+    docs = context.split("## documentation\n")[1] if "## documentation\n" in context else ""
+    return pack, context, docs
+pinned = [parts(l) for l in open(sys.argv[1])]
+anyv = [parts(l) for l in open(sys.argv[2])]
+# docs only at v1; retrieved episodes of the episode's own tools only at v1
+assert pinned and all(" API v1)" in d and " API v2)" not in d for _, _, d in pinned)
+assert not any(f"Tools ({k} API v2)" in c for k, c, _ in pinned)
+# without the pin the drifted v2 experience and the newest docs come in
+assert any(" API v2)" in d for _, _, d in anyv) and any(f"Tools ({k} API v2)" in c for k, c, _ in anyv)
+PY
+
 err=$("$bin" dataset "$tmp/mem" --from "$tmp/none.jsonl" --tokenizer "$tok" -o "$tmp/x.jsonl" 2>&1 >/dev/null); rc=$?
 [ $rc -eq 1 ] && echo "$err" | grep -q "none.jsonl" && [ ! -e "$tmp/x.jsonl" ] && ok || bad "missing input: rc $rc $err"
 printf '{"id": "x", "task": "t", "outcome": "success", "steps": []}\nnot json\n' > "$tmp/badline.jsonl"
