@@ -15,6 +15,9 @@ Columns:
   lost-goal    household: share of `take` actions whose object is not the task's object
   same-type    share of steps whose most relevant retrieved success has the task's own type (needs the
                step's "retrieved" field, written since eval logs it; '-' without retrieval)
+  copy@same    of the steps whose most relevant retrieved success is an episode of the very same task
+               text, the share whose action equals that episode's action at the same step: whether the
+               model copies a correct answer it is shown
 Usage: tools/bench_diagnose.py BENCH_DIR
 """
 import json
@@ -36,16 +39,28 @@ def task_object(task):
     return m.group(1) if m else None
 
 
-def diagnose(path):
+def load_memory(root):
+    """Every episode the bench put in its memory, by id (the JSON-lines files that are not eval output)."""
+    mem = {}
+    for name in os.listdir(root):
+        if name.endswith(".jsonl") and not name.startswith(("episodes_", "sft_", "val_")) and ".docs." not in name:
+            for line in open(os.path.join(root, name)):
+                e = json.loads(line)
+                if "steps" in e:
+                    mem[e["id"]] = e
+    return mem
+
+
+def diagnose(path, mem):
     eps = [json.loads(line) for line in open(path)]
     d = dict(episodes=len(eps), successes=0, steps=0, invalid=0, after_error=0, ids=0, wrong_ids=0, takes=0,
-             phantom=0, lost_goal=0, retrieved=0, same_type=0)
+             phantom=0, lost_goal=0, retrieved=0, same_type=0, same_task=0, copied=0)
     for e in eps:
         d["successes"] += e["outcome"] == "success"
         seen = e["task"] + " " + e.get("meta", {}).get("first_observation", "")
         obj = task_object(e["task"]) if e["env"] == "household" else None
         prev_obs = e.get("meta", {}).get("first_observation", "")
-        for st in e["steps"]:
+        for i, st in enumerate(e["steps"]):
             d["steps"] += 1
             act, obs = st.get("action", ""), st.get("observation", "")
             if "output" in st:
@@ -65,6 +80,10 @@ def diagnose(path):
             if r and r.get("successes"):
                 d["retrieved"] += 1
                 d["same_type"] += r["successes"][0].get("task_type") == e.get("task_type")
+                top = mem.get(r["successes"][0].get("id"))
+                if top and top["task"] == e["task"]:
+                    d["same_task"] += 1
+                    d["copied"] += i < len(top["steps"]) and top["steps"][i]["action"] == act
             seen += " " + obs
             if "output" not in st:
                 prev_obs = obs
@@ -81,17 +100,19 @@ def main():
     root = sys.argv[1]
     res = json.load(open(os.path.join(root, "results.json")))
     print(f"{'config':<36} {'split':<20} {'success':>8} {'invalid':>8} {'after-error':>11} {'wrong-id':>9} "
-          f"{'phantom':>8} {'lost-goal':>9} {'same-type':>9}")
+          f"{'phantom':>8} {'lost-goal':>9} {'same-type':>9} {'copy@same':>12}")
+    mem = load_memory(root)
     for c in res["configs"]:
         for s in res["splits"]:
             p = os.path.join(root, f"episodes_{c['id']}_{s['id']}.jsonl")
             if not os.path.exists(p):
                 continue
-            d = diagnose(p)
+            d = diagnose(p, mem)
             print(f"({c['id']}) {c['label']:<32} {s['label']:<20} {d['successes']:>3}/{d['episodes']:<4} "
                   f"{pct(d['invalid'], d['steps']):>8} {pct(d['after_error'], d['invalid']):>11} "
                   f"{pct(d['wrong_ids'], d['ids']):>9} {pct(d['phantom'], d['takes']):>8} "
-                  f"{pct(d['lost_goal'], d['takes']):>9} {pct(d['same_type'], d['retrieved']):>9}")
+                  f"{pct(d['lost_goal'], d['takes']):>9} {pct(d['same_type'], d['retrieved']):>9} "
+                  f"{pct(d['copied'], d['same_task']):>6} of {d['same_task']:<3}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -184,7 +185,9 @@ static int collect(const char *dir, json_t *results) {
     for (int s = 0; s < N_SPLITS; s++)
         json_array_append_new(splits, json_pack("{s:s, s:s, s:s}", "id", SPLITS[s].id, "label", SPLITS[s].label, "env",
                                                 SPLITS[s].env));
-    json_object_set_new(logs, "base (pretraining)", json_string("base/loss.jsonl"));
+    char *base_log = path(dir, "base/loss.jsonl");
+    if (rt_path_exists(base_log)) json_object_set_new(logs, "base (pretraining)", json_string("base/loss.jsonl"));
+    free(base_log);
     printf("\n%-40s", "configuration");
     for (int s = 0; s < N_SPLITS; s++) printf(" | %-27s", SPLITS[s].label);
     printf("\n%-40s", "");
@@ -234,8 +237,23 @@ static int concat(const char *dst, const char *const *srcs) {
     return s == RT_OK ? 0 : rt_cli_fail("bench");
 }
 
+/* DIR/base/model -> the given model folder (an earlier link is replaced; a real model folder there was
+ * refused before anything ran: the results would mix two base models). */
+static int link_base(const char *given, const char *base_dir, const char *model) {
+    char *abs = realpath(given, NULL);
+    struct stat st;
+    int rc = 0;
+    if (!abs) rc = rt_cli_usage_error("bench", "--base %s: cannot resolve the path", given);
+    else if (rt_mkdir_p(base_dir) != RT_OK) rc = rt_cli_fail("bench");
+    else if ((lstat(model, &st) == 0 && unlink(model) != 0) || symlink(abs, model) != 0)
+        rc = rt_cli_usage_error("bench", "%s: cannot link to %s", model, abs);
+    if (!rc) printf("\n(base model: %s, not pretrained here)\n", abs);
+    free(abs);
+    return rc;
+}
+
 static void usage(void) {
-    printf("usage: retrace bench [--quick] [--pretrain-steps N] [--eval-episodes N] [-o DIR]\n\n"
+    printf("usage: retrace bench [--quick] [--pretrain-steps N] [--eval-episodes N] [--base MODEL_DIR] [-o DIR]\n\n"
            "The whole chain on the built-in environments. Generates household episodes (expert and noisy on\n"
            "the training task types; expert on the held-out types, for the memory only) and toolapi episodes\n"
            "(expert and noisy on API v1; expert on the drifted v2, for the memory only; docs of every version),\n"
@@ -248,24 +266,39 @@ static void usage(void) {
            "  --quick              the same chain at a toy size (about a minute; the numbers mean nothing)\n"
            "  --pretrain-steps N   pretraining steps of the base model (full: 700; more steps, a stronger base)\n"
            "  --eval-episodes N    evaluation episodes per configuration and split (full: 16)\n"
+           "  --base MODEL_DIR     skip pretraining and use this base model (e.g. one from an earlier run's\n"
+           "                       DIR/base/model); the plain prompt format, no chat template\n"
            "  -o DIR               output folder (bench-out)\n");
 }
 
 int rt_cmd_bench(int argc, char **argv) {
     const char *dir = "bench-out";
     scale chosen = SCALES[1];
-    const char *pretrain_steps = NULL, *eval_episodes = NULL;
+    const char *pretrain_steps = NULL, *eval_episodes = NULL, *base_model = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long long n;
         if (rt_cli_is_help(a)) return usage(), RT_EXIT_OK;
         if (!strcmp(a, "--quick")) chosen = SCALES[0];
         else if (!strcmp(a, "-o") && v) dir = v, i++;
+        else if (!strcmp(a, "--base") && v) base_model = v, i++;
         else if (!strcmp(a, "--pretrain-steps") || !strcmp(a, "--eval-episodes")) {
             if (rt_cli_parse_int("bench", a, v, &n)) return RT_EXIT_USAGE;
             if (n < 1) return rt_cli_usage_error("bench", "%s must be at least 1", a);
             *(a[2] == 'p' ? &pretrain_steps : &eval_episodes) = v, i++;
         } else return rt_cli_usage_error("bench", "unknown option '%s'", a);
+    }
+    if (base_model) {
+        char *cfg = rt_path_join(base_model, "config.json");
+        int ok = rt_path_exists(cfg);
+        free(cfg);
+        if (!ok) return rt_cli_usage_error("bench", "--base %s: not a model folder (no config.json)", base_model);
+        if (pretrain_steps) return rt_cli_usage_error("bench", "give --base or --pretrain-steps, not both");
+        char *model = path(dir, "base/model");
+        struct stat st;
+        int taken = lstat(model, &st) == 0 && !S_ISLNK(st.st_mode);
+        free(model);
+        if (taken) return rt_cli_usage_error("bench", "%s/base/model already holds a model; give --base a fresh -o folder", dir);
     }
     if (pretrain_steps) chosen.pretrain_steps = pretrain_steps;
     if (eval_episodes) chosen.eval_episodes = eval_episodes;
@@ -305,8 +338,10 @@ int rt_cmd_bench(int argc, char **argv) {
     if (!rc) rc = concat(sft_eps, (const char *const[]){hh_sft, ta_sft, NULL});
     if (!rc && !rt_path_exists(mem)) rc = run(rt_cmd_memory, "memory", "init", mem, NULL);
     if (!rc) rc = run(rt_cmd_memory, "memory", "add", mem, hh, hh_noisy, hh_unseen, ta, ta_noisy, ta_drift, ta_docs, NULL);
-    /* 2. the base model, pretrained on the plain expert episodes of the training splits */
-    if (!rc) rc = run(rt_cmd_pretrain, "pretrain", "--episodes", plain_eps, "--steps", sc->pretrain_steps, "--seq", sc->seq,
+    /* 2. the base model, pretrained on the plain expert episodes of the training splits, or the one given
+     * (linked as DIR/base/model, so every later stage reads it from the same place) */
+    if (!rc && base_model) rc = link_base(base_model, base, model);
+    else if (!rc) rc = run(rt_cmd_pretrain, "pretrain", "--episodes", plain_eps, "--steps", sc->pretrain_steps, "--seq", sc->seq,
                       "--batch", sc->batch, "--hidden", sc->hidden, "--layers", sc->layers, "--vocab", sc->vocab, "-o", base, NULL);
     /* 3. datasets: plain, RAFT (static similarity, docs, distractors), retrace (dynamic, reward, negatives);
      * the same three from the validation episodes, for the adapters' validation loss */

@@ -45,3 +45,11 @@ PY
 # The scale overrides are checked before anything runs.
 err=$("$bin" bench --eval-episodes 0 -o "$tmp/x" 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$err" | grep -q "eval-episodes must be at least 1" && [ ! -e "$tmp/x" ] || { echo "FAIL: --eval-episodes 0: rc $rc $err"; echo "0 passed, 1 failed"; exit 1; }
+# --base: the chain on a given base model (here the one just pretrained), linked, not pretrained again.
+if "$bin" bench --quick --base "$tmp/b/base/model" -o "$tmp/c" > "$tmp/log2" 2>&1 && [ -L "$tmp/c/base/model" ] &&
+   python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert "base (pretraining)" not in r["loss_logs"] and r["cells"]["e"]["unseen_api"]["episodes"] == 2' "$tmp/c/results.json" &&
+   ! grep -q '^\$ retrace pretrain' "$tmp/log2"; then :; else tail -5 "$tmp/log2"; echo "FAIL: --base"; echo "0 passed, 1 failed"; exit 1; fi
+err=$("$bin" bench --quick --base "$tmp/nowhere" -o "$tmp/d" 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$err" | grep -q "nowhere: not a model folder" || { echo "FAIL: --base nowhere: rc $rc $err"; echo "0 passed, 1 failed"; exit 1; }
+err=$("$bin" bench --quick --base "$tmp/b/base/model" -o "$tmp/b" 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$err" | grep -q "already holds a model" || { echo "FAIL: --base over a pretrained model: rc $rc $err"; echo "0 passed, 1 failed"; exit 1; }
