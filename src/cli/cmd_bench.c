@@ -102,76 +102,129 @@ static char *pathf(const char *dir, const char *fmt, const char *a, const char *
     return path(dir, name);
 }
 
-/* One evaluation cell as a child process (`retrace eval ...`, this same binary) with its output in
- * DIR/eval_<config>_<split>.log; returns its pid, or -1. */
-static pid_t start_cell(const char *dir, const scale *sc, const config *c, const split *sp, const char *threads) {
-    char *model = path(dir, "base/model"), *mem = path(dir, "mem"), *adapter = c->adapter ? path(dir, c->adapter) : NULL;
-    char *json_out = pathf(dir, "eval_%s_%s.json", c->id, sp->id), *eps_out = pathf(dir, "episodes_%s_%s.jsonl", c->id, sp->id);
-    char *log = pathf(dir, "eval_%s_%s.log", c->id, sp->id);
-    const char *args[MAX_ARGS] = {"retrace", "eval", "--model", model, "--env", sp->env, "--split", sp->split, "--episodes",
-                                  sc->eval_episodes, "--budget", sc->budget, "--json", json_out, "-o", eps_out,
-                                  "--negatives", c->negatives, "--reward-weight", c->reward_weight, "-k", "1",
-                                  "--threads", threads};
-    int n = 24;
-    args[n++] = "--max-steps", args[n++] = !strcmp(sp->env, "household") ? sc->hh_max_steps : sc->ta_max_steps;
-    if (adapter) args[n++] = "--adapter", args[n++] = adapter;
-    if (!strcmp(c->retrieval, "none")) args[n++] = "--no-retrieval";
-    else args[n++] = "--memory", args[n++] = mem, args[n++] = !strcmp(c->retrieval, "static") ? "--static" : "--dynamic";
-    args[n] = NULL;
+/* A child process of this same binary (`retrace <command> ...`) with its output in `log`. */
+typedef struct {
+    const char *args[MAX_ARGS];
+    char *log;
+    char label[96];
+    char *owned[8]; /* strings args points to, freed with the job */
+} job;
+
+static void job_free(job *j) {
+    for (int i = 0; i < 8; i++) free(j->owned[i]);
+    free(j->log);
+}
+
+static pid_t start_job(const job *j) {
     printf("$");
-    for (int i = 0; i < n; i++) printf(" %s", args[i]);
-    printf(" > %s\n", log);
+    for (int i = 0; j->args[i]; i++) printf(" %s", j->args[i]);
+    printf(" > %s\n", j->log);
     fflush(stdout);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, j->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
     pid_t pid;
-    int err = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, (char *const *)args, environ);
+    int err = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, (char *const *)j->args, environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (err) fprintf(stderr, "retrace bench: cannot start an evaluation: %s\n", strerror(err)), pid = -1;
-    free(model), free(mem), free(adapter), free(json_out), free(eps_out), free(log);
+    if (err) fprintf(stderr, "retrace bench: cannot start %s: %s\n", j->label, strerror(err)), pid = -1;
     return pid;
 }
 
-/* Runs every (configuration, split) cell, `jobs` at a time, each child on threads/jobs threads: the
- * tiny model's decoding is too small to keep two cores busy, two processes are not. */
-static int eval_all(const char *dir, const scale *sc) {
-    int jobs = rt_threads() >= 2 ? 2 : 1, running = 0, next = 0, failed = 0, total = N_CONFIGS * N_SPLITS;
-    char threads[16];
-    snprintf(threads, sizeof threads, "%d", rt_threads() / jobs > 0 ? rt_threads() / jobs : 1);
-    pid_t pids[2] = {0, 0};
-    int cell_of[2] = {0, 0};
+/* Runs the jobs, `parallel` at a time, in order; stops starting new ones after a failure. */
+static int run_jobs(job *jobs, int n, int parallel, const char *stage) {
+    pid_t *pids = rt_calloc((size_t)n, sizeof *pids);
+    int running = 0, next = 0, failed = 0;
     double t0 = rt_now();
-    printf("\nevaluating %d cells, %d at a time:\n", total, jobs);
-    while ((next < total && !failed) || running > 0) {
-        if (next < total && !failed && running < jobs) {
-            int slot = pids[0] ? 1 : 0;
-            pid_t pid = start_cell(dir, sc, &CONFIGS[next / N_SPLITS], &SPLITS[next % N_SPLITS], threads);
-            if (pid < 0) failed = 1;
-            else pids[slot] = pid, cell_of[slot] = next, running++;
+    printf("\n%s: %d jobs, %d at a time:\n", stage, n, parallel);
+    while ((next < n && !failed) || running > 0) {
+        if (next < n && !failed && running < parallel) {
+            if ((pids[next] = start_job(&jobs[next])) < 0) failed = 1;
+            else running++;
             next++;
             continue;
         }
         int status;
         pid_t done = wait(&status);
         if (done < 0) break;
-        int slot = pids[0] == done ? 0 : 1;
-        const config *c = &CONFIGS[cell_of[slot] / N_SPLITS];
-        const split *sp = &SPLITS[cell_of[slot] % N_SPLITS];
-        pids[slot] = 0, running--;
+        int k = 0;
+        while (k < next && pids[k] != done) k++;
+        if (k == next) continue; /* not one of ours */
+        running--;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            char *log = pathf(dir, "eval_%s_%s.log", c->id, sp->id);
-            fprintf(stderr, "retrace bench: evaluation of (%s) on %s failed; see %s\n", c->id, sp->id, log);
-            free(log);
+            fprintf(stderr, "retrace bench: %s failed; see %s\n", jobs[k].label, jobs[k].log);
             failed = 1;
         } else {
-            printf("  (%s) %-36s %-18s done (%.0f s)\n", c->id, c->label, sp->label, rt_now() - t0);
+            printf("  %-60s done (%.0f s)\n", jobs[k].label, rt_now() - t0);
             fflush(stdout);
         }
     }
-    printf("(eval: %.1f s)\n", rt_now() - t0);
+    printf("(%s: %.1f s)\n", stage, rt_now() - t0);
+    fflush(stdout);
+    free(pids);
     return failed ? RT_EXIT_FAIL : 0;
+}
+
+/* One evaluation cell: `retrace eval ...` with its output in DIR/eval_<config>_<split>.log. */
+static void cell_job(job *j, const char *dir, const scale *sc, const config *c, const split *sp, const char *threads) {
+    memset(j, 0, sizeof *j);
+    char *model = j->owned[0] = path(dir, "base/model"), *mem = j->owned[1] = path(dir, "mem");
+    char *adapter = j->owned[2] = c->adapter ? path(dir, c->adapter) : NULL;
+    char *json_out = j->owned[3] = pathf(dir, "eval_%s_%s.json", c->id, sp->id);
+    char *eps_out = j->owned[4] = pathf(dir, "episodes_%s_%s.jsonl", c->id, sp->id);
+    j->log = pathf(dir, "eval_%s_%s.log", c->id, sp->id);
+    snprintf(j->label, sizeof j->label, "(%s) %-36s %s", c->id, c->label, sp->label);
+    const char *args[] = {"retrace", "eval", "--model", model, "--env", sp->env, "--split", sp->split, "--episodes",
+                          sc->eval_episodes, "--budget", sc->budget, "--json", json_out, "-o", eps_out,
+                          "--negatives", c->negatives, "--reward-weight", c->reward_weight, "-k", "1",
+                          "--threads", threads};
+    int n = (int)(sizeof args / sizeof *args);
+    memcpy(j->args, args, sizeof args);
+    j->args[n++] = "--max-steps", j->args[n++] = !strcmp(sp->env, "household") ? sc->hh_max_steps : sc->ta_max_steps;
+    if (adapter) j->args[n++] = "--adapter", j->args[n++] = adapter;
+    if (!strcmp(c->retrieval, "none")) j->args[n++] = "--no-retrieval";
+    else j->args[n++] = "--memory", j->args[n++] = mem, j->args[n++] = !strcmp(c->retrieval, "static") ? "--static" : "--dynamic";
+    j->args[n] = NULL;
+}
+
+/* Runs every (configuration, split) cell, two at a time, each child on half the threads: the tiny
+ * model's decoding is too small to keep two cores busy, two processes are not. */
+static int eval_all(const char *dir, const scale *sc) {
+    int parallel = rt_threads() >= 2 ? 2 : 1, total = N_CONFIGS * N_SPLITS;
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", rt_threads() / parallel > 0 ? rt_threads() / parallel : 1);
+    job *jobs = rt_calloc((size_t)total, sizeof *jobs);
+    for (int i = 0; i < total; i++) cell_job(&jobs[i], dir, sc, &CONFIGS[i / N_SPLITS], &SPLITS[i % N_SPLITS], threads);
+    int rc = run_jobs(jobs, total, parallel, "eval");
+    for (int i = 0; i < total; i++) job_free(&jobs[i]);
+    free(jobs);
+    return rc;
+}
+
+/* The three adapters (same recipe, their own examples) trained at once, each on its share of the
+ * threads: for the tiny model three one-thread processes keep two cores busier than one two-thread
+ * training after another. Each logs to DIR/train_<config>.log. */
+static int train_all(const char *dir, const scale *sc, const char *model, const char *const sets[3][3]) {
+    static const char *const ids[3] = {"c", "d", "e"};
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", rt_threads() / 3 > 0 ? rt_threads() / 3 : 1);
+    job jobs[3];
+    for (int i = 0; i < 3; i++) {
+        job *j = &jobs[i];
+        memset(j, 0, sizeof *j);
+        char name[32];
+        snprintf(name, sizeof name, "train_%s.log", ids[i]);
+        j->log = path(dir, name);
+        snprintf(j->label, sizeof j->label, "adapter (%s)", ids[i]);
+        const char *args[] = {"retrace", "train", "--model", model, "--data", sets[i][0], "--val", sets[i][1],
+                              "--eval-every", "16", "--preset", "tiny", "--lora-r", sc->lora_r, "--lora-alpha",
+                              sc->lora_r, "--epochs", sc->epochs, "--batch", "8", "--max-len", sc->max_len,
+                              "--threads", threads, "-o", sets[i][2], NULL};
+        memcpy(j->args, args, sizeof args);
+    }
+    int rc = run_jobs(jobs, 3, 3, "train");
+    for (int i = 0; i < 3; i++) job_free(&jobs[i]);
+    return rc;
 }
 
 /* Prints the table and fills results with the schema the report reads (include/retrace/report.h,
@@ -358,10 +411,7 @@ int rt_cmd_bench(int argc, char **argv) {
     }
     /* 4. three adapters, the same recipe for each */
     const char *const train_sets[3][3] = {{plain, v_plain, out_c}, {raft_s, v_raft_s, out_d}, {raft_e, v_raft_e, out_e}};
-    for (int i = 0; i < 3 && !rc; i++)
-        rc = run(rt_cmd_train, "train", "--model", model, "--data", train_sets[i][0], "--val", train_sets[i][1], "--eval-every",
-                 "16", "--preset", "tiny", "--lora-r", sc->lora_r, "--lora-alpha", sc->lora_r, "--epochs", sc->epochs, "--batch",
-                 "8", "--max-len", sc->max_len, "-o", train_sets[i][2], NULL);
+    if (!rc) rc = train_all(dir, sc, model, train_sets);
     /* 5. evaluation: every configuration on every split */
     if (!rc) rc = eval_all(dir, sc);
     json_t *results = json_object();
