@@ -306,7 +306,8 @@ static int link_base(const char *given, const char *base_dir, const char *model)
 }
 
 static void usage(void) {
-    printf("usage: retrace bench [--quick] [--pretrain-steps N] [--eval-episodes N] [--base MODEL_DIR] [-o DIR]\n\n"
+    printf("usage: retrace bench [--quick] [--pretrain-steps N] [--eval-episodes N] [--base MODEL_DIR] [--embedder E]\n"
+           "                    [-o DIR]\n\n"
            "The whole chain on the built-in environments. Generates household episodes (expert and noisy on\n"
            "the training task types; expert on the held-out types, for the memory only) and toolapi episodes\n"
            "(expert and noisy on API v1; expert on the drifted v2, for the memory only; docs of every version),\n"
@@ -319,6 +320,7 @@ static void usage(void) {
            "  --quick              the same chain at a toy size (about a minute; the numbers mean nothing)\n"
            "  --pretrain-steps N   pretraining steps of the base model (full: 700; more steps, a stronger base)\n"
            "  --eval-episodes N    evaluation episodes per configuration and split (full: 16)\n"
+           "  --embedder E         the memory's embedder: hash (default) or a BERT/XLM-R model folder\n"
            "  --base MODEL_DIR     skip pretraining and use this base model (e.g. one from an earlier run's\n"
            "                       DIR/base/model); the plain prompt format, no chat template\n"
            "  -o DIR               output folder (bench-out)\n");
@@ -327,7 +329,7 @@ static void usage(void) {
 int rt_cmd_bench(int argc, char **argv) {
     const char *dir = "bench-out";
     scale chosen = SCALES[1];
-    const char *pretrain_steps = NULL, *eval_episodes = NULL, *base_model = NULL;
+    const char *pretrain_steps = NULL, *eval_episodes = NULL, *base_model = NULL, *embedder = "hash";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long long n;
@@ -335,6 +337,7 @@ int rt_cmd_bench(int argc, char **argv) {
         if (!strcmp(a, "--quick")) chosen = SCALES[0];
         else if (!strcmp(a, "-o") && v) dir = v, i++;
         else if (!strcmp(a, "--base") && v) base_model = v, i++;
+        else if (!strcmp(a, "--embedder") && v) embedder = v, i++;
         else if (!strcmp(a, "--pretrain-steps") || !strcmp(a, "--eval-episodes")) {
             if (rt_cli_parse_int("bench", a, v, &n)) return RT_EXIT_USAGE;
             if (n < 1) return rt_cli_usage_error("bench", "%s must be at least 1", a);
@@ -389,7 +392,7 @@ int rt_cmd_bench(int argc, char **argv) {
     if (!rc) rc = concat(val_eps, (const char *const[]){hh_val, ta_val, NULL});
     if (!rc) rc = concat(plain_eps, (const char *const[]){hh, ta, NULL});
     if (!rc) rc = concat(sft_eps, (const char *const[]){hh_sft, ta_sft, NULL});
-    if (!rc && !rt_path_exists(mem)) rc = run(rt_cmd_memory, "memory", "init", mem, NULL);
+    if (!rc && !rt_path_exists(mem)) rc = run(rt_cmd_memory, "memory", "init", mem, "--embedder", embedder, NULL);
     if (!rc) rc = run(rt_cmd_memory, "memory", "add", mem, hh, hh_noisy, hh_unseen, ta, ta_noisy, ta_drift, ta_docs, NULL);
     /* 2. the base model, pretrained on the plain expert episodes of the training splits, or the one given
      * (linked as DIR/base/model, so every later stage reads it from the same place) */

@@ -49,6 +49,11 @@ err=$("$bin" bench --eval-episodes 0 -o "$tmp/x" 2>&1); rc=$?
 if "$bin" bench --quick --base "$tmp/b/base/model" -o "$tmp/c" > "$tmp/log2" 2>&1 && [ -L "$tmp/c/base/model" ] &&
    python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert "base (pretraining)" not in r["loss_logs"] and r["cells"]["e"]["unseen_api"]["episodes"] == 2' "$tmp/c/results.json" &&
    ! grep -q '^\$ retrace pretrain' "$tmp/log2"; then :; else tail -5 "$tmp/log2"; echo "FAIL: --base"; echo "0 passed, 1 failed"; exit 1; fi
+# --embedder: the memory made with a BERT model folder (the tiny fixture), used by every retrieval.
+if "$bin" bench --quick --base "$tmp/b/base/model" --embedder "$2/bert/tiny-bert" -o "$tmp/m" > "$tmp/log3" 2>&1 &&
+   "$bin" memory stats "$tmp/m/mem" --json | grep -q '"bert-v1:' &&
+   python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert 0 <= r["cells"]["e"]["train"]["retrieval_same_type"] <= 1' "$tmp/m/results.json"; then :
+else tail -5 "$tmp/log3"; echo "FAIL: --embedder"; echo "0 passed, 1 failed"; exit 1; fi
 err=$("$bin" bench --quick --base "$tmp/nowhere" -o "$tmp/d" 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$err" | grep -q "nowhere: not a model folder" || { echo "FAIL: --base nowhere: rc $rc $err"; echo "0 passed, 1 failed"; exit 1; }
 err=$("$bin" bench --quick --base "$tmp/b/base/model" -o "$tmp/b" 2>&1); rc=$?
