@@ -18,8 +18,17 @@ void rt_retrieved_free(rt_retrieved *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* A version as the memory stores it: integers in decimal, strings as they are; 0 for anything else. */
+static int version_str(const json_t *v, char *buf, size_t cap) {
+    if (json_is_integer(v)) snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_string(v)) snprintf(buf, cap, "%s", json_string_value(v));
+    else return 0;
+    return 1;
+}
+
 /* 1 when the episode used a tool of `now` at another version than the one in force: under API drift,
- * a past success with the old signature shows the agent a call that now fails. */
+ * a past success with the old signature shows the agent a call that now fails. 1 and "1" are the same
+ * version, as in the memory. */
 static int stale(const char *episode_json, const json_t *now) {
     json_t *ep = json_loads(episode_json, 0, NULL);
     json_t *used = json_object_get(ep, "api_versions");
@@ -27,8 +36,9 @@ static int stale(const char *episode_json, const json_t *now) {
     json_t *v;
     int is_stale = 0;
     json_object_foreach(used, tool, v) {
+        char a[64], b[64];
         json_t *cur = json_object_get(now, tool);
-        if (cur && !json_equal(cur, v)) {
+        if (cur && version_str(cur, a, sizeof a) && version_str(v, b, sizeof b) && strcmp(a, b) != 0) {
             is_stale = 1;
             break;
         }
@@ -54,11 +64,8 @@ static int pins_of(const json_t *now, char ***tools, char ***versions) {
     const char *tool;
     json_t *v;
     json_object_foreach((json_t *)now, tool, v) {
-        char buf[32];
-        if (json_is_integer(v)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-        else if (json_is_string(v)) snprintf(buf, sizeof buf, "%s", json_string_value(v));
-        else continue;
-        (*tools)[i] = rt_strdup(tool), (*versions)[i] = rt_strdup(buf), i++;
+        char buf[64];
+        if (version_str(v, buf, sizeof buf)) (*tools)[i] = rt_strdup(tool), (*versions)[i] = rt_strdup(buf), i++;
     }
     return i;
 }
