@@ -179,6 +179,10 @@ void rt_memory_doc_free(rt_memory_doc *d);
 void rt_memory_docs_free(rt_memory_doc *docs, int n);
 /* Natural order: numeric runs compare as numbers ("1.10" > "1.9", "v2" > "v1"). */
 int rt_version_cmp(const char *a, const char *b);
+struct json_t;
+/* A tool version from JSON as the memory stores it: a string as it is, an integer in decimal, a real
+ * with %g (so 1 and "1" are the same version). Returns 0, leaving buf untouched, for any other value. */
+int rt_version_text(const struct json_t *v, char *buf, size_t cap);
 
 /* ---- maintenance ---- */
 typedef struct {

@@ -18,17 +18,9 @@ void rt_retrieved_free(rt_retrieved *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* A version as the memory stores it: integers in decimal, strings as they are; 0 for anything else. */
-static int version_str(const json_t *v, char *buf, size_t cap) {
-    if (json_is_integer(v)) snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
-    else if (json_is_string(v)) snprintf(buf, cap, "%s", json_string_value(v));
-    else return 0;
-    return 1;
-}
-
 /* 1 when the episode used a tool of `now` at another version than the one in force: under API drift,
- * a past success with the old signature shows the agent a call that now fails. 1 and "1" are the same
- * version, as in the memory. */
+ * a past success with the old signature shows the agent a call that now fails. Versions compare as the
+ * memory stores them (rt_version_text: 1 and "1" are the same version). */
 static int stale(const char *episode_json, const json_t *now) {
     json_t *ep = json_loads(episode_json, 0, NULL);
     json_t *used = json_object_get(ep, "api_versions");
@@ -36,9 +28,9 @@ static int stale(const char *episode_json, const json_t *now) {
     json_t *v;
     int is_stale = 0;
     json_object_foreach(used, tool, v) {
-        char a[64], b[64];
+        char a[128], b[128];
         json_t *cur = json_object_get(now, tool);
-        if (cur && version_str(cur, a, sizeof a) && version_str(v, b, sizeof b) && strcmp(a, b) != 0) {
+        if (cur && rt_version_text(cur, a, sizeof a) && rt_version_text(v, b, sizeof b) && strcmp(a, b) != 0) {
             is_stale = 1;
             break;
         }
@@ -55,8 +47,7 @@ static int excluded(const rt_retrieve_spec *spec, const rt_memory_hit *h, int is
     return 0;
 }
 
-/* The pinned tool versions of `now` as parallel arrays of strings (integers written in decimal, as the
- * memory stores them). Returns the count; free with free_pins. */
+/* The pinned tool versions of `now` as parallel arrays of strings, as the memory stores them. Returns the count; free with free_pins. */
 static int pins_of(const json_t *now, char ***tools, char ***versions) {
     int n = (int)json_object_size(now), i = 0;
     *tools = rt_calloc((size_t)n + 1, sizeof **tools);
@@ -64,8 +55,8 @@ static int pins_of(const json_t *now, char ***tools, char ***versions) {
     const char *tool;
     json_t *v;
     json_object_foreach((json_t *)now, tool, v) {
-        char buf[64];
-        if (version_str(v, buf, sizeof buf)) (*tools)[i] = rt_strdup(tool), (*versions)[i] = rt_strdup(buf), i++;
+        char buf[128];
+        if (rt_version_text(v, buf, sizeof buf)) (*tools)[i] = rt_strdup(tool), (*versions)[i] = rt_strdup(buf), i++;
     }
     return i;
 }

@@ -138,15 +138,17 @@ rt_status rt_memory_docs_at(rt_memory *m, const char *text, const rt_memory_resu
     rt_memory_doc *docs = NULL;
     while (s == RT_OK && sqlite3_step(st) == SQLITE_ROW) {
         char *tool = col_dup(st, 0);
-        char *version = hit_version(m, r, tool);
-        /* with the versions in force known, a tool that is not among them does not exist here */
-        int wanted = (version || names_word(text, tool)) && (n_pinned == 0 || pinned(tools, versions, n_pinned, tool));
+        const char *pin = pinned(tools, versions, n_pinned, tool);
+        /* with the versions in force known, a tool that is not among them does not exist here (and the
+         * hits are not asked about it) */
+        char *version = n_pinned == 0 || pin ? hit_version(m, r, tool) : NULL;
+        int wanted = (n_pinned == 0 || pin) && (version || names_word(text, tool));
         if (wanted && !have_doc(docs, n, tool)) {
             rt_memory_doc d;
             /* The version in force when the caller knows it (a pinned version without a doc gives no
              * doc: another version's signature would mislead); otherwise the current (newest) one,
              * whichever one the hit used: tools drift, and the agent acts against today's API. */
-            rt_status ds = doc_get_locked(m, tool, pinned(tools, versions, n_pinned, tool), &d);
+            rt_status ds = doc_get_locked(m, tool, pin, &d);
             if (ds == RT_OK) {
                 if (n == cap) docs = rt_realloc(docs, (size_t)(cap = cap ? 2 * cap : 8) * sizeof *docs);
                 docs[n++] = d;

@@ -23,11 +23,18 @@ static rt_status req_string(json_t *o, const char *key, const char *where, char 
 }
 
 /* Versions may be written as numbers (2) or strings ("2.1"); the store keeps their text. */
+int rt_version_text(const json_t *v, char *buf, size_t cap) {
+    if (json_is_string(v)) snprintf(buf, cap, "%s", json_string_value(v));
+    else if (json_is_integer(v)) snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v)) snprintf(buf, cap, "%g", json_real_value(v));
+    else return 0;
+    return 1;
+}
+
 static rt_status version_text(json_t *v, const char *where, const char *what, char **out) {
     char buf[64];
-    if (json_is_string(v)) *out = rt_strdup(json_string_value(v));
-    else if (json_is_integer(v)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v)), *out = rt_strdup(buf);
-    else if (json_is_real(v)) snprintf(buf, sizeof buf, "%g", json_real_value(v)), *out = rt_strdup(buf);
+    if (json_is_string(v)) *out = rt_strdup(json_string_value(v)); /* whole, however long */
+    else if (rt_version_text(v, buf, sizeof buf)) *out = rt_strdup(buf);
     else return rt_fail(RT_ERR_FORMAT, "%s: %s must be a string or a number", where, what);
     if (!**out) return rt_fail(RT_ERR_FORMAT, "%s: %s is empty", where, what);
     return RT_OK;
