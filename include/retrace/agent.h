@@ -10,6 +10,7 @@
 #ifndef RETRACE_AGENT_H
 #define RETRACE_AGENT_H
 
+#include "retrace/episode.h" /* rt_episode_render, rt_step_target */
 #include "retrace/memory.h"
 #include "retrace/tok.h"
 
@@ -53,15 +54,6 @@ typedef struct {
  * If the task and the last step alone exceed the budget the result is RT_ERR_ARG naming both sizes. */
 rt_status rt_prompt_build(const rt_tokenizer *tok, const rt_prompt_parts *p, int budget_tokens, char **out,
                           rt_prompt_stats *stats);
-
-/* An episode (JSON text in the episode format) as the prompt shows it: "task: ...\n", then
- * "obs: <meta.first_observation>\n" when the episode has one, then "think: ...\nact: ...\nobs: ...\n"
- * per step and "outcome: success (reward 1.00)\n". */
-rt_status rt_episode_render(const char *episode_json, char **out);
-
-/* The step a model is trained to write: "think: <thought>\nact: <action>\n" (no think line when the
- * thought is empty). */
-char *rt_step_target(const char *thought, const char *action);
 
 /* Reads the action from a model's output: the text after "act:" on the first line that starts with it,
  * trimmed. RT_ERR_FORMAT when there is none or it is empty (an invalid action for the agent loop). */

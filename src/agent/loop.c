@@ -76,11 +76,6 @@ static rt_status break_loop(const rt_agent *a, const char *prompt, const rt_memo
     return RT_OK;
 }
 
-static json_t *step_json(const char *thought, const char *action, const char *obs) {
-    return json_pack("{s:s, s:s, s:s}", "thought", thought ? thought : "", "action", action ? action : "",
-                     "observation", obs ? obs : "");
-}
-
 static json_t *hits_json(const rt_memory_hit *const *hits, int n) {
     json_t *arr = json_array();
     for (int i = 0; i < n; i++)
@@ -147,7 +142,7 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
             obs = "invalid output: no 'act:' line.";
             /* The raw output is kept in the log, but the working memory shows only that it was invalid:
              * echoing a derailed output back into the prompt derails the next step too. */
-            json_t *step = step_json(NULL, NULL, obs);
+            json_t *step = rt_episode_step_new(NULL, NULL, obs);
             json_object_set_new(step, "output", json_string(gen));
             json_array_append_new(steps, step);
         } else if (s == RT_OK) {
@@ -156,7 +151,7 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
             obs = s == RT_OK ? res.observation : "";
             if (s == RT_OK) {
                 done = res.done, success = res.success;
-                json_array_append_new(steps, step_json(thought, action, obs));
+                json_array_append_new(steps, rt_episode_step_new(thought, action, obs));
             }
         }
         if (s == RT_OK) {
@@ -187,17 +182,10 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
         free(task), free(obs0);
         return s;
     }
-    json_t *ep = json_object(), *meta = json_object(), *versions = json_object();
+    json_t *meta = json_object(), *versions = json_object();
     rt_env_describe(env, meta, versions);
-    json_object_set_new(ep, "id", json_string(id));
-    json_object_set_new(ep, "env", json_string(rt_env_name(env)));
-    json_object_set_new(ep, "task", json_string(task));
-    json_object_set_new(ep, "task_type", json_string(start.task_type ? start.task_type : ""));
-    json_object_set_new(ep, "split", json_string(rt_env_split(env)));
-    json_object_set_new(ep, "api_versions", versions);
-    json_object_set_new(ep, "steps", steps);
-    json_object_set_new(ep, "outcome", json_string(success ? "success" : "failure"));
-    json_object_set_new(ep, "reward", json_real(success ? 1.0 : rt_env_score(env)));
+    rt_episode_head head = {.id = id, .env = rt_env_name(env), .task = task, .task_type = start.task_type,
+                            .split = rt_env_split(env), .success = success, .score = rt_env_score(env)};
     json_object_set_new(meta, "seed", json_integer((json_int_t)seed));
     json_object_set_new(meta, "policy", json_string("agent"));
     json_object_set_new(meta, "end_reason", json_string(end_reason));
@@ -205,8 +193,7 @@ rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const ch
     json_object_set_new(meta, "invalid_actions", json_integer(st->invalid_actions));
     json_object_set_new(meta, "resampled_steps", json_integer(st->resampled));
     json_object_set_new(meta, "retrieval", json_string(a->memory ? (a->params.dynamic ? "dynamic" : "static") : "none"));
-    json_object_set_new(ep, "meta", meta);
+    *episode = rt_episode_new(&head, versions, steps, meta);
     free(task), free(obs0);
-    *episode = ep;
     return RT_OK;
 }

@@ -1,72 +1,10 @@
 /* prompt.c: the agent's prompt: sections in a fixed order, fitted to a token budget by a fixed policy. */
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "retrace/agent.h"
-
-/* One line per field; newlines inside a field are folded to spaces so a step stays one line each. */
-static void add_field(rt_strbuf *s, const char *label, const char *text) {
-    if (!text || !*text) return;
-    rt_strbuf_add(s, label);
-    size_t start = s->len;
-    rt_strbuf_add(s, text);
-    for (size_t i = start; i < s->len; i++)
-        if (s->buf[i] == '\n' || s->buf[i] == '\r') s->buf[i] = ' ';
-    rt_strbuf_add(s, "\n");
-}
-
-static void add_step(rt_strbuf *s, const char *thought, const char *action, const char *observation) {
-    add_field(s, "think: ", thought);
-    add_field(s, "act: ", action);
-    add_field(s, "obs: ", observation);
-}
-
-/* Renders an episode; without thoughts, each step shows only its action and observation. */
-static rt_status render_episode(const char *episode_json, int thoughts, char **out) {
-    *out = NULL;
-    json_error_t err;
-    json_t *e = json_loads(episode_json, 0, &err);
-    if (!e || !json_is_object(e)) {
-        json_decref(e);
-        return rt_fail(RT_ERR_FORMAT, "episode: invalid JSON: %s", e ? "not an object" : err.text);
-    }
-    const char *task = json_string_value(json_object_get(e, "task"));
-    json_t *steps = json_object_get(e, "steps");
-    if (!task || !json_is_array(steps)) {
-        json_decref(e);
-        return rt_fail(RT_ERR_FORMAT, "episode: needs a string 'task' and an array 'steps'");
-    }
-    rt_strbuf s = {0};
-    rt_strbuf_add(&s, "");
-    add_field(&s, "task: ", task);
-    /* The room as the agent first saw it: a retrieved episode is only useful next to what it was about. */
-    add_field(&s, "obs: ", json_string_value(json_object_get(json_object_get(e, "meta"), "first_observation")));
-    for (size_t i = 0; i < json_array_size(steps); i++) {
-        json_t *st = json_array_get(steps, i);
-        add_step(&s, thoughts ? json_string_value(json_object_get(st, "thought")) : NULL,
-                 json_string_value(json_object_get(st, "action")),
-                 json_string_value(json_object_get(st, "observation")));
-    }
-    const char *outcome = json_string_value(json_object_get(e, "outcome"));
-    json_t *reward = json_object_get(e, "reward");
-    if (outcome) rt_strbuf_addf(&s, "outcome: %s (reward %.2f)\n", outcome, json_is_number(reward) ? json_number_value(reward) : 0.0);
-    json_decref(e);
-    *out = s.buf;
-    return RT_OK;
-}
-
-rt_status rt_episode_render(const char *episode_json, char **out) { return render_episode(episode_json, 1, out); }
-
-char *rt_step_target(const char *thought, const char *action) {
-    rt_strbuf s = {0};
-    rt_strbuf_add(&s, "");
-    add_field(&s, "think: ", thought);
-    add_field(&s, "act: ", action ? action : "");
-    if (!action || !*action) rt_strbuf_add(&s, "act:\n");
-    return s.buf;
-}
+#include "retrace/episode.h"
 
 /* Which parts are in: counts of the leading (most relevant) items kept, and the first history step kept. */
 typedef struct {
@@ -92,11 +30,11 @@ static char *assemble(const rt_prompt_parts *p, char *const *rendered_s, char *c
         rt_strbuf_add(&s, "\n");
     }
     rt_strbuf_add(&s, "## your task\n");
-    add_field(&s, "task: ", p->task);
-    add_field(&s, "obs: ", p->first_observation);
+    rt_episode_add_field(&s, "task: ", p->task);
+    rt_episode_add_field(&s, "obs: ", p->first_observation);
     if (k->history_from > 0) rt_strbuf_addf(&s, "(%d earlier steps not shown)\n", k->history_from);
     for (int i = k->history_from; i < p->n_history; i++)
-        add_step(&s, i < k->thoughts_from ? NULL : p->history[i].thought, p->history[i].action, p->history[i].observation);
+        rt_episode_add_step(&s, i < k->thoughts_from ? NULL : p->history[i].thought, p->history[i].action, p->history[i].observation);
     return s.buf;
 }
 
@@ -128,8 +66,8 @@ rt_status rt_prompt_build(const rt_tokenizer *tok, const rt_prompt_parts *p, int
     int ns = 2 * p->n_successes, nf = 2 * p->n_failures;
     char **rs = rt_calloc((size_t)ns + 1, sizeof *rs), **rf = rt_calloc((size_t)nf + 1, sizeof *rf);
     rt_status s = RT_OK;
-    for (int i = 0; i < ns && s == RT_OK; i++) s = render_episode(p->successes[i / 2], !(i & 1), &rs[i]);
-    for (int i = 0; i < nf && s == RT_OK; i++) s = render_episode(p->failures[i / 2], !(i & 1), &rf[i]);
+    for (int i = 0; i < ns && s == RT_OK; i++) s = rt_episode_render_text(p->successes[i / 2], !(i & 1), &rs[i]);
+    for (int i = 0; i < nf && s == RT_OK; i++) s = rt_episode_render_text(p->failures[i / 2], !(i & 1), &rf[i]);
     selection k = {0, p->n_successes, p->n_failures, p->n_docs, 0, 0};
     char *text = NULL;
     while (s == RT_OK) {

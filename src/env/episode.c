@@ -1,15 +1,14 @@
 /* episode.c: the policies (expert, noisy expert, random) and the loop that runs one episode and writes
  * it in the episode format (docs/environments.md). */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "env/env_internal.h"
+#include "retrace/episode.h"
 
 static const uint64_t POLICY_SALT = 0x706f6c6963790000ull; /* "policy" */
 #define WANDER_START_MAX_STEPS 2
 #define SLIP_SHARE 0.25 /* slips per step, as a share of the noise rate */
-#define REWARD_SCALE 10000.0
 
 rt_policy rt_policy_default(void) {
     rt_policy p = {RT_POLICY_EXPERT, 0.3};
@@ -43,9 +42,7 @@ uint64_t rt_env_episode_seed(uint64_t run_seed, uint64_t index) {
     return splitmix(splitmix(run_seed) ^ index) >> 11;
 }
 
-char *rt_env_dump_line(const json_t *obj) {
-    return json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6));
-}
+char *rt_env_dump_line(const json_t *obj) { return rt_episode_line(obj); }
 
 static const char *const FLAW_NAMES[] = {"none", "wrong_object", "skip_step", "stale_call", "wander"};
 
@@ -75,11 +72,7 @@ static int random_action(rt_env *env, rt_rng *rng, rt_env_advice *adv, const cha
 }
 
 static json_t *step_json(const rt_env_advice *adv, const char *obs) {
-    json_t *s = json_object();
-    json_object_set_new(s, "thought", json_string(adv->thought));
-    json_object_set_new(s, "action", json_string(adv->action));
-    json_object_set_new(s, "observation", json_string(obs ? obs : ""));
-    return s;
+    return rt_episode_step_new(adv->thought, adv->action, obs);
 }
 
 typedef struct {
@@ -139,7 +132,7 @@ static rt_status run_steps(rt_env *env, const rt_policy *pol, rt_rng *rng, json_
 rt_status rt_env_run_episode(rt_env *env, const rt_policy *pol, uint64_t seed, const char *id, json_t **episode) {
     *episode = NULL;
     if (pol->noise < 0 || pol->noise > 1) return rt_fail(RT_ERR_ARG, "noise must be in [0, 1], got %g", pol->noise);
-    json_t *ep = json_object(), *steps = json_array(), *meta = json_object(), *versions = json_object();
+    json_t *steps = json_array(), *meta = json_object(), *versions = json_object();
     run_state st = {"success", NULL, RT_FLAW_NONE, 0};
     rt_env_start start = {"", "", ""};
     rt_rng rng;
@@ -157,25 +150,15 @@ rt_status rt_env_run_episode(rt_env *env, const rt_policy *pol, uint64_t seed, c
     if (ok) {
         rt_status s = run_steps(env, pol, &rng, steps, &st);
         if (s != RT_OK) {
-            json_decref(ep), json_decref(steps), json_decref(meta), json_decref(versions);
+            json_decref(steps), json_decref(meta), json_decref(versions);
             free(first_obs);
             return s;
         }
         rt_env_describe(env, meta, versions);
     }
     int success = ok && strcmp(st.end_reason, "success") == 0;
-    double score = ok ? rt_env_score(env) : 0.0;
-    if (!success && score >= 1.0) score = 0.0; /* a world's score is never full credit without success */
-    score = round(score * REWARD_SCALE) / REWARD_SCALE;
-    json_object_set_new(ep, "id", json_string(id));
-    json_object_set_new(ep, "env", json_string(rt_env_name(env)));
-    json_object_set_new(ep, "task", json_string(start.task ? start.task : ""));
-    json_object_set_new(ep, "task_type", json_string(start.task_type ? start.task_type : ""));
-    json_object_set_new(ep, "split", json_string(rt_env_split(env)));
-    json_object_set_new(ep, "api_versions", versions);
-    json_object_set_new(ep, "steps", steps);
-    json_object_set_new(ep, "outcome", json_string(success ? "success" : "failure"));
-    json_object_set_new(ep, "reward", json_real(success ? 1.0 : score));
+    rt_episode_head head = {.id = id, .env = rt_env_name(env), .task = start.task, .task_type = start.task_type,
+                            .split = rt_env_split(env), .success = success, .score = ok ? rt_env_score(env) : 0.0};
     json_object_set_new(meta, "seed", json_integer((json_int_t)seed));
     json_object_set_new(meta, "policy", json_string(rt_policy_name(pol->kind)));
     json_object_set_new(meta, "end_reason", json_string(st.end_reason));
@@ -190,7 +173,6 @@ rt_status rt_env_run_episode(rt_env *env, const rt_policy *pol, uint64_t seed, c
         json_object_set_new(meta, "error", json_string(st.error));
         free(st.error);
     }
-    json_object_set_new(ep, "meta", meta);
-    *episode = ep;
+    *episode = rt_episode_new(&head, versions, steps, meta);
     return RT_OK;
 }
