@@ -69,7 +69,7 @@ static long long parse_ll(const char *opt, const char *v) {
 }
 
 static void parse(int argc, char **argv, options *o) {
-    *o = (options){.episodes = 5, .max_new = rt_agent_params_default().max_new_tokens, .max_steps = 10,
+    *o = (options){.episodes = 5, .max_new = rt_agent_params_default().decoding.max_new_tokens, .max_steps = 10,
                    .budget = rt_agent_params_default().budget_tokens, .sizes = {2000, 20000}, .n_sizes = 2};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -186,8 +186,8 @@ static totals run_setup(rt_model *m, const rt_tokenizer *tok, rt_memory *mem, in
     rt_env *env;
     check(rt_env_open("household", &cfg, &env), "household");
     rt_agent_params ap = rt_agent_params_default();
-    ap.dynamic = dynamic, ap.max_new_tokens = (int)o->max_new, ap.budget_tokens = (int)o->budget;
-    ap.seed = EVAL_SEED;
+    ap.retrieval.dynamic = dynamic, ap.decoding.max_new_tokens = (int)o->max_new, ap.budget_tokens = (int)o->budget;
+    ap.decoding.seed = EVAL_SEED;
     rt_agent agent = {m, tok, mem, ap};
     totals t = {0};
     for (long long i = -1; i < o->episodes; i++) {
@@ -253,11 +253,11 @@ static double time_search(rt_memory *mem, char **keys, int n, const rt_memory_qu
 static void retrieval_breakdown(rt_memory *mem, long long size, char **keys, int n) {
     rt_agent_params ap = rt_agent_params_default();
     rt_memory_query q = rt_memory_query_default();
-    q.k = ap.k;
+    q.k = ap.retrieval.k;
     double graph = time_search(mem, keys, n, &q, 0);
-    q.weight = ap.reward_weight, q.env = "household", q.outcome = "success";
+    q.weight = ap.retrieval.reward_weight, q.env = "household", q.outcome = "success";
     double filtered = time_search(mem, keys, n, &q, 0);
-    q.negatives = ap.negatives;
+    q.negatives = ap.retrieval.negatives;
     double negatives = time_search(mem, keys, n, &q, 0);
     double all = time_search(mem, keys, n, &q, 1);
     printf("%-26lld %10.3f %14.3f %14.3f %12.3f\n", size, graph, filtered, negatives, all);
@@ -313,8 +313,8 @@ int main(int argc, char **argv) {
     printf("setup: %s model (%.2fM parameters, vocabulary %d) in %.2f s\n", o.model ? o.model : "random",
            (double)rt_model_param_count(m) / 1e6, rt_tokenizer_vocab_size(tok), rt_now() - t0);
     printf("agent: budget %lld tokens, up to %lld new tokens per step, %lld steps per episode, k %d, negatives %d, "
-           "docs on, %d threads\n\n", o.budget, o.max_new, o.max_steps, rt_agent_params_default().k,
-           rt_agent_params_default().negatives, rt_threads());
+           "docs on, %d threads\n\n", o.budget, o.max_new, o.max_steps, rt_agent_params_default().retrieval.k,
+           rt_agent_params_default().retrieval.negatives, rt_threads());
 
     printf("%-26s %8s %6s %7s %8s %8s %10s %9s %7s %10s\n", "retrieval", "episodes", "steps", "ep/s", "ms/step",
            "cpu ms", "retr ms", "dec ms", "other", "retr share");

@@ -10,13 +10,16 @@
 #include "retrace/model.h"
 #include "retrace/train.h"
 #include "retrace/sft.h"
+#include "retrace/episode.h"
 #include "retrace/agent.h"
+#include "retrace/agent_context.h"
 #include "retrace/agent_loop.h"
 #include "retrace/tok.h"
 #include "retrace/env.h"
 #include "retrace/hnsw.h"
 #include "retrace/memory.h"
 #include "retrace/bert.h"
+#include "retrace/dataset.h"
 #include "retrace/report.h"
 
 #endif

@@ -73,7 +73,7 @@ static json_t *run(rt_memory *mem, int dynamic, rt_agent_stats *st) {
     rt_env *env;
     assert_int_equal(rt_env_open("household", &ec, &env), RT_OK);
     rt_agent a = {model, tok, mem, rt_agent_params_default()};
-    a.params.dynamic = dynamic, a.params.budget_tokens = 600, a.params.max_new_tokens = 12;
+    a.params.retrieval.dynamic = dynamic, a.params.budget_tokens = 600, a.params.decoding.max_new_tokens = 12;
     json_t *ep;
     rt_status s = rt_agent_run_episode(&a, env, 7, "agent-1", &ep, st);
     if (s != RT_OK) fail_msg("%s", rt_errmsg());

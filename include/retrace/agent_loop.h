@@ -4,6 +4,7 @@
 #define RETRACE_AGENT_LOOP_H
 
 #include "retrace/agent.h"
+#include "retrace/agent_context.h"
 #include "retrace/env.h"
 #include "retrace/model.h"
 
@@ -11,25 +12,30 @@
 extern "C" {
 #endif
 
+/* How the decoder writes one step. */
 typedef struct {
-    int budget_tokens;    /* prompt budget in tokens (the rt_prompt_build policy cuts to it) */
     int max_new_tokens;   /* per step */
     float temperature;    /* 0 = greedy */
     float top_p;
     uint64_t seed;
-    int k;                /* successful episodes retrieved */
-    int negatives;        /* failed episodes mined (most similar failures) */
-    double reward_weight; /* 0 = pure similarity (see docs/memory.md) */
-    int dynamic;          /* 1: retrieve before every step with the task and the last key_steps steps */
-    int key_steps;
-    int docs;             /* include the docs of tools named in the task or the hits */
     int chat;             /* wrap the prompt in the tokenizer's chat template (instruct models) */
-    int resample;         /* loop breaking: an action equal to one of the last two is decoded again with
-                             sampling (resample_temperature, seeded) up to this many times; 0 = off */
+} rt_decoding_params;
+
+rt_decoding_params rt_decoding_params_default(void);
+
+/* Loop breaking: an action equal to one of the last two is decoded again with sampling. */
+typedef struct {
+    int resample;               /* up to this many times (seeded by episode, step and attempt); 0 = off */
     float resample_temperature;
-    int any_version;      /* 1: retrieve experience of any tool version; 0 (default): leave out episodes that
-                             used a tool at another version than the one in force, and show the docs of the
-                             versions in force */
+} rt_loop_breaking_params;
+
+rt_loop_breaking_params rt_loop_breaking_params_default(void);
+
+typedef struct {
+    int budget_tokens;                 /* prompt budget in tokens (the rt_prompt_build policy cuts to it) */
+    rt_retrieval_params retrieval;     /* what the context step retrieves (agent_context.h) */
+    rt_decoding_params decoding;
+    rt_loop_breaking_params loop_breaking;
 } rt_agent_params;
 
 rt_agent_params rt_agent_params_default(void);
@@ -60,6 +66,21 @@ typedef struct {
 rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const char *id, struct json_t **episode,
                                rt_agent_stats *stats);
 
+/* The same episode one step at a time (rt_agent_run_episode is begin, step until done, finish), for
+ * callers that interleave episodes or decode elsewhere: rt_agent_episode_prompt gives the next step's
+ * prompt (NULL once the episode is over, e.g. when the prompt no longer fits the budget) and
+ * rt_agent_episode_act takes the model's output for it; rt_agent_episode_step does both with the agent's
+ * model and its loop breaking. rt_agent_episode_finish returns the episode and frees the state. */
+typedef struct rt_agent_episode rt_agent_episode;
+
+rt_status rt_agent_episode_begin(rt_agent *a, rt_env *env, uint64_t seed, const char *id, rt_agent_episode **out);
+int rt_agent_episode_done(const rt_agent_episode *e);
+rt_status rt_agent_episode_prompt(rt_agent_episode *e, const char **prompt);
+rt_status rt_agent_episode_act(rt_agent_episode *e, const char *generated);
+rt_status rt_agent_episode_step(rt_agent_episode *e);
+rt_status rt_agent_episode_finish(rt_agent_episode *e, struct json_t **episode, rt_agent_stats *stats);
+void rt_agent_episode_free(rt_agent_episode *e);
+
 /* Aggregate results of an evaluation run. */
 typedef struct {
     int episodes, successes;
@@ -70,7 +91,31 @@ typedef struct {
     double retrieval_s, decode_s;         /* totals */
     double same_type_rate;                /* steps whose top retrieved episode has the task's own type, of the
                                              steps with one; -1 without retrieval */
+    /* the sums the rates come from */
+    double steps, invalid_actions, reward, retrieved_steps, same_type_steps;
 } rt_eval_summary;
+
+/* Adds one episode (its JSON and the loop's stats) to the sums; rt_eval_summary_finish computes the
+ * rates and the interval from them. */
+void rt_eval_summary_add(rt_eval_summary *s, const struct json_t *episode, const rt_agent_stats *st);
+void rt_eval_summary_finish(rt_eval_summary *s);
+
+typedef struct {
+    int episodes;      /* 20 */
+    uint64_t seed;     /* the run seed: episode i runs from rt_env_episode_seed(seed, i) (default 1000003, far
+                          from gen's default, so evaluation episodes are not the ones gen collected) */
+    const char *split; /* in the episode ids: "eval-<split>-s<seed>-<i, 6 digits>" (default "train") */
+} rt_eval_params;
+
+rt_eval_params rt_eval_params_default(void);
+
+/* Called after each episode with the episode and the summary so far (not finished); a non-OK status
+ * stops the run with it. */
+typedef rt_status (*rt_eval_episode_fn)(void *ctx, const struct json_t *episode, const rt_eval_summary *so_far);
+
+/* Runs the agent on p->episodes episodes of env and fills the finished summary. */
+rt_status rt_eval_run(rt_agent *a, rt_env *env, const rt_eval_params *p, rt_eval_episode_fn on_episode, void *ctx,
+                      rt_eval_summary *summary);
 
 /* The Wilson score interval of k successes in n trials at z (1.96 for 95%). n = 0 gives [0, 1]. */
 void rt_wilson_interval(int k, int n, double z, double *low, double *high);

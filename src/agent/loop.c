@@ -1,5 +1,7 @@
-/* loop.c: the agent's episode loop: retrieve (once or every step), build the prompt, decode one step,
- * parse the action, act, and log the episode in the episode format so it can go back into memory. */
+/* loop.c: the agent's episode loop, one step at a time: the context step (retrieve, build the prompt),
+ * decode one step, parse the action, act, and log the episode in the episode format so it can go back
+ * into memory. A caller that decodes elsewhere (a batch of episodes) takes the prompt and gives the
+ * output back (rt_agent_episode_prompt / _act). */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,29 +11,36 @@
 /* Stop decoding at the end of the step the model writes. */
 static const char *const STEP_STOPS[] = {"\nobs:", "\n\n", "\ntask:", "\noutcome:", NULL};
 
+rt_decoding_params rt_decoding_params_default(void) {
+    return (rt_decoding_params){.max_new_tokens = 96, .temperature = 0.0f, .top_p = 1.0f};
+}
+
+rt_loop_breaking_params rt_loop_breaking_params_default(void) {
+    return (rt_loop_breaking_params){.resample = 3, .resample_temperature = 0.8f};
+}
+
 rt_agent_params rt_agent_params_default(void) {
-    rt_agent_params p = {.budget_tokens = 1024, .max_new_tokens = 96, .temperature = 0.0f, .top_p = 1.0f,
-                         .k = 2, .negatives = 1, .reward_weight = 0.5, .dynamic = 1, .key_steps = 3, .docs = 1,
-                         .resample = 3, .resample_temperature = 0.8f};
-    return p;
+    return (rt_agent_params){.budget_tokens = 1024, .retrieval = rt_retrieval_params_default(),
+                             .decoding = rt_decoding_params_default(),
+                             .loop_breaking = rt_loop_breaking_params_default()};
 }
 
 /* Decodes one step for the prompt at the given temperature and seed; *out is the generated text. */
 static rt_status decode_step(const rt_agent *a, const char *prompt, float temperature, uint64_t seed, char **out) {
     char *chat = NULL;
-    if (a->params.chat) {
+    if (a->params.decoding.chat) {
         rt_chat_message msg = {"user", prompt, NULL};
         RT_TRY(rt_chat_render(a->tok, &msg, 1, 1, &chat));
     }
     const char *text = chat ? chat : prompt;
     rt_tok_ids ids = {0};
     rt_status s = rt_tokenizer_encode(a->tok, text, strlen(text), chat ? 0 : RT_TOK_ADD_SPECIAL, &ids);
-    int32_t *gen = rt_malloc(sizeof(int32_t) * (size_t)a->params.max_new_tokens);
+    int32_t *gen = rt_malloc(sizeof(int32_t) * (size_t)a->params.decoding.max_new_tokens);
     int n = 0;
     if (s == RT_OK) {
         rt_gen_params gp = rt_gen_params_default();
-        gp.max_new_tokens = a->params.max_new_tokens, gp.temperature = temperature;
-        gp.top_p = a->params.top_p, gp.seed = seed, gp.eos_token_id = rt_tokenizer_eos_id(a->tok);
+        gp.max_new_tokens = a->params.decoding.max_new_tokens, gp.temperature = temperature;
+        gp.top_p = a->params.decoding.top_p, gp.seed = seed, gp.eos_token_id = rt_tokenizer_eos_id(a->tok);
         gp.vocab_limit = rt_tokenizer_vocab_size(a->tok);
         gp.stop_strings = STEP_STOPS, gp.decode = rt_tokenizer_gen_decode, gp.decode_ctx = (void *)a->tok;
         s = rt_generate(a->model, ids.ids, (int)ids.n, &gp, gen, &n);
@@ -56,16 +65,16 @@ static int repeats_recent(const char *gen, const rt_memory_step *hist, int n) {
 
 /* Loop breaking: small greedy models repeat an action that changed nothing forever. When the decoded
  * action equals one of the last two, the step is decoded again with sampling (seeded by the episode,
- * the step and the attempt, so runs stay reproducible) until it differs, up to params.resample times;
+ * the step and the attempt, so runs stay reproducible) until it differs, up to params.loop_breaking.resample times;
  * if every attempt repeats, the first output stands. */
 static rt_status break_loop(const rt_agent *a, const char *prompt, const rt_memory_step *hist, int n, uint64_t seed,
                             char **gen, rt_agent_stats *st) {
-    if (a->params.resample <= 0 || !repeats_recent(*gen, hist, n)) return RT_OK;
+    if (a->params.loop_breaking.resample <= 0 || !repeats_recent(*gen, hist, n)) return RT_OK;
     st->resampled++;
-    for (int i = 0; i < a->params.resample; i++) {
+    for (int i = 0; i < a->params.loop_breaking.resample; i++) {
         char *alt = NULL;
         uint64_t sd = seed * 0x9E3779B97F4A7C15ull + (uint64_t)n * 1000003u + (uint64_t)i + 1;
-        RT_TRY(decode_step(a, prompt, a->params.resample_temperature, sd, &alt));
+        RT_TRY(decode_step(a, prompt, a->params.loop_breaking.resample_temperature, sd, &alt));
         if (!repeats_recent(alt, hist, n)) {
             free(*gen);
             *gen = alt;
@@ -90,110 +99,158 @@ static json_t *retrieved_json(const rt_retrieved *r) {
                      hits_json(r->fail_hit, r->n_fail));
 }
 
+struct rt_agent_episode {
+    rt_agent *a;
+    rt_env *env;
+    uint64_t seed;
+    char *id, *task, *task_type, *obs0;
+    json_t *now_versions; /* the tool versions in force in this episode, for version-aware retrieval */
+    json_t *steps;
+    rt_memory_step *hist; /* points into the steps' JSON strings, which live as long as the episode */
+    int max_steps, success, done, overflow;
+    rt_agent_context ctx;
+    rt_agent_stats st;
+};
+
+rt_status rt_agent_episode_begin(rt_agent *a, rt_env *env, uint64_t seed, const char *id, rt_agent_episode **out) {
+    *out = NULL;
+    rt_env_start start;
+    RT_TRY(rt_env_reset(env, seed, &start));
+    rt_agent_episode *e = rt_calloc(1, sizeof *e);
+    e->a = a, e->env = env, e->seed = seed, e->id = rt_strdup(id);
+    e->task = rt_strdup(start.task ? start.task : ""), e->obs0 = rt_strdup(start.observation ? start.observation : "");
+    e->task_type = start.task_type ? rt_strdup(start.task_type) : NULL;
+    json_t *now_meta = json_object();
+    e->now_versions = json_object();
+    rt_env_describe(env, now_meta, e->now_versions);
+    json_decref(now_meta);
+    e->steps = json_array();
+    e->max_steps = rt_env_max_steps(env);
+    e->hist = rt_calloc((size_t)e->max_steps + 1, sizeof *e->hist);
+    *out = e;
+    return RT_OK;
+}
+
+int rt_agent_episode_done(const rt_agent_episode *e) { return e->done || e->overflow || e->st.steps >= e->max_steps; }
+
+rt_status rt_agent_episode_prompt(rt_agent_episode *e, const char **prompt) {
+    *prompt = NULL;
+    if (rt_agent_episode_done(e)) return RT_OK;
+    const rt_agent *a = e->a;
+    rt_context_config cfg = {.memory = a->memory, .tok = a->tok, .retrieval = a->params.retrieval,
+                             .budget_tokens = a->params.budget_tokens};
+    rt_retrieve_spec spec = {.env = rt_env_name(e->env), .task = e->task, .history = e->hist, .n_history = e->st.steps,
+                             .api_versions = a->params.retrieval.any_version ? NULL : e->now_versions};
+    rt_status s = rt_agent_context_build(&cfg, &spec, e->obs0, &e->ctx);
+    e->st.retrieval_s += e->ctx.retrieval_s;
+    e->st.retrievals += e->ctx.retrieved_now;
+    if (s == RT_ERR_ARG) { /* the task and the last step alone overflow the budget: the episode ends, a failure */
+        e->overflow = 1;
+        return RT_OK;
+    }
+    RT_TRY(s);
+    e->st.prompt_cuts += rt_prompt_stats_cuts(&e->ctx.stats);
+    *prompt = e->ctx.prompt;
+    return RT_OK;
+}
+
+/* Records the step in the episode and the working memory. */
+static void add_step(rt_agent_episode *e, json_t *step) {
+    json_array_append_new(e->steps, step);
+    if (e->a->memory) {
+        const rt_retrieved *r = &e->ctx.retrieved;
+        json_object_set_new(step, "retrieved", retrieved_json(r));
+        if (r->n_succ > 0) {
+            e->st.retrieved_steps++;
+            const char *tt = r->succ_hit[0]->task_type;
+            e->st.same_type_steps += e->task_type && tt && !strcmp(tt, e->task_type);
+        }
+    }
+    rt_memory_step *h = &e->hist[e->st.steps++];
+    h->thought = json_string_value(json_object_get(step, "thought"));
+    h->action = json_string_value(json_object_get(step, "action"));
+    h->observation = json_string_value(json_object_get(step, "observation"));
+}
+
+rt_status rt_agent_episode_act(rt_agent_episode *e, const char *generated) {
+    char *action = NULL, *thought = NULL;
+    rt_status s = RT_OK;
+    if (rt_action_parse(generated, &action, &thought) != RT_OK) {
+        /* An unparseable output is an invalid action: it uses a step and changes nothing. The raw output
+         * is kept in the log, but the working memory shows only that it was invalid: echoing a derailed
+         * output back into the prompt derails the next step too. */
+        e->st.invalid_actions++;
+        json_t *step = rt_episode_step_new(NULL, NULL, "invalid output: no 'act:' line.");
+        json_object_set_new(step, "output", json_string(generated));
+        add_step(e, step);
+    } else {
+        rt_env_result res;
+        if ((s = rt_env_step(e->env, action, &res)) == RT_OK) {
+            e->done = res.done, e->success = res.success;
+            add_step(e, rt_episode_step_new(thought, action, res.observation));
+        }
+    }
+    free(action), free(thought);
+    return s;
+}
+
+rt_status rt_agent_episode_step(rt_agent_episode *e) {
+    const char *prompt;
+    RT_TRY(rt_agent_episode_prompt(e, &prompt));
+    if (!prompt) return RT_OK;
+    const rt_agent *a = e->a;
+    char *gen = NULL;
+    double t0 = rt_now();
+    rt_status s = decode_step(a, prompt, a->params.decoding.temperature, a->params.decoding.seed, &gen);
+    if (s == RT_OK) s = break_loop(a, prompt, e->hist, e->st.steps, e->seed, &gen, &e->st);
+    e->st.decode_s += rt_now() - t0;
+    if (s == RT_OK) s = rt_agent_episode_act(e, gen);
+    free(gen);
+    return s;
+}
+
+void rt_agent_episode_free(rt_agent_episode *e) {
+    if (!e) return;
+    rt_agent_context_free(&e->ctx);
+    json_decref(e->now_versions), json_decref(e->steps);
+    free(e->hist), free(e->id), free(e->task), free(e->task_type), free(e->obs0);
+    free(e);
+}
+
+rt_status rt_agent_episode_finish(rt_agent_episode *e, json_t **episode, rt_agent_stats *stats) {
+    const rt_agent *a = e->a;
+    const char *end_reason = e->overflow ? "context_overflow"
+                             : e->done   ? (e->success ? "success" : "env_done")
+                                         : "budget_exhausted";
+    json_t *meta = json_object(), *versions = json_object();
+    rt_env_describe(e->env, meta, versions);
+    rt_episode_head head = {.id = e->id, .env = rt_env_name(e->env), .task = e->task, .task_type = e->task_type,
+                            .split = rt_env_split(e->env), .success = e->success, .score = rt_env_score(e->env)};
+    json_object_set_new(meta, "seed", json_integer((json_int_t)e->seed));
+    json_object_set_new(meta, "policy", json_string("agent"));
+    json_object_set_new(meta, "end_reason", json_string(end_reason));
+    json_object_set_new(meta, "first_observation", json_string(e->obs0));
+    json_object_set_new(meta, "invalid_actions", json_integer(e->st.invalid_actions));
+    json_object_set_new(meta, "resampled_steps", json_integer(e->st.resampled));
+    json_object_set_new(meta, "retrieval",
+                        json_string(a->memory ? (a->params.retrieval.dynamic ? "dynamic" : "static") : "none"));
+    *episode = rt_episode_new(&head, versions, json_incref(e->steps), meta);
+    *stats = e->st;
+    rt_agent_episode_free(e);
+    return RT_OK;
+}
+
 rt_status rt_agent_run_episode(rt_agent *a, rt_env *env, uint64_t seed, const char *id, json_t **episode,
                                rt_agent_stats *st) {
     *episode = NULL;
     memset(st, 0, sizeof *st);
-    rt_env_start start;
-    RT_TRY(rt_env_reset(env, seed, &start));
-    char *task = rt_strdup(start.task ? start.task : ""), *obs0 = rt_strdup(start.observation ? start.observation : "");
-    /* the tool versions in force in this episode, for version-aware retrieval */
-    json_t *now_meta = json_object(), *now_versions = json_object();
-    rt_env_describe(env, now_meta, now_versions);
-    json_decref(now_meta);
-    json_t *steps = json_array();
-    int max_steps = rt_env_max_steps(env);
-    rt_memory_step *hist = rt_calloc((size_t)max_steps + 1, sizeof *hist);
-    rt_retrieved r = {0};
+    rt_agent_episode *e;
+    RT_TRY(rt_agent_episode_begin(a, env, seed, id, &e));
     rt_status s = RT_OK;
-    int success = 0, done = 0, overflow = 0;
-    const char *end_reason = "budget_exhausted";
-    while (s == RT_OK && !done && st->steps < max_steps) {
-        if (a->memory && (st->steps == 0 || a->params.dynamic)) {
-            double t0 = rt_now();
-            rt_retrieve_spec rs = {rt_env_name(env), task, hist, st->steps, NULL, NULL, NULL,
-                                   a->params.any_version ? NULL : now_versions};
-            s = rt_retrieve(a->memory, &a->params, &rs, &r);
-            st->retrieval_s += rt_now() - t0;
-            st->retrievals++;
-            if (s != RT_OK) break;
-        }
-        rt_prompt_parts parts = {task, r.succ, r.n_succ, r.fail, r.n_fail, r.doc_text, r.n_docs, hist, st->steps, obs0};
-        char *prompt = NULL, *gen = NULL, *action = NULL, *thought = NULL;
-        rt_prompt_stats ps;
-        s = rt_prompt_build(a->tok, &parts, a->params.budget_tokens, &prompt, &ps);
-        if (s == RT_ERR_ARG) {
-            /* The task and the last step alone overflow the budget: the episode ends here, a failure. */
-            s = RT_OK;
-            overflow = 1;
-            break;
-        }
-        if (s == RT_OK) {
-            st->prompt_cuts += ps.dropped_failures + ps.dropped_successes + ps.dropped_docs + ps.dropped_thoughts + ps.dropped_history;
-            double t0 = rt_now();
-            s = decode_step(a, prompt, a->params.temperature, a->params.seed, &gen);
-            if (s == RT_OK) s = break_loop(a, prompt, hist, st->steps, seed, &gen, st);
-            st->decode_s += rt_now() - t0;
-        }
-        const char *obs;
-        if (s == RT_OK && rt_action_parse(gen, &action, &thought) != RT_OK) {
-            /* An unparseable output is an invalid action: it uses a step and changes nothing. */
-            st->invalid_actions++;
-            obs = "invalid output: no 'act:' line.";
-            /* The raw output is kept in the log, but the working memory shows only that it was invalid:
-             * echoing a derailed output back into the prompt derails the next step too. */
-            json_t *step = rt_episode_step_new(NULL, NULL, obs);
-            json_object_set_new(step, "output", json_string(gen));
-            json_array_append_new(steps, step);
-        } else if (s == RT_OK) {
-            rt_env_result res;
-            s = rt_env_step(env, action, &res);
-            obs = s == RT_OK ? res.observation : "";
-            if (s == RT_OK) {
-                done = res.done, success = res.success;
-                json_array_append_new(steps, rt_episode_step_new(thought, action, obs));
-            }
-        }
-        if (s == RT_OK) {
-            json_t *last = json_array_get(steps, json_array_size(steps) - 1);
-            if (a->memory) {
-                json_object_set_new(last, "retrieved", retrieved_json(&r));
-                if (r.n_succ > 0) {
-                    st->retrieved_steps++;
-                    const char *tt = r.succ_hit[0]->task_type;
-                    st->same_type_steps += start.task_type && tt && !strcmp(tt, start.task_type);
-                }
-            }
-            /* The history points into the episode's JSON strings, which live as long as the episode. */
-            hist[st->steps].thought = json_string_value(json_object_get(last, "thought"));
-            hist[st->steps].action = json_string_value(json_object_get(last, "action"));
-            hist[st->steps].observation = json_string_value(json_object_get(last, "observation"));
-            st->steps++;
-        }
-        free(prompt), free(gen), free(action), free(thought);
-    }
-    if (done) end_reason = success ? "success" : "env_done";
-    if (overflow) end_reason = "context_overflow";
-    rt_retrieved_free(&r);
-    json_decref(now_versions);
-    free(hist);
+    while (s == RT_OK && !rt_agent_episode_done(e)) s = rt_agent_episode_step(e);
     if (s != RT_OK) {
-        json_decref(steps);
-        free(task), free(obs0);
+        rt_agent_episode_free(e);
         return s;
     }
-    json_t *meta = json_object(), *versions = json_object();
-    rt_env_describe(env, meta, versions);
-    rt_episode_head head = {.id = id, .env = rt_env_name(env), .task = task, .task_type = start.task_type,
-                            .split = rt_env_split(env), .success = success, .score = rt_env_score(env)};
-    json_object_set_new(meta, "seed", json_integer((json_int_t)seed));
-    json_object_set_new(meta, "policy", json_string("agent"));
-    json_object_set_new(meta, "end_reason", json_string(end_reason));
-    json_object_set_new(meta, "first_observation", json_string(obs0));
-    json_object_set_new(meta, "invalid_actions", json_integer(st->invalid_actions));
-    json_object_set_new(meta, "resampled_steps", json_integer(st->resampled));
-    json_object_set_new(meta, "retrieval", json_string(a->memory ? (a->params.dynamic ? "dynamic" : "static") : "none"));
-    *episode = rt_episode_new(&head, versions, steps, meta);
-    free(task), free(obs0);
-    return RT_OK;
+    return rt_agent_episode_finish(e, episode, st);
 }

@@ -67,7 +67,7 @@ static void free_pins(char **tools, char **versions, int n) {
 }
 
 /* Keeps the first k successes and `negatives` failures of r->res that the spec does not exclude. */
-static void select_hits(const rt_agent_params *p, const rt_retrieve_spec *spec, rt_retrieved *r) {
+static void select_hits(const rt_retrieval_params *p, const rt_retrieve_spec *spec, rt_retrieved *r) {
     free(r->succ), free(r->fail), free(r->succ_hit), free(r->fail_hit);
     r->n_succ = r->n_fail = 0;
     r->succ = rt_calloc((size_t)r->res.n_hits + 1, sizeof *r->succ);
@@ -81,7 +81,7 @@ static void select_hits(const rt_agent_params *p, const rt_retrieve_spec *spec, 
             r->fail_hit[r->n_fail] = &r->res.negatives[i], r->fail[r->n_fail++] = r->res.negatives[i].json;
 }
 
-rt_status rt_retrieve(rt_memory *mem, const rt_agent_params *p, const rt_retrieve_spec *spec, rt_retrieved *r) {
+rt_status rt_retrieve(rt_memory *mem, const rt_retrieval_params *p, const rt_retrieve_spec *spec, rt_retrieved *r) {
     rt_retrieved_free(r);
     int filtering = spec->exclude_id || spec->exclude_task || spec->avoid_task_type || json_object_size(spec->api_versions) > 0;
     char *key = rt_memory_state_text(spec->task, spec->history, spec->n_history, p->dynamic ? p->key_steps : 0);

@@ -9,10 +9,6 @@
 
 const char rt_cmd_eval_summary[] = "run the agent on an environment split and report success rates";
 
-/* Evaluation seeds come from a run seed far from gen's default (1), so evaluation episodes are not the
- * ones a default `retrace gen` run collected. */
-#define EVAL_DEFAULT_SEED 1000003
-
 typedef struct {
     const char *model, *adapter, *tokenizer, *memory, *env, *split, *held_out, *out, *json_out;
     long long episodes, seed, threads, max_steps;
@@ -40,23 +36,24 @@ static void usage(void) {
            "                        step again with sampling, up to 3 times; see docs/agent.md)\n"
            "  -o FILE               write the episodes (JSON lines, the episode format)\n"
            "  --json FILE           write the summary as JSON\n",
-           EVAL_DEFAULT_SEED);
+           (int)rt_eval_params_default().seed);
 }
 
 static int parse(int argc, char **argv, options *o) {
-    *o = (options){.episodes = 20, .seed = EVAL_DEFAULT_SEED, .ap = rt_agent_params_default()};
+    *o = (options){.episodes = rt_eval_params_default().episodes, .seed = (long long)rt_eval_params_default().seed,
+                   .ap = rt_agent_params_default()};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long long n;
         double x;
         if (rt_cli_is_help(a)) return usage(), -1;
-        if (!strcmp(a, "--static")) { o->ap.dynamic = 0; continue; }
-        if (!strcmp(a, "--dynamic")) { o->ap.dynamic = 1; continue; }
-        if (!strcmp(a, "--no-docs")) { o->ap.docs = 0; continue; }
+        if (!strcmp(a, "--static")) { o->ap.retrieval.dynamic = 0; continue; }
+        if (!strcmp(a, "--dynamic")) { o->ap.retrieval.dynamic = 1; continue; }
+        if (!strcmp(a, "--no-docs")) { o->ap.retrieval.docs = 0; continue; }
         if (!strcmp(a, "--no-retrieval")) { o->no_retrieval = 1; continue; }
-        if (!strcmp(a, "--chat")) { o->ap.chat = 1; continue; }
-        if (!strcmp(a, "--no-resample")) { o->ap.resample = 0; continue; }
-        if (!strcmp(a, "--any-version")) { o->ap.any_version = 1; continue; }
+        if (!strcmp(a, "--chat")) { o->ap.decoding.chat = 1; continue; }
+        if (!strcmp(a, "--no-resample")) { o->ap.loop_breaking.resample = 0; continue; }
+        if (!strcmp(a, "--any-version")) { o->ap.retrieval.any_version = 1; continue; }
         if (!v) return rt_cli_usage_error("eval", "'%s' needs a value (see --help)", a);
         i++;
         const char **str = !strcmp(a, "--model") ? &o->model : !strcmp(a, "--adapter") ? &o->adapter
@@ -75,37 +72,56 @@ static int parse(int argc, char **argv, options *o) {
         if (!strcmp(a, "-k") || !strcmp(a, "--negatives") || !strcmp(a, "--budget") || !strcmp(a, "--max-new")) {
             if (rt_cli_parse_int("eval", a, v, &n)) return RT_EXIT_USAGE;
             if (n < 0 || n > 1000000) return rt_cli_usage_error("eval", "%s out of range", a);
-            int *t = !strcmp(a, "-k") ? &o->ap.k : !strcmp(a, "--negatives") ? &o->ap.negatives
-                   : !strcmp(a, "--budget") ? &o->ap.budget_tokens : &o->ap.max_new_tokens;
+            int *t = !strcmp(a, "-k") ? &o->ap.retrieval.k : !strcmp(a, "--negatives") ? &o->ap.retrieval.negatives
+                   : !strcmp(a, "--budget") ? &o->ap.budget_tokens : &o->ap.decoding.max_new_tokens;
             *t = (int)n;
             continue;
         }
         if (!strcmp(a, "--reward-weight") || !strcmp(a, "--temperature")) {
             if (rt_cli_parse_float("eval", a, v, &x)) return RT_EXIT_USAGE;
             if (x < 0 || (!strcmp(a, "--reward-weight") && x > 1)) return rt_cli_usage_error("eval", "%s out of range", a);
-            if (!strcmp(a, "--reward-weight")) o->ap.reward_weight = x;
-            else o->ap.temperature = (float)x;
+            if (!strcmp(a, "--reward-weight")) o->ap.retrieval.reward_weight = x;
+            else o->ap.decoding.temperature = (float)x;
             continue;
         }
         return rt_cli_usage_error("eval", "unknown option '%s'", a);
     }
     if (!o->model || !o->env) return rt_cli_usage_error("eval", "--model and --env are required");
-    if (o->episodes < 1 || o->ap.max_new_tokens < 1 || o->ap.budget_tokens < 16)
+    if (o->episodes < 1 || o->ap.decoding.max_new_tokens < 1 || o->ap.budget_tokens < 16)
         return rt_cli_usage_error("eval", "--episodes and --max-new must be positive, --budget at least 16");
-    o->ap.seed = (uint64_t)o->seed;
+    o->ap.decoding.seed = (uint64_t)o->seed;
     return 0;
 }
 
 static json_t *summary_json(const options *o, const rt_eval_summary *s) {
     json_t *j = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "env", o->env,
                      "split", o->split ? o->split : "train", "adapter", o->adapter, "memory", o->no_retrieval ? NULL : o->memory,
-                     "retrieval", (o->memory && !o->no_retrieval) ? (o->ap.dynamic ? "dynamic" : "static") : "none",
+                     "retrieval", (o->memory && !o->no_retrieval) ? (o->ap.retrieval.dynamic ? "dynamic" : "static") : "none",
                      "episodes", s->episodes, "successes", s->successes, "success_rate", s->success_rate, "ci_low",
                      s->ci_low, "ci_high", s->ci_high, "mean_steps", s->mean_steps, "invalid_rate", s->invalid_rate,
                      "mean_reward", s->mean_reward, "retrieval_s", s->retrieval_s, "decode_s", s->decode_s);
     /* null without retrieval: "never the same type" and "no retrieval" must not read alike */
     json_object_set_new(j, "retrieval_same_type", s->same_type_rate < 0 ? json_null() : json_real(s->same_type_rate));
     return j;
+}
+
+/* Each episode as it ends: its line in -o FILE, and the progress line. */
+typedef struct {
+    FILE *out;
+    rt_progress prog;
+} episode_sink;
+
+static rt_status write_episode(void *ctx, const json_t *ep, const rt_eval_summary *so_far) {
+    episode_sink *k = ctx;
+    if (k->out) {
+        char *line = rt_episode_line(ep);
+        fprintf(k->out, "%s\n", line);
+        free(line);
+    }
+    char extra[64];
+    snprintf(extra, sizeof extra, "success %d/%d", so_far->successes, so_far->episodes);
+    rt_progress_update(&k->prog, so_far->episodes, extra);
+    return RT_OK;
 }
 
 int rt_cmd_eval(int argc, char **argv) {
@@ -130,50 +146,22 @@ int rt_cmd_eval(int argc, char **argv) {
     if (s == RT_OK) s = rt_env_open(o.env, &ec, &env);
     if (s == RT_OK && o.out && !(out = fopen(o.out, "w"))) s = rt_fail(RT_ERR_IO, "%s: cannot write", o.out);
     rt_eval_summary sum = {0};
-    double steps = 0, invalid = 0, reward = 0, retrieved_steps = 0, same_type = 0;
     rt_agent agent = {m, tok, mem, o.ap};
-    rt_progress prog;
-    rt_progress_begin(&prog, "eval", o.episodes);
-    for (long long i = 0; s == RT_OK && i < o.episodes; i++) {
-        char id[96];
-        snprintf(id, sizeof id, "eval-%s-s%lld-%06lld", o.split ? o.split : "train", o.seed, i);
-        json_t *ep;
-        rt_agent_stats st;
-        s = rt_agent_run_episode(&agent, env, rt_env_episode_seed((uint64_t)o.seed, (uint64_t)i), id, &ep, &st);
-        if (s != RT_OK) break;
-        sum.episodes++;
-        sum.successes += !strcmp(json_string_value(json_object_get(ep, "outcome")), "success");
-        reward += json_number_value(json_object_get(ep, "reward"));
-        steps += st.steps, invalid += st.invalid_actions;
-        retrieved_steps += st.retrieved_steps, same_type += st.same_type_steps;
-        sum.retrieval_s += st.retrieval_s, sum.decode_s += st.decode_s;
-        if (out) {
-            char *line = rt_env_dump_line(ep);
-            fprintf(out, "%s\n", line);
-            free(line);
-        }
-        json_decref(ep);
-        char extra[64];
-        snprintf(extra, sizeof extra, "success %d/%d", sum.successes, sum.episodes);
-        rt_progress_update(&prog, i + 1, extra);
-    }
-    rt_progress_end(&prog);
+    rt_eval_params ep = {.episodes = (int)o.episodes, .seed = (uint64_t)o.seed, .split = o.split ? o.split : "train"};
+    episode_sink sink = {.out = out};
+    rt_progress_begin(&sink.prog, "eval", o.episodes);
+    if (s == RT_OK) s = rt_eval_run(&agent, env, &ep, write_episode, &sink, &sum);
+    rt_progress_end(&sink.prog);
     if (out && fclose(out) != 0 && s == RT_OK) s = rt_fail(RT_ERR_IO, "%s: write failed", o.out);
     if (s == RT_OK) {
-        sum.success_rate = (double)sum.successes / sum.episodes;
-        rt_wilson_interval(sum.successes, sum.episodes, 1.96, &sum.ci_low, &sum.ci_high);
-        sum.mean_steps = steps / sum.episodes;
-        sum.invalid_rate = steps > 0 ? invalid / steps : 0;
-        sum.mean_reward = reward / sum.episodes;
-        sum.same_type_rate = retrieved_steps > 0 ? same_type / retrieved_steps : -1;
         printf("env %s, split %s, retrieval %s: success %d/%d = %.1f%% [95%% CI %.1f-%.1f], mean steps %.1f, invalid "
                "actions %.1f%%, mean reward %.3f\n",
-               o.env, o.split ? o.split : "train", mem ? (o.ap.dynamic ? "dynamic" : "static") : "none", sum.successes,
+               o.env, o.split ? o.split : "train", mem ? (o.ap.retrieval.dynamic ? "dynamic" : "static") : "none", sum.successes,
                sum.episodes, 100 * sum.success_rate, 100 * sum.ci_low, 100 * sum.ci_high, sum.mean_steps,
                100 * sum.invalid_rate, sum.mean_reward);
         if (sum.same_type_rate >= 0)
             printf("retrieval: the most relevant successful episode had the task's own type in %.1f%% of %.0f steps\n",
-                   100 * sum.same_type_rate, retrieved_steps);
+                   100 * sum.same_type_rate, sum.retrieved_steps);
         printf("time: retrieval %.2f s, decoding %.2f s (retrieval %.1f%% of the two)\n", sum.retrieval_s, sum.decode_s,
                100 * sum.retrieval_s / (sum.retrieval_s + sum.decode_s + 1e-12));
         if (o.json_out) {

@@ -1,7 +1,8 @@
 /* cmd_pretrain.c: `retrace pretrain` trains a small Llama-style model from scratch (every parameter) on
  * a text: it trains a byte-level BPE tokenizer on the text (or takes one), tokenizes the text into one
- * stream, trains on random windows of it with checkpoints and resume, and saves a complete Hugging Face
- * folder (config, weights, tokenizer) that `retrace train`, `retrace generate` and transformers load. */
+ * stream, trains on random windows of it (the corpus and windows are src/dataset/corpus.c) with
+ * checkpoints and resume, and saves a complete Hugging Face folder (config, weights, tokenizer) that
+ * `retrace train`, `retrace generate` and transformers load. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,33 +12,6 @@ const char rt_cmd_pretrain_summary[] = "train a small model and its BPE tokenize
 
 #define BUILTIN_CORPUS_BYTES (400 * 1024)
 #define SAMPLE_TOKENS 160
-
-/* The token stream, and for episodes the token offset of each episode's start. */
-typedef struct {
-    const int32_t *ids;
-    size_t n;
-    const size_t *starts; /* NULL for --text: windows start anywhere */
-    size_t n_starts;      /* starts usable for a full window (start + T < n) */
-} token_stream;
-
-/* Random windows of T tokens. For episodes each window starts where an episode starts: a window that
- * began mid-episode would train the late steps without the task line that says what they are for (most
- * household episodes are longer than 512 tokens), teaching the model to act without looking at its goal,
- * and the agent's prompts always start with the task. A window runs on into the next episode. */
-static rt_status next_window(void *ctx, rt_rng *rng, int64_t index, int32_t *ids, int32_t *targets, int B, int T,
-                             int *T_used) {
-    (void)index;
-    const token_stream *d = ctx;
-    *T_used = T;
-    for (int b = 0; b < B; b++) {
-        size_t start = d->starts ? d->starts[rt_rng_below(rng, d->n_starts)] : (size_t)rt_rng_below(rng, d->n - (size_t)T);
-        for (int t = 0; t < T; t++) {
-            ids[b * T + t] = d->ids[start + t];
-            targets[b * T + t] = d->ids[start + t + 1];
-        }
-    }
-    return RT_OK;
-}
 
 static void usage(void) {
     printf("usage: retrace pretrain [options] -o DIR\n\n"
@@ -137,63 +111,6 @@ static void print_sample(rt_model *m, const rt_tokenizer *tok, const char *promp
     rt_tok_ids_free(&ids);
 }
 
-/* The episodes of a JSON-lines file as one text, each as rt_episode_render shows it, blank-line separated
- * (doc lines are skipped). */
-static rt_status render_episodes(const char *path, char **text, size_t *len, size_t **offsets, size_t *n_eps) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return rt_fail(RT_ERR_IO, "%s: cannot open", path);
-    char *line = NULL, *buf = NULL;
-    size_t cap = 0, used = 0, lineno = 0, bufcap = 0, n_off = 0, off_cap = 0;
-    size_t *off = NULL;
-    rt_status s = RT_OK;
-    while (s == RT_OK && getline(&line, &cap, fp) >= 0) {
-        lineno++;
-        if (strspn(line, " \t\r\n") == strlen(line) || (strstr(line, "\"tool\"") && !strstr(line, "\"steps\""))) continue;
-        char *r;
-        if ((s = rt_episode_render(line, &r)) != RT_OK) {
-            rt_fail_context(s, "%s:%zu", path, lineno);
-            break;
-        }
-        size_t n = strlen(r);
-        if (n_off == off_cap) off = rt_realloc(off, (off_cap = off_cap ? 2 * off_cap : 1024) * sizeof *off);
-        off[n_off++] = used;
-        if (used + n + 2 > bufcap) buf = rt_realloc(buf, bufcap = 2 * (used + n + 2));
-        memcpy(buf + used, r, n);
-        used += n;
-        buf[used++] = '\n';
-        buf[used] = '\0';
-        free(r);
-    }
-    free(line);
-    fclose(fp);
-    if (s == RT_OK && used == 0) s = rt_fail(RT_ERR_FORMAT, "%s: no episodes", path);
-    if (s != RT_OK) {
-        free(buf), free(off);
-        return s;
-    }
-    *text = buf, *len = used, *offsets = off, *n_eps = n_off;
-    return RT_OK;
-}
-
-/* Tokenizes the episodes one by one (so each starts on a token boundary) into one stream, and keeps the
- * token offset of every episode start that leaves room for a full window of `seq` + 1 tokens. */
-static rt_status tokenize_episodes(const rt_tokenizer *tok, const char *text, size_t len, const size_t *offsets,
-                                   size_t n_eps, long long seq, rt_tok_ids *stream, size_t **starts, size_t *n_starts) {
-    size_t *st = rt_malloc((n_eps ? n_eps : 1) * sizeof *st), n = 0;
-    for (size_t i = 0; i < n_eps; i++) {
-        size_t end = i + 1 < n_eps ? offsets[i + 1] : len;
-        st[i] = stream->n;
-        rt_status s = rt_tokenizer_encode(tok, text + offsets[i], end - offsets[i], 0, stream);
-        if (s != RT_OK) {
-            free(st);
-            return s;
-        }
-    }
-    while (n < n_eps && st[n] + (size_t)seq < stream->n) n++;
-    *starts = st, *n_starts = n;
-    return RT_OK;
-}
-
 /* Copies tokenizer.json and tokenizer_config.json (when present) from one folder to another. */
 static rt_status copy_tokenizer(const char *from, const char *to) {
     static const char *const files[] = {"tokenizer.json", "tokenizer_config.json"};
@@ -245,25 +162,24 @@ int rt_cmd_pretrain(int argc, char **argv) {
     size_t len = 0;
     rt_tokenizer *tok = NULL;
     rt_model *m = NULL;
-    rt_tok_ids stream = {0};
-    size_t *offsets = NULL, n_eps = 0, *starts = NULL, n_starts = 0;
+    rt_windows data = {0};
+    size_t *offsets = NULL, n_eps = 0;
     rt_status s = rt_mkdir_p(model_dir);
     const char *text_file = o.text_path ? o.text_path : corpus_path;
     if (s == RT_OK && o.text_path) s = rt_file_read(o.text_path, &text, &len);
-    if (s == RT_OK && o.episodes_path) s = render_episodes(o.episodes_path, &text, &len, &offsets, &n_eps);
+    if (s == RT_OK && o.episodes_path) s = rt_corpus_render_episodes(o.episodes_path, &text, &len, &offsets, &n_eps);
     if (s == RT_OK && !o.text_path && !o.episodes_path) {
         text = rt_builtin_corpus(1, BUILTIN_CORPUS_BYTES);
         len = strlen(text);
     }
     if (s == RT_OK && !o.text_path) s = rt_file_write_atomic(corpus_path, text, len);
     if (s == RT_OK) s = get_tokenizer(&o, text_file, model_dir, &tok);
-    if (s == RT_OK && offsets) s = tokenize_episodes(tok, text, len, offsets, n_eps, o.seq, &stream, &starts, &n_starts);
-    else if (s == RT_OK) s = rt_tokenizer_encode(tok, text, len, 0, &stream);
-    if (s == RT_OK && offsets && n_starts == 0)
+    if (s == RT_OK) s = rt_windows_init(&data, tok, text, len, offsets, n_eps, (int)o.seq);
+    if (s == RT_OK && offsets && data.n_starts == 0)
         s = rt_fail(RT_ERR_ARG, "%s: %zu tokens in %zu episodes is shorter than one sequence of %lld", o.episodes_path,
-                    stream.n, n_eps, o.seq + 1);
-    if (s == RT_OK && stream.n < (size_t)o.seq + 2)
-        s = rt_fail(RT_ERR_ARG, "%s: %zu tokens is shorter than one sequence of %lld", text_file, stream.n, o.seq + 1);
+                    data.stream.n, n_eps, o.seq + 1);
+    if (s == RT_OK && data.stream.n < (size_t)o.seq + 2)
+        s = rt_fail(RT_ERR_ARG, "%s: %zu tokens is shorter than one sequence of %lld", text_file, data.stream.n, o.seq + 1);
     rt_model_config cfg = {.arch = RT_ARCH_LLAMA, .hidden_size = (int)o.hidden, .intermediate_size = (int)o.intermediate,
                            .n_layers = (int)o.layers, .n_heads = (int)o.heads, .n_kv_heads = (int)o.kv_heads,
                            .head_dim = (int)(o.hidden / o.heads), .max_position_embeddings = (int)(o.seq > 512 ? o.seq : 512),
@@ -283,15 +199,14 @@ int rt_cmd_pretrain(int argc, char **argv) {
     tp.seed = (uint64_t)o.seed, tp.log_every = (int)(o.steps >= 10 ? o.steps / 10 : 1);
     tp.ckpt_every = (int)o.ckpt_every, tp.ckpt_path = ckpt, tp.loss_log_path = log_path;
     tp.resume_path = o.resume ? ckpt : NULL;
-    token_stream data = {stream.ids, stream.n, starts, n_starts};
     rt_train_result res;
     if (s == RT_OK) {
         rt_info("pretraining a %.2fM-parameter model on %zu tokens (%zu bytes, vocabulary %d): %lld steps of %lld x %lld "
                 "tokens, %d threads",
-                (double)rt_model_param_count(m) / 1e6, stream.n, len, cfg.vocab_size, o.steps, o.batch, o.seq, rt_threads());
-        if (starts)
-            rt_info("windows start at episode starts (%zu of %zu episodes leave room for a full window)", n_starts, n_eps);
-        s = rt_train_run(m, &tp, next_window, &data, &res);
+                (double)rt_model_param_count(m) / 1e6, data.stream.n, len, cfg.vocab_size, o.steps, o.batch, o.seq, rt_threads());
+        if (data.starts)
+            rt_info("windows start at episode starts (%zu of %zu episodes leave room for a full window)", data.n_starts, n_eps);
+        s = rt_train_run(m, &tp, rt_windows_next, &data, &res);
     }
     if (s == RT_OK) s = rt_model_save(m, model_dir);
     if (s == RT_OK) {
@@ -301,9 +216,9 @@ int rt_cmd_pretrain(int argc, char **argv) {
         m->training = 0;
         print_sample(m, tok, o.sample, (int)o.seq);
     }
-    rt_tok_ids_free(&stream);
+    rt_windows_free(&data);
     rt_tokenizer_free(tok);
     rt_model_free(m);
-    free(model_dir), free(ckpt), free(log_path), free(corpus_path), free(text), free(offsets), free(starts);
+    free(model_dir), free(ckpt), free(log_path), free(corpus_path), free(text), free(offsets);
     return s == RT_OK ? RT_EXIT_OK : rt_cli_fail("pretrain");
 }
