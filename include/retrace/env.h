@@ -112,6 +112,13 @@ const char *rt_policy_name(rt_policy_kind kind);
 rt_status rt_env_run_episode(rt_env *env, const rt_policy *policy, uint64_t seed, const char *id,
                              struct json_t **episode);
 
+/* Runs episodes 0..n-1 of a run seeded run_seed (episode i from rt_env_episode_seed(run_seed, i), id
+ * "<env>-<split>-s<run_seed>-<i, 6 digits>"), calling on_episode after each; a non-OK status from it or
+ * from an episode stops the run with that status. */
+typedef rt_status (*rt_env_episode_fn)(void *ctx, const struct json_t *episode, long long index);
+rt_status rt_env_run_episodes(rt_env *env, const rt_policy *policy, uint64_t run_seed, long long n,
+                              rt_env_episode_fn on_episode, void *ctx);
+
 /* The seed of episode `index` of a run seeded with `run_seed` (stable across versions and machines). */
 uint64_t rt_env_episode_seed(uint64_t run_seed, uint64_t index);
 

@@ -52,6 +52,9 @@ typedef struct {
  * strings where present; api_versions an object of string or number versions) and takes a reference to
  * it. Errors are RT_ERR_FORMAT naming `where` and the key. */
 rt_status rt_episode_from_json(struct json_t *o, const char *where, rt_episode *e);
+/* The lenient reader of what steps-readers (the dataset builder) need: string id and task, the steps as
+ * above; the other fields where present (unchecked). */
+rt_status rt_episode_steps_from_json(struct json_t *o, const char *where, rt_episode *e);
 void rt_episode_free(rt_episode *e);
 
 /* 1 when the object's "outcome" is "success" (no other check: readers that skip failures ask this

@@ -9,7 +9,6 @@
 #define RETRACE_MODEL_H
 
 #include "retrace/base.h"
-#include "retrace/optim.h"
 #include "retrace/tensor.h"
 
 #ifdef __cplusplus

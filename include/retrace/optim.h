@@ -13,18 +13,11 @@
 #define RETRACE_OPTIM_H
 
 #include "retrace/base.h"
+#include "retrace/tensor.h" /* rt_param */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct {
-    const char *name; /* stable across runs: checkpoints match tensors by name */
-    float *data;
-    float *grad;
-    size_t numel;
-    int decay; /* 1 when weight decay applies (matrices), 0 for norms and biases */
-} rt_param;
 
 typedef struct {
     float lr;

@@ -13,6 +13,16 @@
 extern "C" {
 #endif
 
+/* A trainable tensor as the optimizer and the checkpoints see it: a flat float buffer and its gradient,
+ * whatever model it comes from (LoRA adapters, a whole tiny model). */
+typedef struct {
+    const char *name; /* stable across runs: checkpoints match tensors by name */
+    float *data;
+    float *grad;
+    size_t numel;
+    int decay; /* 1 when weight decay applies (matrices), 0 for norms and biases */
+} rt_param;
+
 /* ---- matmul: the linear layer y = x W^T + b ---- */
 
 /* out (N,OC) = inp (N,C) @ weight(OC,C)^T + bias(OC) (bias may be NULL). If accumulate, out += instead. */

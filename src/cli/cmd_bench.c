@@ -30,17 +30,29 @@ typedef struct {
      * (memory only), toolapi expert/noisy on v1, toolapi expert on v2 (memory only), and how many of the
      * expert episodes of each world the SFT examples come from */
     const char *hh_train, *hh_noisy, *hh_unseen, *ta_train, *ta_noisy, *ta_drift, *hh_sft, *ta_sft, *hh_val, *ta_val;
-    const char *pretrain_steps, *seq, *batch, *hidden, *layers, *vocab;
-    const char *budget, *max_len, *epochs, *lora_r, *eval_episodes, *hh_max_steps, *ta_max_steps;
+    const char *pretrain_steps, *seq, *batch, *hidden, *layers, *vocab; /* the base model and its pretraining */
+    const char *budget;   /* prompt tokens, for the datasets and the evaluation alike */
+    const char *max_len, *epochs, *lora_r; /* adapter training: example length, epochs, LoRA rank */
+    const char *eval_episodes, *hh_max_steps, *ta_max_steps; /* per cell, and each world's step budget */
 } scale;
 
 /* quick checks the plumbing in about a minute (a test runs it); full is the comparison itself, sized
  * for about 15 minutes on 2 cores. The full base model is pretrained on windows of 1024 tokens, as long as
- * the evaluation prompts' budget: rotary positions past the training length were never seen. */
+ * the evaluation prompts' budget: rotary positions past the training length were never seen. Values are
+ * strings because each goes on a command line as it is. */
 static const scale SCALES[] = {
-    {"quick", "24", "8", "8", "16", "4", "4", "6", "6", "2", "2", "30", "256", "8", "48", "2", "512", "640", "768", "0.3", "8", "2", "8", "4"},
-    {"full", "1500", "150", "100", "800", "100", "100", "40", "60", "4", "6", "700", "1024", "4", "128", "4", "2048", "1024", "1152", "1",
-     "32", "16", "20", "13"},
+    {.name = "quick",
+     .hh_train = "24", .hh_noisy = "8", .hh_unseen = "8", .ta_train = "16", .ta_noisy = "4", .ta_drift = "4",
+     .hh_sft = "6", .ta_sft = "6", .hh_val = "2", .ta_val = "2",
+     .pretrain_steps = "30", .seq = "256", .batch = "8", .hidden = "48", .layers = "2", .vocab = "512",
+     .budget = "640", .max_len = "768", .epochs = "0.3", .lora_r = "8",
+     .eval_episodes = "2", .hh_max_steps = "8", .ta_max_steps = "4"},
+    {.name = "full",
+     .hh_train = "1500", .hh_noisy = "150", .hh_unseen = "100", .ta_train = "800", .ta_noisy = "100",
+     .ta_drift = "100", .hh_sft = "40", .ta_sft = "60", .hh_val = "4", .ta_val = "6",
+     .pretrain_steps = "700", .seq = "1024", .batch = "4", .hidden = "128", .layers = "4", .vocab = "2048",
+     .budget = "1024", .max_len = "1152", .epochs = "1", .lora_r = "32",
+     .eval_episodes = "16", .hh_max_steps = "20", .ta_max_steps = "13"},
 };
 
 /* Runs one command with a NULL-terminated argument list, echoing it. */
@@ -216,6 +228,10 @@ static int train_all(const char *dir, const scale *sc, const char *model, const 
         snprintf(name, sizeof name, "train_%s.log", ids[i]);
         j->log = path(dir, name);
         snprintf(j->label, sizeof j->label, "adapter (%s)", ids[i]);
+        /* --lora-alpha is the rank: under rsLoRA (train's default) the update is scaled by alpha/sqrt(r),
+         * so alpha = r gives sqrt(r) (2.8 at quick's r 8, 5.7 at full's r 32; the tiny preset's r 16,
+         * alpha 32 would give 8). Tying alpha to r keeps that scale growing only as sqrt(r) when the rank
+         * changes. No sweep chose it: it is the setting every bench result in docs/BENCHMARKS.md used. */
         const char *args[] = {"retrace", "train", "--model", model, "--data", sets[i][0], "--val", sets[i][1],
                               "--eval-every", "16", "--preset", "tiny", "--lora-r", sc->lora_r, "--lora-alpha",
                               sc->lora_r, "--epochs", sc->epochs, "--batch", "8", "--max-len", sc->max_len,

@@ -84,7 +84,7 @@ static char *default_docs_path(const char *out) {
 }
 
 static rt_status write_line(rt_atomic_file *f, const json_t *obj) {
-    char *line = rt_env_dump_line(obj);
+    char *line = rt_episode_line(obj);
     if (!line) return rt_fail(RT_ERR_NOMEM, "%s: cannot serialise an episode", f->path);
     rt_status s = rt_atomic_write(f, line, strlen(line));
     free(line);
@@ -109,35 +109,36 @@ static rt_status write_docs(rt_env *env, const char *path) {
     return s;
 }
 
-static rt_status generate(const gen_args *a, rt_env *env, const rt_policy *pol) {
+/* Each episode as it ends: its line, the counts, the progress line. */
+typedef struct {
     rt_atomic_file f;
-    RT_TRY(rt_atomic_open(&f, a->out));
     rt_progress pg;
-    rt_progress_begin(&pg, "gen", a->episodes);
-    long long wins = 0;
-    double reward_sum = 0;
-    rt_status s = RT_OK;
-    for (long long i = 0; i < a->episodes && s == RT_OK; i++) {
-        uint64_t seed = rt_env_episode_seed((uint64_t)a->seed, (uint64_t)i);
-        char id[96];
-        snprintf(id, sizeof id, "%s-%s-s%lld-%06lld", rt_env_name(env), rt_env_split(env), a->seed, i);
-        json_t *ep;
-        s = rt_env_run_episode(env, pol, seed, id, &ep);
-        if (s != RT_OK) break;
-        wins += strcmp(json_string_value(json_object_get(ep, "outcome")), "success") == 0;
-        reward_sum += json_real_value(json_object_get(ep, "reward"));
-        s = write_line(&f, ep);
-        json_decref(ep);
-        char extra[64];
-        snprintf(extra, sizeof extra, "success %.1f%%", 100.0 * (double)wins / (double)(i + 1));
-        rt_progress_update(&pg, i + 1, extra);
-    }
-    rt_progress_end(&pg);
-    if (s == RT_OK) s = rt_atomic_commit(&f);
-    else rt_atomic_abort(&f);
+    long long wins;
+    double reward_sum;
+} gen_sink;
+
+static rt_status on_episode(void *ctx, const json_t *ep, long long i) {
+    gen_sink *k = ctx;
+    k->wins += rt_episode_succeeded(ep);
+    k->reward_sum += json_real_value(json_object_get(ep, "reward"));
+    rt_status s = write_line(&k->f, ep);
+    char extra[64];
+    snprintf(extra, sizeof extra, "success %.1f%%", 100.0 * (double)k->wins / (double)(i + 1));
+    rt_progress_update(&k->pg, i + 1, extra);
+    return s;
+}
+
+static rt_status generate(const gen_args *a, rt_env *env, const rt_policy *pol) {
+    gen_sink k = {.wins = 0};
+    RT_TRY(rt_atomic_open(&k.f, a->out));
+    rt_progress_begin(&k.pg, "gen", a->episodes);
+    rt_status s = rt_env_run_episodes(env, pol, (uint64_t)a->seed, a->episodes, on_episode, &k);
+    rt_progress_end(&k.pg);
+    if (s == RT_OK) s = rt_atomic_commit(&k.f);
+    else rt_atomic_abort(&k.f);
     if (s == RT_OK)
         printf("wrote %lld episodes to %s: success %.1f%%, mean reward %.4f\n", a->episodes, a->out,
-               100.0 * (double)wins / (double)a->episodes, reward_sum / (double)a->episodes);
+               100.0 * (double)k.wins / (double)a->episodes, k.reward_sum / (double)a->episodes);
     return s;
 }
 

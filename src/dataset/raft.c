@@ -28,7 +28,7 @@ static rt_status emit_example(const rt_episode *ep, int i, const char *prompt, i
 rt_status rt_dataset_episode_examples(const rt_dataset_params *p, rt_memory *mem, const rt_tokenizer *tok,
                                       const rt_episode *ep, rt_rng *rng, rt_dataset_example_fn emit, void *ctx,
                                       rt_dataset_stats *st) {
-    if (strcmp(ep->outcome, "success") != 0) return st->skipped_failures++, RT_OK;
+    if (!ep->outcome || strcmp(ep->outcome, "success") != 0) return st->skipped_failures++, RT_OK;
     st->episodes++;
     rt_memory_step *hist = rt_calloc((size_t)ep->n_steps + 1, sizeof *hist);
     rt_context_config cfg = {.memory = mem, .tok = tok, .retrieval = p->retrieval, .budget_tokens = p->budget_tokens};
@@ -79,7 +79,7 @@ static rt_status line_examples(const rt_dataset_params *p, rt_memory *mem, const
     if (!o || !json_is_object(o)) s = rt_fail(RT_ERR_FORMAT, "%s: invalid JSON: %s", where, o ? "not an object" : err.text);
     else if (rt_line_kind_of(o) == RT_LINE_DOC) s = RT_OK;
     else if (!rt_episode_succeeded(o)) st->skipped_failures++;
-    else if ((s = rt_episode_from_json(o, where, &ep)) == RT_OK) {
+    else if ((s = rt_episode_steps_from_json(o, where, &ep)) == RT_OK) {
         s = rt_dataset_episode_examples(p, mem, tok, &ep, rng, write_example, out, st);
         if (s != RT_OK) rt_fail_context(s, "%s", where);
         rt_episode_free(&ep);

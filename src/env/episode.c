@@ -176,3 +176,17 @@ rt_status rt_env_run_episode(rt_env *env, const rt_policy *pol, uint64_t seed, c
     *episode = rt_episode_new(&head, versions, steps, meta);
     return RT_OK;
 }
+
+rt_status rt_env_run_episodes(rt_env *env, const rt_policy *pol, uint64_t run_seed, long long n,
+                              rt_env_episode_fn on_episode, void *ctx) {
+    rt_status s = RT_OK;
+    for (long long i = 0; i < n && s == RT_OK; i++) {
+        char id[96];
+        snprintf(id, sizeof id, "%s-%s-s%llu-%06lld", rt_env_name(env), rt_env_split(env), (unsigned long long)run_seed, i);
+        json_t *ep;
+        if ((s = rt_env_run_episode(env, pol, rt_env_episode_seed(run_seed, (uint64_t)i), id, &ep)) != RT_OK) break;
+        s = on_episode(ctx, ep, i);
+        json_decref(ep);
+    }
+    return s;
+}

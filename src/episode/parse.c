@@ -84,12 +84,22 @@ static rt_status check_versions(json_t *o, const char *where, rt_episode *e) {
     return RT_OK;
 }
 
-static rt_status parse_episode(json_t *o, const char *where, rt_episode *e) {
+static rt_status parse_episode(json_t *o, const char *where, int strict, rt_episode *e) {
     RT_TRY(req_string(o, "id", where, &e->id));
-    RT_TRY(req_string(o, "env", where, &e->env));
     RT_TRY(req_string(o, "task", where, &e->task));
     RT_TRY(opt_string(o, "task_type", where, &e->task_type));
     RT_TRY(opt_string(o, "split", where, &e->split));
+    RT_TRY(opt_string(o, "env", where, &e->env));
+    RT_TRY(opt_string(o, "outcome", where, &e->outcome));
+    json_t *steps = json_object_get(o, "steps");
+    if (!strict) { /* what a reader of steps needs: id, task, steps */
+        if (!steps) return rt_fail(RT_ERR_FORMAT, "%s: episode is missing required key 'steps'", where);
+        RT_TRY(parse_steps(steps, where, e));
+        e->first_observation = json_string_value(json_object_get(json_object_get(o, "meta"), "first_observation"));
+        e->api_versions = json_object_get(o, "api_versions");
+        return RT_OK;
+    }
+    RT_TRY(req_string(o, "env", where, &e->env));
     RT_TRY(req_string(o, "outcome", where, &e->outcome));
     if (strcmp(e->outcome, "success") != 0 && strcmp(e->outcome, "failure") != 0)
         return rt_fail(RT_ERR_FORMAT, "%s: outcome must be \"success\" or \"failure\", not \"%s\"", where, e->outcome);
@@ -98,21 +108,24 @@ static rt_status parse_episode(json_t *o, const char *where, rt_episode *e) {
     if (!json_is_number(rw)) return rt_fail(RT_ERR_FORMAT, "%s: key 'reward' must be a number", where);
     e->reward = json_number_value(rw);
     if (!(e->reward >= 0.0 && e->reward <= 1.0)) return rt_fail(RT_ERR_FORMAT, "%s: reward %g is outside 0..1", where, e->reward);
-    json_t *steps = json_object_get(o, "steps");
     if (!steps) return rt_fail(RT_ERR_FORMAT, "%s: episode is missing required key 'steps'", where);
     RT_TRY(parse_steps(steps, where, e));
     e->first_observation = json_string_value(json_object_get(json_object_get(o, "meta"), "first_observation"));
     return check_versions(o, where, e);
 }
 
-rt_status rt_episode_from_json(json_t *o, const char *where, rt_episode *e) {
+static rt_status read_episode(json_t *o, const char *where, int strict, rt_episode *e) {
     memset(e, 0, sizeof *e);
     if (!json_is_object(o)) return rt_fail(RT_ERR_FORMAT, "%s: a line must be a JSON object", where);
     e->json = json_incref(o);
-    rt_status s = parse_episode(o, where, e);
+    rt_status s = parse_episode(o, where, strict, e);
     if (s != RT_OK) rt_episode_free(e);
     return s;
 }
+
+rt_status rt_episode_from_json(json_t *o, const char *where, rt_episode *e) { return read_episode(o, where, 1, e); }
+
+rt_status rt_episode_steps_from_json(json_t *o, const char *where, rt_episode *e) { return read_episode(o, where, 0, e); }
 
 void rt_episode_free(rt_episode *e) {
     json_decref(e->json);
