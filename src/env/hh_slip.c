@@ -116,7 +116,8 @@ static int take_unseen(const hh_world *h, hh_cand *c) {
 int hh_slip(void *world, uint64_t draw, rt_env_advice *out) {
     hh_world *h = world;
     rt_env_advice next;
-    if (h->flaw == RT_FLAW_WANDER || hh_expert_plan(h, &next) != 1) return 0;
+    /* Only where the expert's next action works, so that the step after the slip is a recovery. */
+    if (h->flaw == RT_FLAW_WANDER || hh_expert_plan(h, &next) != 1 || rejected(h, next.action)) return 0;
     hh_cand c[MAX_CANDIDATES];
     int n = wrong_numbers(h, next.action, c, MAX_CANDIDATES - 1);
     n += take_unseen(h, &c[n]);

@@ -159,7 +159,8 @@ int ta_slip(void *world, uint64_t draw, rt_env_advice *out) {
         snprintf(name, sizeof name, "%.*s", (int)(sp - right), right);
         tool = ta_find_tool(w->pk, w->version, name);
     }
-    if (tool) {
+    /* Only where the expert's next call works, so that the step after the slip is a recovery. */
+    if (tool && !rejected(w, name, args)) {
         const char *step_id = json_string_value(json_object_get(json_array_get(plan, (size_t)w->pc.tool_step), "tool"));
         old_names(w, cands, right, tool, step_id, args);
         arg_slips(w, cands, right, tool, args);
