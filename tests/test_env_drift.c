@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "env_test_util.h"
 #include "retrace.h"
 
 #define PACKS RT_FIXTURES_DIR "/../../packs"
@@ -230,21 +231,6 @@ static int is_api_error(const char *obs) {
     return 0;
 }
 
-/* Replays the episode without its slips: every other step sees the same observation. */
-static void assert_slips_change_nothing(rt_env *env, const json_t *ep) {
-    rt_env_start st;
-    assert_int_equal(rt_env_reset(env, (uint64_t)json_integer_value(json_object_get(json_object_get(ep, "meta"), "seed")), &st), RT_OK);
-    size_t i;
-    json_t *step;
-    json_array_foreach(json_object_get(ep, "steps"), i, step) {
-        if (json_is_true(json_object_get(step, "slip"))) continue;
-        rt_env_result r;
-        assert_int_equal(rt_env_step(env, json_string_value(json_object_get(step, "action")), &r), RT_OK);
-        assert_string_equal(r.observation, json_string_value(json_object_get(step, "observation")));
-        if (r.done) break;
-    }
-}
-
 /* Slips of every kind get the API's error and change nothing; the next step recovers (the flawed
  * expert's stale call, also marked, is followed by its next call); a success never ends on a slip. */
 static void test_slips_are_marked_and_recovered(void **state) {
@@ -289,28 +275,10 @@ static void test_slips_are_marked_and_recovered(void **state) {
         if (kinds[k] < 10) fail_msg("slip kind %d seen %d times of %d slips", k, kinds[k], slips);
 }
 
-/* Same seed, same bytes, slips included. */
-static void test_noisy_training_episodes_are_deterministic(void **state) {
-    (void)state;
-    rt_env *a = open_toolapi("train", 0), *b = open_toolapi("train", 0);
-    rt_policy pol = {RT_POLICY_NOISY, 0.6};
-    for (uint64_t s = 0; s < 60; s++) {
-        json_t *x, *y;
-        assert_int_equal(rt_env_run_episode(a, &pol, s, "i", &x), RT_OK);
-        assert_int_equal(rt_env_run_episode(b, &pol, s, "i", &y), RT_OK);
-        char *lx = rt_env_dump_line(x), *ly = rt_env_dump_line(y);
-        assert_string_equal(lx, ly);
-        free(lx), free(ly), json_decref(x), json_decref(y);
-    }
-    rt_env_close(a);
-    rt_env_close(b);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_v3_in_every_pack),          cmocka_unit_test(test_versions_by_split),
         cmocka_unit_test(test_actions_agree_with_docs),   cmocka_unit_test(test_slips_are_marked_and_recovered),
-        cmocka_unit_test(test_noisy_training_episodes_are_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
