@@ -1,6 +1,7 @@
 /* test_env_household.c: the household world: the expert solves every task type, the same seed gives the
  * same episode, admissible actions are all valid, bad actions are harmless, splits hold out what they
- * claim, partial credit and the step budget work. */
+ * claim (the paper's split by default), partial credit and the step budget work, and noisy slips are
+ * plausible, marked, harmless and followed by the expert's recovery. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "env_test_util.h"
 #include "retrace.h"
 
 /* 1,000 seeds of every task type in each of its two splits (the bar); fast even under ASan. */
@@ -197,6 +199,76 @@ static int is_held_out_object(const char *name) {
     return 0;
 }
 
+/* The paper's split (ExpRAG after ALFWorld): these three are held out, the other three are trained on. */
+static int is_paper_held_out(const char *type) {
+    return !strcmp(type, "pick_cool_then_place_in_recep") || !strcmp(type, "pick_heat_then_place_in_recep") ||
+           !strcmp(type, "pick_two_obj_and_place");
+}
+
+/* With the default config, train draws exactly the paper's three training types (each of them) and never
+ * a held-out one; unseen_task draws exactly the three held-out types, and the expert solves them all. */
+static void test_paper_split_is_the_default(void **state) {
+    (void)state;
+    rt_policy pol = rt_policy_default();
+    for (int sp = 0; sp < 2; sp++) {
+        rt_env *env = open_env(sp ? "unseen_task" : "train", NULL);
+        int count[6] = {0};
+        for (uint64_t s = 0; s < 900; s++) {
+            json_t *ep;
+            assert_int_equal(rt_env_run_episode(env, &pol, rt_env_episode_seed(11, s), "x", &ep), RT_OK);
+            const char *type = json_string_value(json_object_get(ep, "task_type"));
+            assert_int_equal(is_paper_held_out(type), sp);
+            assert_string_equal(json_string_value(json_object_get(ep, "outcome")), "success");
+            for (int t = 0; t < 6; t++) count[t] += !strcmp(type, TYPES[t]);
+            json_decref(ep);
+        }
+        for (int t = 0; t < 6; t++)
+            if (is_paper_held_out(TYPES[t]) == sp && count[t] < 200) fail_msg("%s: only %d of 900 episodes", TYPES[t], count[t]);
+        rt_env_close(env);
+    }
+}
+
+/* Noisy slips are plausible (a receptacle the room lacks, an object not there), get the world's real
+ * answer, change nothing, are counted in meta.slips, and the next step is the expert's recovery, whose
+ * thought says what went wrong; a slip is never the last step of a success. */
+static void test_slips_are_marked_and_recovered(void **state) {
+    (void)state;
+    rt_policy pol = {RT_POLICY_NOISY, 0.6};
+    int slips = 0, wrong_recep = 0, wrong_obj = 0;
+    for (int sp = 0; sp < 2; sp++) {
+        rt_env *env = open_env(sp ? "unseen_task" : "train", NULL), *replay = open_env(sp ? "unseen_task" : "train", NULL);
+        for (uint64_t s = 0; s < 300; s++) {
+            json_t *ep;
+            assert_int_equal(rt_env_run_episode(env, &pol, rt_env_episode_seed(5, s), "x", &ep), RT_OK);
+            const json_t *steps = json_object_get(ep, "steps");
+            size_t n = json_array_size(steps);
+            int here = 0;
+            for (size_t i = 0; i < n; i++) {
+                const json_t *st = json_array_get(steps, i);
+                if (!json_is_true(json_object_get(st, "slip"))) continue;
+                here++;
+                const char *act = json_string_value(json_object_get(st, "action"));
+                assert_string_equal(json_string_value(json_object_get(st, "observation")), "Nothing happens.");
+                wrong_recep += !strncmp(act, "go to ", 6) || !strncmp(act, "open ", 5);
+                wrong_obj += !strncmp(act, "take ", 5);
+                assert_true(i + 1 < n); /* never the last step */
+                const json_t *next = json_array_get(steps, i + 1);
+                assert_false(json_is_true(json_object_get(next, "slip")));
+                assert_string_not_equal(json_string_value(json_object_get(next, "observation")), "Nothing happens.");
+                assert_int_equal(strncmp(json_string_value(json_object_get(next, "thought")), "Nothing happened: ", 18), 0);
+            }
+            assert_int_equal(json_integer_value(json_object_get(json_object_get(ep, "meta"), "slips")), here);
+            slips += here;
+            if (here) assert_slips_change_nothing(replay, ep);
+            json_decref(ep);
+        }
+        rt_env_close(env);
+        rt_env_close(replay);
+    }
+    if (slips < 200 || wrong_recep < 30 || wrong_obj < 30)
+        fail_msg("too few slips of each kind: %d in all, %d receptacles, %d objects", slips, wrong_recep, wrong_obj);
+}
+
 /* Train never shows held-out types, objects or layouts; the unseen splits only those. */
 static void test_splits_hold_out(void **state) {
     (void)state;
@@ -209,7 +281,7 @@ static void test_splits_hold_out(void **state) {
             json_t *ep;
             assert_int_equal(rt_env_run_episode(env, &pol, s, "x", &ep), RT_OK);
             const char *type = json_string_value(json_object_get(ep, "task_type"));
-            int held_type = strcmp(type, "pick_cool_then_place_in_recep") == 0 || strcmp(type, "look_at_obj_in_light") == 0;
+            int held_type = is_paper_held_out(type);
             assert_int_equal(held_type, unseen_task);
             json_t *meta = json_object_get(ep, "meta");
             assert_int_equal(json_integer_value(json_object_get(meta, "layout")) % 4 == 3, unseen_scene);
@@ -313,6 +385,7 @@ int main(void) {
         cmocka_unit_test(test_admissible_actions_are_valid), cmocka_unit_test(test_bad_actions_are_observations),
         cmocka_unit_test(test_splits_hold_out), cmocka_unit_test(test_partial_credit),
         cmocka_unit_test(test_budget_and_config_errors), cmocka_unit_test(test_noisy_rates),
+        cmocka_unit_test(test_paper_split_is_the_default), cmocka_unit_test(test_slips_are_marked_and_recovered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,7 +40,7 @@ static void test_expert_solves_every_template(void **state) {
     rt_policy pol = rt_policy_default();
     int templates = 0;
     for (int p = 0; p < N_PACKS; p++)
-        for (int v = 1; v <= 2; v++)
+        for (int v = 1; v <= 3; v++)
             for (int sp = 0; sp < 2; sp++) {
                 rt_env *env = open_pack(PACK_NAMES[p], v, sp ? "unseen_task" : "train");
                 json_t *seen = json_object();
@@ -196,11 +196,18 @@ static void test_same_seed_same_episode_and_docs(void **state) {
         const char *tool = json_string_value(json_object_get(d, "tool"));
         const char *text = json_string_value(json_object_get(d, "text"));
         json_int_t v = json_integer_value(json_object_get(d, "version"));
-        assert_true(v == 1 || v == 2);
+        assert_true(v >= 1 && v <= 3);
         if (!strcmp(tool, "add_event")) {
             assert_int_equal(v, 2);
             assert_non_null(strstr(text, "date (date, required, format DD/MM/YYYY)"));
             assert_non_null(strstr(text, "duration (duration, required, a number of hours)"));
+            found++;
+        }
+        if (!strcmp(tool, "book_event")) { /* v3: other names and formats than v1 and v2 */
+            assert_int_equal(v, 3);
+            assert_non_null(strstr(text, "subject (string, required"));
+            assert_non_null(strstr(text, "date (date, required, format YYYYMMDD)"));
+            assert_non_null(strstr(text, "calendar (enum, required"));
             found++;
         }
         if (!strcmp(tool, "get_balance") && v == 2) {
@@ -208,7 +215,7 @@ static void test_same_seed_same_episode_and_docs(void **state) {
             found++;
         }
     }
-    assert_int_equal(found, 2);
+    assert_int_equal(found, 3);
     json_decref(docs);
     rt_env_close(a);
     rt_env_close(b);

@@ -26,9 +26,12 @@ extern "C" {
 
 typedef struct {
     const char *split;     /* one of the splits above; NULL means "train" */
-    const char *held_out;  /* household: comma-separated task types held out; NULL = the default pair */
+    const char *held_out;  /* household: comma-separated task types held out; NULL = the paper's three
+                            * (pick_cool_then_place_in_recep, pick_heat_then_place_in_recep,
+                            * pick_two_obj_and_place) */
     int max_steps;         /* step budget; 0 = the world's own (household: 50 or more, see docs) */
-    int api_version;       /* toolapi: 0 = by split (train: 1, unseen_api/unseen: the newest) */
+    int api_version;       /* toolapi: 0 = by split (train, unseen_task: one of the older versions drawn
+                            * per episode; unseen_api, unseen: the newest), N = always version N */
     int step_timeout_ms;   /* exec: how long one reply may take */
     const char *packs_dir; /* toolapi: where the packs are; NULL = $RETRACE_PACKS or <binary>/../packs */
 } rt_env_config;
@@ -56,6 +59,7 @@ typedef struct {
 typedef struct {
     char thought[RT_ENV_TEXT_MAX];
     char action[RT_ENV_TEXT_MAX];
+    int slip; /* the action is a known mistake (a slip, or a flawed expert's stale call): never a target */
 } rt_env_advice;
 
 /* Mistakes a noisy expert makes on purpose (committed for the episode; see docs/environments.md). */
@@ -79,6 +83,12 @@ double rt_env_score(rt_env *env);
 /* The expert's next decision. Returns 1 with an action, 0 when the expert believes the task is done
  * (or, with a flaw, wrongly believes so), -1 when this environment has no expert. */
 int rt_env_expert(rt_env *env, rt_env_advice *out);
+/* A plausible slip: close to what the expert would do next, but wrong the way agents get it wrong (an
+ * older version's tool or argument name, a wrong id or date format, an object not in view, a receptacle
+ * the room lacks). The world rejects it with its real error and nothing changes, so the expert's next
+ * action is the recovery (and its thought says what went wrong). `draw` picks among the candidates.
+ * Returns 1 with an action (out->slip set), 0 when none fits this state, -1 when the world has none. */
+int rt_env_slip(rt_env *env, uint64_t draw, rt_env_advice *out);
 /* Commits the expert to a flaw for the rest of the episode (a noisy expert's mistake). Returns 0 when
  * the world cannot make that mistake in this episode. */
 int rt_env_set_flaw(rt_env *env, rt_env_flaw flaw);

@@ -28,6 +28,17 @@ void rt_env_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
     if (*len >= cap) *len = cap - 1;
 }
 
+void rt_env_prefix(char *buf, size_t cap, const char *prefix) {
+    size_t n = strlen(prefix), len = strlen(buf);
+    if (n == 0 || cap < 2) return;
+    if (n + 1 >= cap) n = cap - 2;
+    if (len > cap - n - 2) len = cap - n - 2;
+    memmove(buf + n + 1, buf, len);
+    buf[n + 1 + len] = '\0';
+    memcpy(buf, prefix, n);
+    buf[n] = ' ';
+}
+
 static int ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && strcmp(s + a - b, suffix) == 0;
@@ -104,8 +115,18 @@ double rt_env_score(rt_env *env) { return env->vt->score(env->world); }
 
 int rt_env_expert(rt_env *env, rt_env_advice *out) {
     out->thought[0] = out->action[0] = '\0';
+    out->slip = 0;
     if (!env->vt->expert) return -1;
     return env->vt->expert(env->world, out);
+}
+
+int rt_env_slip(rt_env *env, uint64_t draw, rt_env_advice *out) {
+    out->thought[0] = out->action[0] = '\0';
+    out->slip = 0;
+    if (!env->vt->slip) return -1;
+    int r = env->vt->slip(env->world, draw, out);
+    out->slip = r == 1;
+    return r;
 }
 
 int rt_env_set_flaw(rt_env *env, rt_env_flaw flaw) {

@@ -15,6 +15,7 @@ typedef struct {
     double (*score)(void *w);
     int (*expert)(void *w, rt_env_advice *out);     /* NULL: no expert */
     int (*set_flaw)(void *w, rt_env_flaw flaw);     /* NULL: no flaws */
+    int (*slip)(void *w, uint64_t draw, rt_env_advice *out); /* NULL: no plausible slips */
     int (*default_max_steps)(void *w);              /* for the episode just reset */
     void (*describe)(void *w, json_t *meta, json_t *api_versions);
     rt_status (*docs)(void *w, json_t *docs);       /* NULL: no docs */
@@ -36,6 +37,10 @@ struct rt_env {
 rt_status rt_household_open(const rt_env_config *cfg, void **world, const rt_env_vtable **vt);
 rt_status rt_toolapi_open(const char *spec, const rt_env_config *cfg, void **world, const rt_env_vtable **vt);
 rt_status rt_exec_open(const char *cmd, const rt_env_config *cfg, void **world, const rt_env_vtable **vt);
+
+/* Puts `prefix` and a space before the text in buf (truncating at cap): a recovery's thought opens with
+ * what went wrong in the slip before it. */
+void rt_env_prefix(char *buf, size_t cap, const char *prefix);
 
 /* Formats into a fixed buffer, appending; keeps *len updated and never overflows (truncates). */
 void rt_env_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

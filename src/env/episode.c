@@ -68,7 +68,16 @@ static int random_action(rt_env *env, rt_rng *rng, rt_env_advice *adv, const cha
     if (n == 0) return 0;
     snprintf(adv->action, sizeof adv->action, "%s", acts[rt_rng_below(rng, n)]);
     snprintf(adv->thought, sizeof adv->thought, "%s", thought);
+    adv->slip = 0;
     return 1;
+}
+
+/* A noisy slip: the world's plausible mistake (rejected with its real error, changing nothing, so the
+ * expert's next action recovers), or a random action in a world without one. */
+static int slip_action(rt_env *env, rt_rng *rng, rt_env_advice *adv) {
+    int r = rt_env_slip(env, rt_rng_u64(rng), adv);
+    if (r < 0 && random_action(env, rng, adv, "Let me try this.")) return adv->slip = 1;
+    return r == 1;
 }
 
 static json_t *step_json(const rt_env_advice *adv, const char *obs) {
@@ -84,7 +93,7 @@ typedef struct {
 
 /* Runs the steps; returns RT_ERR_UNSUPPORTED only when the policy needs an expert the world lacks. */
 static rt_status run_steps(rt_env *env, const rt_policy *pol, rt_rng *rng, json_t *steps, run_state *st) {
-    int wander_at = -1, wander_here = 0;
+    int wander_at = -1, wander_here = 0, after_slip = 0;
     if (pol->kind == RT_POLICY_NOISY && rt_rng_double(rng) < pol->noise) {
         st->flaw = choose_flaw(env, rng);
         if (st->flaw == RT_FLAW_WANDER) wander_at = (int)rt_rng_below(rng, WANDER_START_MAX_STEPS);
@@ -92,15 +101,16 @@ static rt_status run_steps(rt_env *env, const rt_policy *pol, rt_rng *rng, json_
     for (;;) {
         rt_env_advice adv;
         int have;
-        if (wander_at >= 0 && rt_env_steps_taken(env) >= wander_at) {
+        if (wander_at >= 0 && rt_env_steps_taken(env) >= wander_at && !after_slip) {
             /* A world without its own way to wander gets aimless random actions instead. */
             wander_here = !rt_env_set_flaw(env, RT_FLAW_WANDER);
             wander_at = -1;
         }
         if (pol->kind == RT_POLICY_RANDOM || wander_here) {
             have = random_action(env, rng, &adv, "I try one of the actions that are possible here.");
-        } else if (pol->kind == RT_POLICY_NOISY && rt_rng_double(rng) < pol->noise * SLIP_SHARE &&
-                   random_action(env, rng, &adv, "Let me try this.")) {
+        } else if (pol->kind == RT_POLICY_NOISY && !after_slip && rt_env_max_steps(env) - rt_env_steps_taken(env) >= 2 &&
+                   rt_rng_double(rng) < pol->noise * SLIP_SHARE && slip_action(env, rng, &adv)) {
+            /* Never two in a row and never on the last step: the step after a slip is the recovery. */
             have = 1;
             st->slips++;
         } else {
@@ -119,7 +129,10 @@ static rt_status run_steps(rt_env *env, const rt_policy *pol, rt_rng *rng, json_
             st->error = rt_strdup(rt_errmsg());
             return RT_OK;
         }
-        json_array_append_new(steps, step_json(&adv, res.observation));
+        json_t *step = step_json(&adv, res.observation);
+        if (adv.slip) json_object_set_new(step, "slip", json_true()); /* never a training target */
+        json_array_append_new(steps, step);
+        after_slip = adv.slip;
         if (res.done) {
             st->end_reason = res.success ? "success"
                              : rt_env_steps_taken(env) >= rt_env_max_steps(env) ? "budget_exhausted"

@@ -159,8 +159,7 @@ static int wander(hh_world *h, rt_env_advice *out) {
     return go_to(h, r, out, th);
 }
 
-int hh_expert(void *world, rt_env_advice *out) {
-    hh_world *h = world;
+int hh_expert_plan(hh_world *h, rt_env_advice *out) {
     char on[64], rn[64], act[160], th[RT_ENV_TEXT_MAX], go[RT_ENV_TEXT_MAX];
     if (hh_goal_met(h)) return 0;
     if (h->flaw == RT_FLAW_WANDER) return wander(h, out);
@@ -192,6 +191,15 @@ int hh_expert(void *world, rt_env_advice *out) {
     snprintf(act, sizeof act, "take %s from %s", on, rn);
     snprintf(th, sizeof th, "Here is the %s; I take it.", on);
     return reach(h, r, out, go, act, th);
+}
+
+/* After a slip (hh_slip.c) the recovery's thought first says what went wrong. */
+int hh_expert(void *world, rt_env_advice *out) {
+    hh_world *h = world;
+    int r = hh_expert_plan(h, out);
+    if (r == 1 && h->note_ready) rt_env_prefix(out->thought, sizeof out->thought, h->slip_note);
+    h->note_ready = 0;
+    return r;
 }
 
 int hh_set_flaw(void *world, rt_env_flaw flaw) {

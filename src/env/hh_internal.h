@@ -95,6 +95,10 @@ typedef struct {
     rt_env_flaw flaw;
     int wrong_obj; /* object the flawed expert took for the target, -1 none */
     rt_rng flaw_rng; /* where a wandering expert goes */
+    /* slips: the last one offered, and what went wrong in it for the recovery's thought */
+    char slip_action[160];
+    char slip_note[200];
+    int note_ready; /* the slip was just taken: the expert's next thought opens with the note */
     char task_text[256];
     char obs[HH_OBS_MAX];
     /* admissible actions, rebuilt lazily after a step */
@@ -118,6 +122,8 @@ rt_status hh_generate(hh_world *w, uint64_t seed);
 rt_status hh_step(void *world, const char *action, rt_env_result *out);
 size_t hh_admissible(void *world, const char *const **out);
 int hh_expert(void *world, rt_env_advice *out);
+int hh_expert_plan(hh_world *h, rt_env_advice *out); /* the expert's next action, without the note */
+int hh_slip(void *world, uint64_t draw, rt_env_advice *out);
 int hh_set_flaw(void *world, rt_env_flaw flaw);
 
 #endif

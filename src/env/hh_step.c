@@ -202,6 +202,8 @@ rt_status hh_step(void *world, const char *action, rt_env_result *out) {
     hh_world *h = world;
     words w;
     split_words(action, &w);
+    h->note_ready = h->slip_action[0] && strcmp(action, h->slip_action) == 0;
+    h->slip_action[0] = '\0';
     size_t len = 0;
     h->obs[0] = '\0';
     if (!run_command(h, &w, &len)) snprintf(h->obs, sizeof h->obs, "%s", NOTHING);

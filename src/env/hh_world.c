@@ -25,7 +25,9 @@ static const char *const GOALS[HH_N_TASKS][2] = {
     {"put a cool %s in %s.", "cool some %s and put it in %s."},
     {"put two %s in %s.", "find two %s and put them in %s."},
 };
-#define DEFAULT_HELD_OUT ((1u << HH_TASK_COOL) | (1u << HH_TASK_LOOK_LIGHT))
+/* The paper's split (ExpRAG, arXiv 2603.18272, after ALFWorld): train on pick-and-place, look-in-light
+ * and clean; hold out cool, heat and pick-two, which reuse the trained skills in new combinations. */
+#define DEFAULT_HELD_OUT ((1u << HH_TASK_COOL) | (1u << HH_TASK_HEAT) | (1u << HH_TASK_TWO))
 #define MIN_DISTRACTORS 6
 #define EXTRA_DISTRACTORS 9
 #define GEN_TRIES 1000
@@ -232,6 +234,8 @@ rt_status hh_generate(hh_world *w, uint64_t seed) {
     w->ever_picked = w->ever_transformed = w->ever_lamp_on = 0;
     w->flaw = RT_FLAW_NONE;
     w->wrong_obj = -1;
+    w->slip_action[0] = '\0';
+    w->note_ready = 0;
     w->adm_valid = 0;
     return RT_OK;
 }
@@ -279,6 +283,7 @@ static const rt_env_vtable HH_VT = {
     .score = hh_score,
     .expert = hh_expert,
     .set_flaw = hh_set_flaw,
+    .slip = hh_slip,
     .default_max_steps = hh_max_steps,
     .describe = hh_describe,
     .docs = NULL,

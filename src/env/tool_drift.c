@@ -127,7 +127,9 @@ static int rule_split_tool(json_t *tools, json_t *tool, size_t index, const json
         json_t *t = json_deep_copy(tool), *args = json_array(), *set = json_array();
         json_object_set_new(t, "name", json_string(pn));
         json_object_set_new(t, "id", json_string(pn));
-        json_object_set(t, "split_from", json_object_get(tool, "id"));
+        /* A part of a part still names the version-1 tool it came from: plans are written against it. */
+        json_t *root = json_object_get(tool, "split_from");
+        json_object_set(t, "split_from", root ? root : json_object_get(tool, "id"));
         if (json_is_string(json_object_get(part, "description"))) json_object_set(t, "description", json_object_get(part, "description"));
         size_t k;
         json_t *n;

@@ -190,8 +190,7 @@ static int finish_advice(ta_world *w, rt_env_advice *out) {
     return 1;
 }
 
-int ta_expert(void *world, rt_env_advice *out) {
-    ta_world *w = world;
+static int expert_next(ta_world *w, rt_env_advice *out) {
     if (w->finished) return 0;
     const json_t *plan = json_object_get(w->task, "plan");
     int n_steps = (int)json_array_size(plan);
@@ -217,15 +216,26 @@ int ta_expert(void *world, rt_env_advice *out) {
         json_decref(calls);
         w->pc.tool_step++;
         w->pc.part = 0;
-        return ta_expert(world, out);
+        return expert_next(w, out);
     }
     json_t *c = json_array_get(calls, (size_t)(stale ? 0 : w->pc.part));
+    out->slip = stale; /* the flawed expert's version-1 call disagrees with the docs in force */
     snprintf(out->action, sizeof out->action, "%s", json_string_value(json_object_get(c, "call")));
     snprintf(out->thought, sizeof out->thought, "%s", json_string_value(json_object_get(c, "thought")));
     json_decref(calls);
     snprintf(w->pending, sizeof w->pending, "%s", out->action);
     w->pending_valid = 1;
     return 1;
+}
+
+/* After a slip (tool_slip.c) the recovery's thought first says what went wrong. */
+int ta_expert(void *world, rt_env_advice *out) {
+    ta_world *w = world;
+    out->slip = 0;
+    int r = expert_next(w, out);
+    if (r == 1 && w->note_ready) rt_env_prefix(out->thought, sizeof out->thought, w->slip_note);
+    w->note_ready = 0;
+    return r;
 }
 
 /* Does plan step si call something different under version vi than under version 1? */

@@ -100,6 +100,10 @@ typedef struct {
     rt_env_flaw flaw;
     int flaw_step; /* plan step the flaw applies to */
     int flaw_spent;
+    /* slips: the last one offered, and what went wrong in it for the recovery's thought */
+    char slip_action[RT_ENV_TEXT_MAX];
+    char slip_note[256];
+    int note_ready;
     /* admissible */
     int adm_valid;
     json_t *adm_strings;
@@ -119,6 +123,7 @@ int ta_bind_params(ta_pack *p, const json_t *task, rt_rng *rng, json_t *tables, 
 
 int ta_expert(void *world, rt_env_advice *out);
 int ta_set_flaw(void *world, rt_env_flaw flaw);
+int ta_slip(void *world, uint64_t draw, rt_env_advice *out);
 /* The expert's calls for plan step `si` under version `vi`, as "name {json}" strings in a new array,
  * with the thoughts beside them. Returns 0 with err when a placeholder has no value. */
 int ta_render_step(ta_world *w, int vi, int si, const json_t *bind, json_t **calls, char *err, size_t errcap);

@@ -75,6 +75,8 @@ static rt_status start_episode(ta_world *w, int pack, int task, int version) {
     w->pending_valid = 0;
     w->flaw = RT_FLAW_NONE;
     w->flaw_spent = 0;
+    w->slip_action[0] = '\0';
+    w->note_ready = 0;
     char obs[4096];
     size_t len = 0;
     rt_env_appendf(obs, sizeof obs, &len, "Task: %s\nTools (%s API v%d):", w->task_text, w->pk->domain, version + 1);
@@ -91,6 +93,15 @@ static rt_status start_episode(ta_world *w, int pack, int task, int version) {
     return RT_OK;
 }
 
+/* The API version in force: pinned by the config, else the newest for the drifted splits, else one of
+ * the older ones drawn per episode, as an agent's logs span an API's life while the newest version
+ * stays held out for evaluation (a pack with two versions trains on version 1 only). */
+static int pick_version(ta_world *w, const ta_pack *p) {
+    if (w->version_fixed) return w->version_fixed - 1;
+    if (w->api_newest || p->n_versions == 1) return p->n_versions - 1;
+    return p->n_versions > 2 ? (int)rt_rng_below(&w->rng, (uint64_t)(p->n_versions - 1)) : 0;
+}
+
 static rt_status ta_reset(void *world, uint64_t seed, rt_env_start *out) {
     ta_world *w = world;
     w->seed = seed;
@@ -99,8 +110,7 @@ static rt_status ta_reset(void *world, uint64_t seed, rt_env_start *out) {
     if (!draw_task(w, &pack, &task))
         return rt_fail(RT_ERR_ARG, "toolapi: no task template in split '%s'", w->task_split_test ? "test" : "train");
     ta_pack *p = w->packs[pack];
-    int v = w->version_fixed ? w->version_fixed - 1 : w->api_newest ? p->n_versions - 1 : 0;
-    RT_TRY(start_episode(w, pack, task, v));
+    RT_TRY(start_episode(w, pack, task, pick_version(w, p)));
     out->task = w->task_text;
     out->task_type = json_string_value(json_object_get(w->task, "id"));
     out->observation = w->obs;
@@ -144,6 +154,8 @@ static rt_status ta_step(void *world, const char *action, rt_env_result *out) {
     json_t *args = NULL, *result = NULL;
     int ok = 0;
     w->adm_valid = 0;
+    w->note_ready = w->slip_action[0] && !strcmp(action, w->slip_action);
+    w->slip_action[0] = '\0';
     out->done = out->success = 0;
     out->reward = 0;
     if (w->finished) {
@@ -270,6 +282,7 @@ static const rt_env_vtable TA_VT = {
     .score = ta_score,
     .expert = ta_expert,
     .set_flaw = ta_set_flaw,
+    .slip = ta_slip,
     .default_max_steps = ta_max_steps,
     .describe = ta_describe,
     .docs = ta_docs,

@@ -53,9 +53,9 @@ PY
 
 # Tool versions: examples from v1 episodes are given v1 experience and v1 docs only, though the memory
 # also holds the drifted v2 episodes and docs; --any-version lets v2 (the newest docs) in.
-"$bin" gen --env toolapi --episodes 30 -o "$tmp/v1.jsonl" --docs "$tmp/docs.jsonl" >/dev/null 2>&1 &&
-"$bin" gen --env toolapi --split unseen_api --episodes 30 --seed 2 -o "$tmp/v2.jsonl" >/dev/null 2>&1 &&
-"$bin" gen --env toolapi --episodes 8 --seed 3 -o "$tmp/q.jsonl" >/dev/null 2>&1 &&
+"$bin" gen --env toolapi --api-version 1 --episodes 30 -o "$tmp/v1.jsonl" --docs "$tmp/docs.jsonl" >/dev/null 2>&1 &&
+"$bin" gen --env toolapi --api-version 2 --episodes 30 --seed 2 -o "$tmp/v2.jsonl" >/dev/null 2>&1 &&
+"$bin" gen --env toolapi --api-version 1 --episodes 8 --seed 3 -o "$tmp/q.jsonl" >/dev/null 2>&1 &&
 "$bin" memory init "$tmp/tmem" >/dev/null 2>&1 && "$bin" memory add "$tmp/tmem" "$tmp/v1.jsonl" "$tmp/v2.jsonl" "$tmp/docs.jsonl" >/dev/null 2>&1 &&
 "$bin" dataset "$tmp/tmem" --from "$tmp/q.jsonl" --tokenizer "$tok" --retrieve 2 --budget 100000 -o "$tmp/pinned.jsonl" >/dev/null 2>&1 &&
 "$bin" dataset "$tmp/tmem" --from "$tmp/q.jsonl" --tokenizer "$tok" --retrieve 2 --budget 100000 --any-version -o "$tmp/any.jsonl" >/dev/null 2>&1 &&

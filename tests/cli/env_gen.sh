@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `retrace gen`: same seed -> byte-identical files, other seed -> other file, one-line errors on bad usage,
-# no file left behind by a failed run. Args: RETRACE_BIN FIXTURES_DIR
+# `retrace gen`: same seed -> byte-identical files, other seed -> other file, slips marked, toolapi
+# versions by split, one-line errors on bad usage, no file left behind by a failed run. Args: RETRACE_BIN FIXTURES_DIR
 set -u
 bin=$1
 pass=0 failn=0
@@ -21,8 +21,12 @@ for l in open(sys.argv[1]):
     e=json.loads(l)
     assert list(e)[:10]==['id','env','task','task_type','split','api_versions','steps','outcome','reward','meta'], list(e)
     assert e['outcome'] in ('success','failure') and 0<=e['reward']<=1
-    for s in e['steps']: assert set(s)=={'thought','action','observation'}
-" "$tmp/a.jsonl" && ok || bad "episode lines do not follow the format"
+    for i, s in enumerate(e['steps']):
+        assert set(s) - {'slip'} == {'thought','action','observation'} and s.get('slip', True) is True
+        if s.get('slip'): assert s['observation'] == 'Nothing happens.' and not e['steps'][i + 1].get('slip')
+    assert e['meta']['slips'] == sum(1 for s in e['steps'] if s.get('slip'))
+assert sum(e['meta']['slips'] for e in map(json.loads, open(sys.argv[1]))) > 0
+" "$tmp/a.jsonl" && ok || bad "episode lines do not follow the format (or slips are not marked)"
 out=$("$bin" gen --env household --episodes 30 --seed 1 --split unseen -o "$tmp/u.jsonl") && ok || bad "unseen split failed"
 echo "$out" | grep -q "success 100.0%" && ok || bad "expert below 100% on the unseen split: $out"
 grep -q '"split":"unseen"' "$tmp/u.jsonl" && ok || bad "split not recorded"
@@ -37,10 +41,21 @@ python3 -c "
 import json,sys
 docs=[json.loads(l) for l in open(sys.argv[1])]
 assert all(set(d)>={'tool','version','text'} for d in docs)
-assert {d['version'] for d in docs}=={1,2}
+assert {d['version'] for d in docs}=={1,2,3}
 for l in open(sys.argv[2]):
-    e=json.loads(l); assert e['env']=='toolapi' and e['split']=='unseen' and e['api_versions'] and set(e['api_versions'].values())=={2}
+    e=json.loads(l); assert e['env']=='toolapi' and e['split']=='unseen' and e['api_versions'] and set(e['api_versions'].values())=={3}
 " "$tmp/t1.docs.jsonl" "$tmp/t1.jsonl" && ok || bad "toolapi docs or episodes malformed"
+# Training episodes span versions 1 and 2 (never the held-out 3); noisy ones are byte-identical per seed.
+"$bin" gen --env toolapi --packs "$packs" --episodes 60 --seed 4 --policy noisy --noise 0.5 -o "$tmp/n1.jsonl" >/dev/null || bad "toolapi gen failed"
+"$bin" gen --env toolapi --packs "$packs" --episodes 60 --seed 4 --policy noisy --noise 0.5 -o "$tmp/n2.jsonl" >/dev/null || bad "toolapi gen failed"
+cmp -s "$tmp/n1.jsonl" "$tmp/n2.jsonl" && ok || bad "toolapi noisy: same seed gave different files"
+python3 -c "
+import json,sys
+eps=[json.loads(l) for l in open(sys.argv[1])]
+assert {e['meta']['api_version'] for e in eps}=={1,2}
+assert all(set(e['api_versions'].values())=={e['meta']['api_version']} for e in eps)
+assert any(s.get('slip') for e in eps for s in e['steps'])
+" "$tmp/n1.jsonl" && ok || bad "toolapi train episodes should span versions 1 and 2 and mark slips"
 
 check_usage() { # expected exit code, then args
     local want=$1; shift
