@@ -5,7 +5,7 @@
  * supported type and reads the model config, so a header that passes validation but lies shows up as
  * an out-of-bounds read under ASan. Every rejection must leave a one-line message naming the input.
  * Run: make fuzz && ./build-fuzz/fuzz/fuzz_gguf -max_total_time=60 [corpus folder]
- * (tests/fixtures/gguf/*.gguf make a good seed corpus). */
+ * (the files of tests/fixtures/gguf make a good seed corpus). */
 #include <stdlib.h>
 #include <string.h>
 
