@@ -214,10 +214,38 @@ def make_tiny(out, arch):
     save_safetensors(os.path.join(folder, "model.safetensors"), hf)
 
 
+def vocab_gguf(src, out, pre):
+    """A vocabulary-only GGUF (tokenizer.ggml.model gpt2) from a byte-level BPE tokenizer.json folder,
+    as llama.cpp's converter writes it: every id's token, types (control for special added tokens,
+    user-defined for the others), merges as "a b"."""
+    d = json.load(open(os.path.join(src, "tokenizer.json")))
+    vocab, added = d["model"]["vocab"], {a["id"]: a for a in d["added_tokens"]}
+    n = max(max(vocab.values()), max(added, default=0)) + 1
+    toks = ["[PAD%d]" % i for i in range(n)]
+    for t, i in vocab.items():
+        toks[i] = t
+    for i, a in added.items():
+        toks[i] = a["content"]
+    types = [(3 if added[i]["special"] else 4) if i in added else 1 for i in range(n)]
+    w = gguf.GGUFWriter(out, "llama")
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(toks)
+    w.add_token_types(types)
+    w.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in d["model"]["merges"]])
+    w.add_bool("tokenizer.ggml.add_bos_token", False)
+    finish(w)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "gguf"))
+    ap.add_argument("--vocab-from", help="write only a vocabulary GGUF from this tokenizer folder to --out")
+    ap.add_argument("--pre", default="default", help="tokenizer.ggml.pre for --vocab-from")
     args = ap.parse_args()
+    if args.vocab_from:
+        vocab_gguf(args.vocab_from, args.out, args.pre)
+        return
     os.makedirs(args.out, exist_ok=True)
     make_dequant(args.out)
     make_meta(args.out)
