@@ -26,6 +26,8 @@
 /* The format caps keys at 65535 bytes; tensor names in ggml at 63. We allow some slack for the latter. */
 #define GGUF_MAX_KEY_BYTES 65535
 #define GGUF_MAX_NAME_BYTES 1024
+/* Keys and tensors are counted in int; real files hold hundreds to a few thousand. */
+#define GGUF_MAX_COUNT (1u << 24)
 
 typedef struct {
     const uint8_t *p, *end;
@@ -260,8 +262,8 @@ static rt_status parse(rt_gguf *g) {
     RT_TRY(read_u64(&c, &n_tensors, "tensor count"));
     RT_TRY(read_u64(&c, &n_kv, "metadata count"));
     /* A key/value takes at least 8 (key length) + 4 (type) + 1 bytes; a tensor description 8+4+8+4+8. */
-    if (n_kv > left(&c) / 13) return rt_fail(RT_ERR_FORMAT, "%s: %" PRIu64 " metadata entries cannot fit in the file", g->path, n_kv);
-    if (n_tensors > left(&c) / 32) return rt_fail(RT_ERR_FORMAT, "%s: %" PRIu64 " tensors cannot fit in the file", g->path, n_tensors);
+    if (n_kv > left(&c) / 13 || n_kv > GGUF_MAX_COUNT) return rt_fail(RT_ERR_FORMAT, "%s: %" PRIu64 " metadata entries cannot fit in the file", g->path, n_kv);
+    if (n_tensors > left(&c) / 32 || n_tensors > GGUF_MAX_COUNT) return rt_fail(RT_ERR_FORMAT, "%s: %" PRIu64 " tensors cannot fit in the file", g->path, n_tensors);
     g->kv = rt_calloc((size_t)n_kv + 1, sizeof *g->kv);
     for (int i = 0; i < (int)n_kv; i++) RT_TRY(read_kv(g, &c, i));
     RT_TRY(read_alignment(g));
