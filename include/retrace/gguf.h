@@ -123,6 +123,9 @@ rt_status rt_gguf_get_float(const rt_gguf *g, const char *key, double *out);
 rt_status rt_gguf_get_bool(const rt_gguf *g, const char *key, int *out);
 /* A view, not NUL-terminated. */
 rt_status rt_gguf_get_str(const rt_gguf *g, const char *key, const char **s, size_t *len);
+/* A short string value copied into buf (NUL-terminated, cut to cap-1 bytes, bytes outside printable
+ * ASCII replaced by '?'), for names that go into messages: architecture, tokenizer model. */
+rt_status rt_gguf_get_name(const rt_gguf *g, const char *key, char *buf, size_t cap);
 /* An array whose elements are of type `elem` (-1: any element type). */
 rt_status rt_gguf_get_array(const rt_gguf *g, const char *key, int elem, rt_gguf_value *out);
 /* Defaults for optional keys: absent gives `dflt`; present but mistyped is still an error. */

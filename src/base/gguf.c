@@ -68,6 +68,14 @@ static rt_status read_str(cursor *c, const uint8_t **s, uint64_t *len, uint64_t 
     return RT_OK;
 }
 
+/* Keys and tensor names appear in error messages, which are one line of text: printable ASCII only
+ * (the format requires ASCII keys; llama.cpp's tensor names are ASCII too). */
+static int printable(const uint8_t *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e) return 0;
+    return 1;
+}
+
 static size_t scalar_size(rt_gguf_type t) {
     switch (t) {
     case RT_GGUF_U8: case RT_GGUF_I8: case RT_GGUF_BOOL: return 1;
@@ -137,13 +145,13 @@ static rt_status read_kv(rt_gguf *g, cursor *c, int i) {
     char what[64];
     snprintf(what, sizeof what, "key #%d", i);
     RT_TRY(read_str(c, &s, &len, GGUF_MAX_KEY_BYTES, what));
+    if (!printable(s, (size_t)len)) return rt_fail(RT_ERR_FORMAT, "%s: %s is not printable ASCII", c->file, what);
     rt_gguf_kv *kv = &g->kv[i];
     char *key = rt_malloc((size_t)len + 1);
     memcpy(key, s, (size_t)len);
     key[len] = '\0';
     kv->key = key;
     g->n_kv = i + 1; /* owned from here, freed by rt_gguf_close */
-    if (strlen(key) != len) return rt_fail(RT_ERR_FORMAT, "%s: %s holds a NUL byte", c->file, what);
     for (int j = 0; j < i; j++)
         if (strcmp(g->kv[j].key, key) == 0) return rt_fail(RT_ERR_FORMAT, "%s: duplicate key '%s'", c->file, key);
     uint32_t type;
@@ -157,6 +165,7 @@ static rt_status read_tensor_info(rt_gguf *g, cursor *c, int i) {
     char what[64];
     snprintf(what, sizeof what, "tensor #%d name", i);
     RT_TRY(read_str(c, &s, &len, GGUF_MAX_NAME_BYTES, what));
+    if (!printable(s, (size_t)len)) return rt_fail(RT_ERR_FORMAT, "%s: %s is not printable ASCII", c->file, what);
     rt_gguf_tensor *t = &g->tensors[i];
     char *name = rt_malloc((size_t)len + 1);
     memcpy(name, s, (size_t)len);

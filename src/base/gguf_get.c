@@ -144,6 +144,16 @@ rt_status rt_gguf_get_str(const rt_gguf *g, const char *key, const char **s, siz
     return RT_OK;
 }
 
+rt_status rt_gguf_get_name(const rt_gguf *g, const char *key, char *buf, size_t cap) {
+    const char *s;
+    size_t len;
+    RT_TRY(rt_gguf_get_str(g, key, &s, &len));
+    size_t n = len < cap - 1 ? len : cap - 1;
+    for (size_t i = 0; i < n; i++) buf[i] = s[i] >= 0x20 && s[i] <= 0x7e ? s[i] : '?';
+    buf[n] = '\0';
+    return RT_OK;
+}
+
 rt_status rt_gguf_get_array(const rt_gguf *g, const char *key, int elem, rt_gguf_value *out) {
     const rt_gguf_value *v;
     RT_TRY(find(g, key, &v));

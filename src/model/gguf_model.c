@@ -36,18 +36,16 @@ static rt_status get_real(const rt_gguf *g, const char *arch, const char *suffix
 static rt_status read_rope(const rt_gguf *g, const char *arch, rt_model_config *c) {
     memset(&c->rope, 0, sizeof c->rope);
     RT_TRY(get_real(g, arch, "rope.freq_base", 10000.0, &c->rope.theta));
-    char key[128];
+    char key[128], type[64] = "none";
     snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
-    const char *type = "none";
-    size_t len = 4;
-    if (rt_gguf_find(g, key)) RT_TRY(rt_gguf_get_str(g, key, &type, &len));
+    if (rt_gguf_find(g, key)) RT_TRY(rt_gguf_get_name(g, key, type, sizeof type));
     c->rope.kind = RT_ROPE_DEFAULT;
-    if (len == 6 && memcmp(type, "linear", 6) == 0) {
+    if (strcmp(type, "linear") == 0) {
         c->rope.kind = RT_ROPE_LINEAR;
         RT_TRY(get_real(g, arch, "rope.scaling.factor", -1.0, &c->rope.factor));
         if (c->rope.factor <= 0) return rt_fail(RT_ERR_FORMAT, "%s: linear rope scaling needs a positive '%s.rope.scaling.factor'", rt_gguf_path(g), arch);
-    } else if (!(len == 4 && memcmp(type, "none", 4) == 0)) {
-        return rt_fail(RT_ERR_UNSUPPORTED, "%s: rope scaling '%.*s' is not supported (none, linear)", rt_gguf_path(g), (int)len, type);
+    } else if (strcmp(type, "none") != 0) {
+        return rt_fail(RT_ERR_UNSUPPORTED, "%s: rope scaling '%s' is not supported (none, linear)", rt_gguf_path(g), type);
     }
     if (rt_gguf_find_tensor(g, "rope_freqs.weight"))
         return rt_fail(RT_ERR_UNSUPPORTED, "%s: tensor 'rope_freqs.weight' (per-frequency RoPE factors, as Llama 3.1 uses) is not supported", rt_gguf_path(g));
@@ -60,10 +58,7 @@ static rt_status read_rope(const rt_gguf *g, const char *arch, rt_model_config *
 }
 
 static rt_status read_arch(const rt_gguf *g, rt_arch *arch, char *name, size_t cap) {
-    const char *s;
-    size_t len;
-    RT_TRY(rt_gguf_get_str(g, "general.architecture", &s, &len));
-    snprintf(name, cap, "%.*s", (int)(len < cap ? len : cap - 1), s);
+    RT_TRY(rt_gguf_get_name(g, "general.architecture", name, cap));
     if (strcmp(name, "llama") == 0) *arch = RT_ARCH_LLAMA;
     else if (strcmp(name, "qwen2") == 0) *arch = RT_ARCH_QWEN2;
     else return rt_fail(RT_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (llama, qwen2)", rt_gguf_path(g), name);

@@ -100,9 +100,9 @@ static json_t *vocab_object(const gguf_vocab *v) {
 }
 
 static rt_status build(const rt_gguf *g, gguf_vocab *v, json_t **tok, json_t **cfg) {
-    const char *model;
+    char model[64];
     size_t len;
-    RT_TRY(rt_gguf_get_str(g, "tokenizer.ggml.model", &model, &len));
+    RT_TRY(rt_gguf_get_name(g, "tokenizer.ggml.model", model, sizeof model));
     RT_TRY(read_tokens(g, v));
     RT_TRY(read_side_array(g, "tokenizer.ggml.token_type", v, 0));
     RT_TRY(read_side_array(g, "tokenizer.ggml.scores", v, 1));
@@ -110,9 +110,9 @@ static rt_status build(const rt_gguf *g, gguf_vocab *v, json_t **tok, json_t **c
     v->eos = special_id(g, "tokenizer.ggml.eos_token_id", v->n);
     v->unk = special_id(g, "tokenizer.ggml.unknown_token_id", v->n);
     v->pad = special_id(g, "tokenizer.ggml.padding_token_id", v->n);
-    int spm = len == 5 && memcmp(model, "llama", 5) == 0;
-    if (!spm && !(len == 4 && memcmp(model, "gpt2", 4) == 0))
-        return rt_fail(RT_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model '%.*s' is not supported (gpt2, llama)", rt_gguf_path(g), (int)len, model);
+    int spm = strcmp(model, "llama") == 0;
+    if (!spm && strcmp(model, "gpt2") != 0)
+        return rt_fail(RT_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model '%s' is not supported (gpt2, llama)", rt_gguf_path(g), model);
     v->add_bos = flag(g, "tokenizer.ggml.add_bos_token", spm);
     v->add_eos = flag(g, "tokenizer.ggml.add_eos_token", 0);
     v->add_space_prefix = flag(g, "tokenizer.ggml.add_space_prefix", spm);

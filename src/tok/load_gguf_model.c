@@ -25,11 +25,8 @@ static json_t *split_then_bytes(const char *regex) {
 
 /* The pre-tokenizer (and whether merges are ignored for whole-word tokens, as Llama 3 does). */
 static rt_status pre_tokenizer(const rt_gguf *g, json_t *tok, int *ignore_merges) {
-    const char *pre = "default";
-    size_t len = 7;
-    if (rt_gguf_find(g, "tokenizer.ggml.pre")) RT_TRY(rt_gguf_get_str(g, "tokenizer.ggml.pre", &pre, &len));
-    char name[64];
-    snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), pre);
+    char name[64] = "default";
+    if (rt_gguf_find(g, "tokenizer.ggml.pre")) RT_TRY(rt_gguf_get_name(g, "tokenizer.ggml.pre", name, sizeof name));
     json_t *p = NULL;
     *ignore_merges = 0;
     if (strcmp(name, "default") == 0 || strcmp(name, "gpt2") == 0) {
