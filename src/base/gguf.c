@@ -139,17 +139,23 @@ static rt_status read_value(cursor *c, rt_gguf_type type, rt_gguf_value *v, cons
     return RT_OK;
 }
 
-static rt_status read_kv(rt_gguf *g, cursor *c, int i) {
-    const uint8_t *s;
+/* A key or tensor name (`what` for messages), copied NUL-terminated. */
+static rt_status read_name(cursor *c, const char *what, uint64_t max, char **out) {
+    const uint8_t *s = NULL;
     uint64_t len;
-    char what[64];
-    snprintf(what, sizeof what, "key #%d", i);
-    RT_TRY(read_str(c, &s, &len, GGUF_MAX_KEY_BYTES, what));
+    RT_TRY(read_str(c, &s, &len, max, what));
     if (!printable(s, (size_t)len)) return rt_fail(RT_ERR_FORMAT, "%s: %s is not printable ASCII", c->file, what);
+    *out = rt_malloc((size_t)len + 1);
+    memcpy(*out, s, (size_t)len);
+    (*out)[len] = '\0';
+    return RT_OK;
+}
+
+static rt_status read_kv(rt_gguf *g, cursor *c, int i) {
+    char what[64], *key;
+    snprintf(what, sizeof what, "key #%d", i);
+    RT_TRY(read_name(c, what, GGUF_MAX_KEY_BYTES, &key));
     rt_gguf_kv *kv = &g->kv[i];
-    char *key = rt_malloc((size_t)len + 1);
-    memcpy(key, s, (size_t)len);
-    key[len] = '\0';
     kv->key = key;
     g->n_kv = i + 1; /* owned from here, freed by rt_gguf_close */
     for (int j = 0; j < i; j++)
@@ -160,16 +166,10 @@ static rt_status read_kv(rt_gguf *g, cursor *c, int i) {
 }
 
 static rt_status read_tensor_info(rt_gguf *g, cursor *c, int i) {
-    const uint8_t *s;
-    uint64_t len;
-    char what[64];
+    char what[64], *name;
     snprintf(what, sizeof what, "tensor #%d name", i);
-    RT_TRY(read_str(c, &s, &len, GGUF_MAX_NAME_BYTES, what));
-    if (!printable(s, (size_t)len)) return rt_fail(RT_ERR_FORMAT, "%s: %s is not printable ASCII", c->file, what);
+    RT_TRY(read_name(c, what, GGUF_MAX_NAME_BYTES, &name));
     rt_gguf_tensor *t = &g->tensors[i];
-    char *name = rt_malloc((size_t)len + 1);
-    memcpy(name, s, (size_t)len);
-    name[len] = '\0';
     t->name = name;
     g->n_tensors = i + 1;
     uint32_t n_dims, type;
