@@ -6,9 +6,6 @@ set -u
 bin=$1
 here="$(cd "$(dirname "$0")/../serve" && pwd)"
 example="$(cd "$(dirname "$0")/../../examples" && pwd)/household_agent.py"
-tmp=$(mktemp -d)
-trap 'kill -9 $SERVE_PID 2>/dev/null; rm -rf "$tmp"' EXIT
-SERVE_PID=
 . "$here/common.sh"
 command -v stdbuf >/dev/null || { echo "SKIP: stdbuf (coreutils) is not installed"; exit 0; }
 

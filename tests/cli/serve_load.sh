@@ -6,9 +6,6 @@
 set -u
 bin=$1
 here="$(cd "$(dirname "$0")/../serve" && pwd)"
-tmp=$(mktemp -d)
-trap 'kill -9 $SERVE_PID 2>/dev/null; kill $ADDER 2>/dev/null; rm -rf "$tmp"' EXIT
-SERVE_PID= ADDER=
 . "$here/common.sh"
 seconds=${RT_SERVE_LOAD_SECONDS:-4}
 

@@ -4,9 +4,6 @@
 set -u
 bin=$1
 here="$(cd "$(dirname "$0")/../serve" && pwd)"
-tmp=$(mktemp -d)
-trap 'kill -9 $SERVE_PID 2>/dev/null; rm -rf "$tmp"' EXIT
-SERVE_PID=
 . "$here/common.sh"
 command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 0; }
 

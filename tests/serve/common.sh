@@ -1,5 +1,9 @@
-# common.sh: shared by tests/cli/serve*.sh: a tiny model, a memory of household episodes, and a server
-# started on 127.0.0.1 with a free port (SERVE_PID, PORT, URL). Sourced with bin and tmp set.
+# common.sh: shared by tests/cli/serve*.sh: a scratch folder ($tmp, removed at exit with any server
+# left), a tiny model, a memory of household episodes, and a server started on 127.0.0.1 with a free
+# port (SERVE_PID, PORT, URL). Sourced with bin set.
+tmp=$(mktemp -d)
+SERVE_PID= ADDER=
+trap 'kill -9 $SERVE_PID $ADDER 2>/dev/null; rm -rf "$tmp"' EXIT
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 passed=0 failed=0

@@ -32,16 +32,22 @@ def episodes(path):
     return [json.loads(l) for l in open(path) if l.strip()]
 
 
+def new_batch(base, tag, n, rnd, most):
+    """1..most copies of random base episodes under new ids tag-n, tag-n+1, ...; returns (body, next n)."""
+    batch = []
+    for _ in range(rnd.randint(1, most)):
+        e = dict(rnd.choice(base))
+        e["id"] = f"{tag}-{n}"
+        n += 1
+        batch.append(json.dumps(e))
+    return "\n".join(batch) + "\n", n
+
+
 def adder(url, base, tag, deadline, acked, lock, rnd):
     c, n = conn(url), 0
     while time.time() < deadline:
-        batch = []
-        for _ in range(rnd.randint(1, 3)):
-            e = dict(rnd.choice(base))
-            e["id"] = f"{tag}-{n}"
-            n += 1
-            batch.append(json.dumps(e))
-        status, body = post(c, "/v1/episodes", "\n".join(batch) + "\n")
+        text, n = new_batch(base, tag, n, rnd, 3)
+        status, body = post(c, "/v1/episodes", text)
         assert status == 200, (status, body[:300])
         with lock:
             acked.extend(json.loads(body)["ids"])
@@ -92,14 +98,9 @@ def adds_until_killed(url, path, acked_out):
     fd = os.open(acked_out, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     rnd = random.Random(5)
     while True:
-        batch = []
-        for _ in range(rnd.randint(1, 4)):
-            e = dict(rnd.choice(base))
-            e["id"] = f"kill-{n}"
-            n += 1
-            batch.append(json.dumps(e))
+        text, n = new_batch(base, "kill", n, rnd, 4)
         try:
-            status, body = post(c, "/v1/episodes", "\n".join(batch) + "\n")
+            status, body = post(c, "/v1/episodes", text)
         except (OSError, http.client.HTTPException):
             return
         if status != 200:
