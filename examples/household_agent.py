@@ -31,7 +31,8 @@ class World:
         self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
         self.over = None
         lines = self._exchange(":mark")
-        header, rest = lines[0], [l for l in lines[1:] if l.strip()]
+        at = next(i for i, l in enumerate(lines) if l.startswith("[household, "))
+        header, rest = lines[at], [l for l in lines[at + 1:] if l.strip()]
         self.task_type = header.strip("[]").split(", ")[1]
         self.task = next(l for l in rest if l.startswith("Your task is to: "))[len("Your task is to: "):]
         self.first_observation = "\n".join(l for l in rest if not l.startswith("Your task is to: "))

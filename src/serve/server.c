@@ -114,6 +114,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     free(r->body);
     free(r);
     *con_cls = NULL;
+    /* The tokenizer's per-thread caches (chat, a BERT embedder) go with the request: threads come and go. */
+    rt_tokenizer_thread_cleanup();
     atomic_fetch_sub(&s->in_flight, 1);
 }
 

@@ -70,6 +70,7 @@ static void *run(void *arg) {
                                 "server_error", "code", 500));
     }
     free(text);
+    rt_tokenizer_thread_cleanup();
     push(st, "[DONE]");
     pthread_mutex_lock(&st->mu);
     st->done = 1;
