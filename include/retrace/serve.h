@@ -30,6 +30,16 @@ typedef struct {
     int max_connections;     /* default 256 */
     int budget_tokens;       /* prompt budget for completions with retrieval (default 1024) */
     double drain_s;          /* rt_serve_stop waits this long for requests in flight (default 60) */
+    /* The online loop: after every `retrain_every` new successful episodes (0: off), train an adapter in
+     * a child process (`exe dataset`, `exe train --val`) and swap it in only if its validation loss is
+     * lower than the one in use's, on the same examples, by more than retrain_min_improvement. */
+    int retrain_every;
+    const char *retrain_dir;          /* work folder (default MEMORY_DIR/retrain) */
+    double retrain_min_improvement;   /* default 0 */
+    const char *retrain_train_args;   /* extra words for `retrace train` (space-separated), or NULL */
+    const char *retrain_dataset_args; /* extra words for `retrace dataset`, or NULL */
+    int retrain_chat;                 /* train and score with the chat template (train --chat) */
+    const char *retrain_exe;          /* the retrace binary the children run (default /proc/self/exe) */
 } rt_serve_params;
 
 rt_serve_params rt_serve_params_default(void);

@@ -23,7 +23,16 @@ static void usage(void) {
            "  --max-body BYTES     larger request bodies get 413 (8388608)\n"
            "  --timeout S          close a connection idle or stalled for S seconds (30)\n"
            "  --max-connections N  at most N open connections (256)\n"
-           "  --budget N           prompt budget in tokens for completions with retrieval (1024)\n");
+           "  --budget N           prompt budget in tokens for completions with retrieval (1024)\n\n"
+           "The online loop (docs/serve.md):\n"
+           "  --retrain-every N    after every N new successful episodes, train a new adapter in a child process\n"
+           "                       (retrace dataset, retrace train --val) and swap it in if its validation loss\n"
+           "                       beats the adapter in use's (or the base model's) on the same examples\n"
+           "  --retrain-dir DIR    work folder, one round-K folder per round (MEM/retrain)\n"
+           "  --retrain-min-improvement X   the new loss must be lower by more than X (0)\n"
+           "  --retrain-train-args \"ARGS\"  more words for retrace train (e.g. \"--preset tiny --steps 200\")\n"
+           "  --retrain-dataset-args \"ARGS\" more words for retrace dataset (e.g. \"--budget 512\")\n"
+           "  --retrain-chat       train and score through the chat template (train --chat)\n");
 }
 
 /* The key is the file's first line without its line end; an empty key is an error. */
@@ -44,10 +53,14 @@ int rt_cmd_serve(int argc, char **argv) {
     rt_serve_params p = rt_serve_params_default();
     const char *key_file = NULL;
     long long port = p.port, threads = 0, max_body = (long long)p.max_body, timeout = p.timeout_s, conns = p.max_connections;
-    long long budget = p.budget_tokens;
+    long long budget = p.budget_tokens, every = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (rt_cli_is_help(a)) return usage(), RT_EXIT_OK;
+        if (!strcmp(a, "--retrain-chat")) {
+            p.retrain_chat = 1;
+            continue;
+        }
         if (a[0] != '-') {
             if (p.memory_dir) return rt_cli_usage_error("serve", "unexpected argument '%s'", a);
             p.memory_dir = a;
@@ -66,10 +79,18 @@ int rt_cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--timeout")) { if (rt_cli_parse_int("serve", a, v, &timeout)) return RT_EXIT_USAGE; }
         else if (!strcmp(a, "--max-connections")) { if (rt_cli_parse_int("serve", a, v, &conns)) return RT_EXIT_USAGE; }
         else if (!strcmp(a, "--budget")) { if (rt_cli_parse_int("serve", a, v, &budget)) return RT_EXIT_USAGE; }
+        else if (!strcmp(a, "--retrain-every")) { if (rt_cli_parse_int("serve", a, v, &every)) return RT_EXIT_USAGE; }
+        else if (!strcmp(a, "--retrain-min-improvement")) { if (rt_cli_parse_float("serve", a, v, &p.retrain_min_improvement)) return RT_EXIT_USAGE; }
+        else if (!strcmp(a, "--retrain-dir")) p.retrain_dir = v;
+        else if (!strcmp(a, "--retrain-train-args")) p.retrain_train_args = v;
+        else if (!strcmp(a, "--retrain-dataset-args")) p.retrain_dataset_args = v;
         else return rt_cli_usage_error("serve", "unknown option '%s'", a);
     }
     if (!p.memory_dir) return rt_cli_usage_error("serve", "a memory directory is required (retrace memory init DIR makes one)");
     if (p.adapter && !p.model) return rt_cli_usage_error("serve", "--adapter needs --model");
+    if (every < 0 || every > 1000000000) return rt_cli_usage_error("serve", "--retrain-every %lld is outside 0..1000000000", every);
+    if (every && !p.model) return rt_cli_usage_error("serve", "--retrain-every needs --model");
+    p.retrain_every = (int)every;
     if (port < 0 || port > 65535) return rt_cli_usage_error("serve", "--port %lld is outside 0..65535", port);
     if (threads < 0 || max_body < 1 || timeout < 1 || conns < 1 || conns > 65536 || budget < 16)
         return rt_cli_usage_error("serve", "--threads >= 0, --max-body >= 1, --timeout >= 1, --max-connections 1..65536, --budget >= 16");

@@ -28,7 +28,7 @@ typedef struct {
 void rt_completion_free(rt_completion *c) {
     free(c->ids);
     for (char **p = c->stops; p && *p; p++) free(*p);
-    free(c->stops), free(c->id);
+    free(c->stops), free(c->id), free(c->adapter);
     json_decref(c->retrace);
     memset(c, 0, sizeof *c);
 }
@@ -88,6 +88,7 @@ rt_status rt_completion_run(rt_server *s, rt_completion *c, void (*emit)(void *c
     int32_t *out = rt_malloc(sizeof(int32_t) * (size_t)(gp.max_new_tokens > 0 ? gp.max_new_tokens : 1));
     int n_out = 0;
     pthread_mutex_lock(&s->gen_lock);
+    free(c->adapter), c->adapter = rt_server_adapter(s); /* the one this completion runs with */
     rt_status st = rt_generate(s->model, c->ids, c->n_ids, &gp, out, &n_out);
     pthread_mutex_unlock(&s->gen_lock);
     size_t len = 0;

@@ -21,9 +21,12 @@ static const char *const RETRACE_KEYS[] = {"task", "env", "history", "first_obse
 
 void rt_h_models(rt_server *s, rt_req *r, rt_reply *out) {
     json_t *data = json_array();
-    if (s->model)
+    if (s->has_model) {
+        char *adapter = rt_server_adapter(s);
         json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s, s:s?}", "id", s->model_name, "object", "model", "created",
-                                              (json_int_t)time(NULL), "owned_by", "retrace", "adapter", s->adapter_name));
+                                              (json_int_t)time(NULL), "owned_by", "retrace", "adapter", adapter));
+        free(adapter);
+    }
     rt_reply_json(out, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 
@@ -145,7 +148,7 @@ static int build_retrace(rt_server *s, json_t *parent, json_t *o, messages *m, i
     if (!task) return rt_reply_error(out, 400, "$.retrace.task: required (a string)"), -1;
     /* The prompt must leave room for the answer in the model's context (and the chat template's text). */
     json_int_t want = json_integer_value(json_object_get(parent, "max_tokens"));
-    int room = s->model->cfg.max_position_embeddings - (int)(want > 0 && want < (1 << 20) ? want : DEFAULT_MAX_TOKENS / 4) - 64;
+    int room = s->ctx_len - (int)(want > 0 && want < (1 << 20) ? want : DEFAULT_MAX_TOKENS / 4) - 64;
     if (!json_object_get(o, "budget_tokens") && budget > room) budget = room > 16 ? room : 16;
     if (versions && !json_is_object(versions)) return rt_reply_error(out, 400, "$.retrace.api_versions: expected an object {tool: version}"), -1;
     rt_memory_step *hist;
@@ -207,7 +210,7 @@ static int parse_sampling(rt_server *s, json_t *o, rt_completion *c, rt_reply *o
         rt_field_int(o, "$", "seed", -(1LL << 62), 1LL << 62, &seed, out) || rt_field_int(o, "$", "n", 1, 1, &n, out) ||
         parse_stops(json_object_get(o, "stop"), c, out))
         return -1;
-    int ctx = s->model->cfg.max_position_embeddings;
+    int ctx = s->ctx_len;
     if (c->n_ids >= ctx) return rt_reply_error(out, 400, "$.messages: the prompt has %d tokens; the model's context is %d", c->n_ids, ctx), -1;
     if (max_tokens > ctx - c->n_ids) max_tokens = ctx - c->n_ids;
     c->gp = rt_gen_params_default();
@@ -226,7 +229,7 @@ static void reply_completion(rt_server *s, rt_completion *c, json_t *info, rt_re
     if (!content) content = json_string("\xEF\xBF\xBD"); /* not UTF-8: a model may emit stray bytes */
     free(text);
     json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s?, s:[{s:i, s:{s:s, s:o}, s:s}], s:{s:i, s:i, s:i}}", "id", c->id, "object",
-                          "chat.completion", "created", (json_int_t)time(NULL), "model", s->model_name, "adapter", s->adapter_name,
+                          "chat.completion", "created", (json_int_t)time(NULL), "model", s->model_name, "adapter", c->adapter,
                           "choices", "index", 0, "message", "role", "assistant", "content", content, "finish_reason", finish, "usage",
                           "prompt_tokens", c->n_ids, "completion_tokens", n, "total_tokens", c->n_ids + n);
     if (info) json_object_set_new(o, "retrace", info);
@@ -234,7 +237,7 @@ static void reply_completion(rt_server *s, rt_completion *c, json_t *info, rt_re
 }
 
 void rt_h_chat(rt_server *s, rt_req *r, rt_reply *out) {
-    if (!s->model) return rt_reply_error(out, 404, "this server has no model (start it with --model)");
+    if (!s->has_model) return rt_reply_error(out, 404, "this server has no model (start it with --model)");
     json_t *o = rt_body_object(r, out);
     if (!o) return;
     json_t *rq = json_object_get(o, "retrace"), *info = NULL;

@@ -9,6 +9,7 @@ typedef struct {
     char **lines; /* each one JSON value on one line, as the store keeps it */
     int n;
     json_t *ids;  /* episode ids, or "tool@version" for docs */
+    int successes; /* episodes with outcome "success" */
 } body_lines;
 
 static void lines_free(body_lines *b) {
@@ -24,7 +25,8 @@ static int blank(const char *p, size_t n) {
 }
 
 /* Checks one value is the kind this endpoint takes; sets a 400 naming $[i] when it is not. */
-static int check_kind(json_t *o, int i, int docs, json_t *ids, rt_reply *out) {
+static int check_kind(json_t *o, int i, int docs, body_lines *b, rt_reply *out) {
+    json_t *ids = b->ids;
     if (!json_is_object(o)) return rt_reply_error(out, 400, "$[%d]: expected a JSON object", i), -1;
     json_t *steps = json_object_get(o, "steps");
     if (docs) {
@@ -42,6 +44,8 @@ static int check_kind(json_t *o, int i, int docs, json_t *ids, rt_reply *out) {
     const char *id = json_string_value(json_object_get(o, "id"));
     if (!id) return rt_reply_error(out, 400, "$[%d].id: an episode needs an id (a string)", i), -1;
     json_array_append_new(ids, json_string(id));
+    const char *oc = json_string_value(json_object_get(o, "outcome"));
+    b->successes += oc && !strcmp(oc, "success");
     return 0;
 }
 
@@ -52,7 +56,7 @@ static int split_body(const rt_req *r, int docs, body_lines *b, rt_reply *out) {
     json_error_t e;
     json_t *whole = r->len ? json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &e) : NULL;
     if (whole && !json_is_array(whole)) {
-        int rc = check_kind(whole, 0, docs, b->ids, out);
+        int rc = check_kind(whole, 0, docs, b, out);
         /* One line is kept as sent (the store compares texts); a value over several lines is made one. */
         size_t end = r->len;
         while (end > 0 && blank(r->body + end - 1, 1)) end--;
@@ -74,7 +78,7 @@ static int split_body(const rt_req *r, int docs, body_lines *b, rt_reply *out) {
         if (blank(p, n)) continue;
         json_t *o = json_loadb(p, n, JSON_REJECT_DUPLICATES, &e);
         if (!o) return rt_reply_error(out, 400, "$[%d]: line %d is not valid JSON (column %d): %s", b->n, line_no, e.column, e.text), -1;
-        int rc = check_kind(o, b->n, docs, b->ids, out);
+        int rc = check_kind(o, b->n, docs, b, out);
         json_decref(o);
         if (rc) return -1;
         if (b->n == cap) b->lines = rt_realloc(b->lines, sizeof *b->lines * (size_t)(cap *= 2));
@@ -107,6 +111,9 @@ static void add_lines(rt_server *s, rt_req *r, int docs, rt_reply *out) {
     if (rc == RT_OK) rc = rt_memory_batch_commit(batch, &st);
     else if (batch) rt_memory_batch_abort(batch);
     pthread_mutex_unlock(&s->write_lock);
+    /* New successes for the online loop: a batch's unchanged episodes are not new. */
+    size_t fresh = st.episodes_added + st.episodes_replaced;
+    if (rc == RT_OK && !docs) rt_retrain_note(s, (size_t)b.successes < fresh ? b.successes : (int)fresh);
     if (rc == RT_OK)
         rt_reply_json(out, 200, json_pack("{s:I, s:I, s:I, s:I, s:I, s:O}", "episodes_added", (json_int_t)st.episodes_added,
                                           "episodes_unchanged", (json_int_t)st.episodes_unchanged, "episodes_replaced",

@@ -48,6 +48,26 @@ static void add_histogram(rt_strbuf *o, const rt_metrics *snap) {
     }
 }
 
+/* The online loop's rounds by result, and whether one is running. */
+static void add_retrain(rt_strbuf *o, rt_server *s) {
+    json_t *r = rt_retrain_json(s);
+    if (json_is_true(json_object_get(r, "enabled"))) {
+        rt_strbuf_add(o, "# HELP retrace_retrain_rounds_total Online-loop rounds, by result (swapped, rejected, failed).\n"
+                         "# TYPE retrace_retrain_rounds_total counter\n");
+        static const char *const keys[][2] = {{"swaps", "swapped"}, {"rejections", "rejected"}, {"failures", "failed"}};
+        for (int i = 0; i < 3; i++)
+            rt_strbuf_addf(o, "retrace_retrain_rounds_total{result=\"%s\"} %lld\n", keys[i][1],
+                           (long long)json_integer_value(json_object_get(r, keys[i][0])));
+        rt_strbuf_addf(o, "# HELP retrace_retrain_running 1 while a round is training.\n# TYPE retrace_retrain_running gauge\n"
+                          "retrace_retrain_running %d\n", json_is_true(json_object_get(r, "running")));
+        json_t *v = json_object_get(r, "val_loss");
+        if (json_is_real(v))
+            rt_strbuf_addf(o, "# HELP retrace_adapter_val_loss Validation loss of the adapter in use.\n"
+                              "# TYPE retrace_adapter_val_loss gauge\nretrace_adapter_val_loss %.6f\n", json_real_value(v));
+    }
+    json_decref(r);
+}
+
 void rt_h_metrics(rt_server *s, rt_req *r, rt_reply *out) {
     rt_metrics *snap = rt_malloc(sizeof *snap);
     pthread_mutex_lock(&s->metrics.lock);
@@ -78,6 +98,7 @@ void rt_h_metrics(rt_server *s, rt_req *r, rt_reply *out) {
                            "# TYPE retrace_db_bytes gauge\nretrace_db_bytes %zu\n",
                        (long long)st.index_vectors, st.index_bytes, st.db_bytes);
     }
+    add_retrain(&o, s);
     rt_strbuf_addf(&o, "# TYPE retrace_uptime_seconds gauge\nretrace_uptime_seconds %.3f\n", rt_now() - s->t_start);
     rt_reply_text(out, 200, "text/plain; version=0.0.4; charset=utf-8", o.buf);
 }
@@ -86,7 +107,9 @@ void rt_h_healthz(rt_server *s, rt_req *r, rt_reply *out) {
     rt_memory_stats st;
     rt_status rc = rt_memory_get_stats(s->mem, &st);
     if (rc != RT_OK) return rt_reply_error(out, 503, "the memory cannot be read: %s", rt_errmsg());
-    rt_reply_json(out, 200, json_pack("{s:s, s:I, s:I, s:b, s:s?, s:s?}", "status", "ok", "episodes", (json_int_t)st.episodes,
-                                      "index_vectors", (json_int_t)st.index_vectors, "model_loaded", s->model != NULL, "model",
-                                      s->model_name, "adapter", s->adapter_name));
+    char *adapter = rt_server_adapter(s);
+    rt_reply_json(out, 200, json_pack("{s:s, s:I, s:I, s:b, s:s?, s:s?, s:o}", "status", "ok", "episodes", (json_int_t)st.episodes,
+                                      "index_vectors", (json_int_t)st.index_vectors, "model_loaded", s->has_model, "model",
+                                      s->model_name, "adapter", adapter, "retrain", rt_retrain_json(s)));
+    free(adapter);
 }

@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #include "retrace/memory.h"
 #include "retrace/model.h"
@@ -38,13 +39,29 @@ typedef struct {
     double sum_s[RT_ROUTE_COUNT];
 } rt_metrics;
 
+/* The online loop's state (retrain.c), under its lock. */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int inited, started, stop, running;
+    int pending;                    /* successful episodes committed since the last round began */
+    int rounds, swaps, rejections, failures;
+    float val_loss;                 /* the adapter in use, on the last round's validation examples */
+    pid_t child;                    /* the command running now, or 0 */
+    char *memory_dir, *model, *tokenizer, *exe, *dir;
+    char *adapter_dir;              /* the adapter in use (NULL: the base model); the loop's thread only */
+} rt_retrain;
+
 struct rt_server {
     rt_serve_params p;
     char *host, *api_key, *model_name, *adapter_name;
     size_t key_len;
     rt_memory *mem;
     pthread_mutex_t write_lock; /* one writer at a time (adds, deletes) */
-    rt_model *model;            /* NULL without --model */
+    rt_model *model;            /* NULL without --model; replaced under gen_lock by the online loop */
+    int has_model, ctx_len;     /* fixed at start: whether a model is served, and its context */
+    pthread_mutex_t name_lock;  /* adapter_name */
     rt_tokenizer *tok;
     pthread_mutex_t gen_lock;   /* one generation at a time */
     atomic_ullong completion_seq;
@@ -53,6 +70,7 @@ struct rt_server {
     atomic_int in_flight;
     rt_metrics metrics;
     double t_start;
+    rt_retrain rt;
 };
 
 /* One request: its route, body, and the reply being built. */
@@ -128,6 +146,7 @@ typedef struct {
     int max_stop_len;
     char *id;            /* "chatcmpl-..." */
     json_t *retrace;     /* what was retrieved (for the response), or NULL */
+    char *adapter;       /* the adapter it was generated with (set under the model lock), or NULL */
 } rt_completion;
 
 void rt_completion_free(rt_completion *c);
@@ -137,5 +156,15 @@ rt_status rt_completion_run(rt_server *s, rt_completion *c, void (*emit)(void *c
                             void *emit_ctx, volatile int *cancel, char **text, int *n_tokens, const char **finish);
 /* A server-sent-events response that runs the completion in its own thread (takes c). */
 struct MHD_Response *rt_stream_response(rt_server *s, rt_completion *c, json_t *first_extra);
+
+/* ---- the online loop (retrain.c) ---- */
+rt_status rt_retrain_start(rt_server *s, const rt_serve_params *p);
+void rt_retrain_stop(rt_server *s);
+/* Counts successful episodes just committed; wakes the loop once --retrain-every have arrived. */
+void rt_retrain_note(rt_server *s, int successes);
+/* {"enabled", "every", "rounds", "swaps", "rejections", "failures", "running", "pending", "val_loss"} */
+json_t *rt_retrain_json(rt_server *s);
+/* The adapter's name now (a copy), or NULL. */
+char *rt_server_adapter(rt_server *s);
 
 #endif

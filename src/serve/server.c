@@ -129,6 +129,7 @@ static rt_status load_model(rt_server *s) {
         if (unverified) rt_warn("cannot check that %s was trained for %s", p->adapter, p->model);
         RT_TRY(rt_lora_load_peft(s->model, p->adapter));
     }
+    s->has_model = 1, s->ctx_len = s->model->cfg.max_position_embeddings;
     return RT_OK;
 }
 
@@ -166,11 +167,13 @@ static rt_status bind_address(const rt_serve_params *p, struct sockaddr_storage 
 }
 
 static void server_free(rt_server *s) {
+    rt_retrain_stop(s);
     if (s->mem) rt_memory_close(s->mem);
     rt_model_free(s->model);
     rt_tokenizer_free(s->tok);
     pthread_mutex_destroy(&s->write_lock);
     pthread_mutex_destroy(&s->gen_lock);
+    pthread_mutex_destroy(&s->name_lock);
     rt_metrics_free(&s->metrics);
     free(s->host), free(s->api_key), free(s->model_name), free(s->adapter_name);
     free(s);
@@ -188,6 +191,7 @@ rt_status rt_serve_start(const rt_serve_params *p, rt_server **out) {
     s->p.api_key = NULL, s->p.memory_dir = NULL; /* not kept: the caller's strings */
     pthread_mutex_init(&s->write_lock, NULL);
     pthread_mutex_init(&s->gen_lock, NULL);
+    pthread_mutex_init(&s->name_lock, NULL);
     rt_metrics_init(&s->metrics);
     s->t_start = rt_now();
     struct sockaddr_storage sa;
@@ -199,6 +203,7 @@ rt_status rt_serve_start(const rt_serve_params *p, rt_server **out) {
         s->model_name = name_of(p->model);
         if (p->adapter) s->adapter_name = name_of(p->adapter);
     }
+    if (st == RT_OK) st = rt_retrain_start(s, p);
     s->p.model = s->p.tokenizer = s->p.adapter = NULL;
     if (st == RT_OK) {
         s->daemon = MHD_start_daemon(flags, (uint16_t)p->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
@@ -224,6 +229,7 @@ int rt_serve_stop(rt_server *s) {
     while (atomic_load(&s->in_flight) > 0 && rt_now() - t0 < s->p.drain_s) nanosleep(&(struct timespec){0, 10000000}, NULL);
     int cut = atomic_load(&s->in_flight);
     MHD_stop_daemon(s->daemon);
+    rt_retrain_stop(s); /* ends a training command running now */
     server_free(s);
     return cut;
 }

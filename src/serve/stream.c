@@ -19,7 +19,7 @@ typedef struct {
     int done;
     volatile int cancel;
     pthread_t th;
-    int started;
+    int started, first_sent;
     long long created;
 } rt_stream;
 
@@ -39,12 +39,22 @@ static void push_json(rt_stream *st, json_t *o) {
 
 static json_t *chunk(rt_stream *st, json_t *delta, const char *finish) {
     return json_pack("{s:s, s:s, s:I, s:s, s:s?, s:[{s:i, s:o, s:s?}]}", "id", st->c.id, "object", "chat.completion.chunk", "created",
-                     (json_int_t)st->created, "model", st->s->model_name, "adapter", st->s->adapter_name, "choices", "index", 0,
+                     (json_int_t)st->created, "model", st->s->model_name, "adapter", st->c.adapter, "choices", "index", 0,
                      "delta", delta, "finish_reason", finish);
+}
+
+/* The role chunk goes first, once the model lock is held (so that it names the adapter in use). */
+static void send_first(rt_stream *st) {
+    if (st->first_sent) return;
+    st->first_sent = 1;
+    json_t *first = chunk(st, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL);
+    if (first && st->first_extra) json_object_set(first, "retrace", st->first_extra);
+    push_json(st, first);
 }
 
 static void emit(void *ctx, const char *text, size_t len) {
     rt_stream *st = ctx;
+    send_first(st);
     json_t *s = json_stringn(text, len);
     if (!s) s = json_string("\xEF\xBF\xBD"); /* bytes that are not UTF-8: one replacement character */
     push_json(st, chunk(st, json_pack("{s:o}", "content", s), NULL));
@@ -52,14 +62,12 @@ static void emit(void *ctx, const char *text, size_t len) {
 
 static void *run(void *arg) {
     rt_stream *st = arg;
-    json_t *first = chunk(st, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL);
-    if (first && st->first_extra) json_object_set(first, "retrace", st->first_extra);
-    push_json(st, first);
     char *text = NULL;
     int n = 0;
     const char *finish;
     rt_status s = rt_completion_run(st->s, &st->c, emit, st, &st->cancel, &text, &n, &finish);
     if (s == RT_OK) {
+        send_first(st);
         json_t *last = chunk(st, json_object(), finish);
         json_object_set_new(last, "usage", json_pack("{s:i, s:i, s:i}", "prompt_tokens", st->c.n_ids, "completion_tokens", n,
                                                      "total_tokens", st->c.n_ids + n));
