@@ -7,59 +7,51 @@ For each step it asks POST /v1/chat/completions with a `retrace` object (task, h
 observation): the server retrieves similar successful episodes, similar failures and tool docs, builds
 the agent's prompt with retrace's own prompt builder, and the model answers "think: ...\\nact: ...".
 
-The world runs in `retrace env play` (one process per episode, its text interface line-buffered with
-stdbuf); the agent marks the end of each reply by sending an unknown command, whose help line follows
-the observation.
+The world is an external environment (docs/environments.md, "exec:"): any program that answers
+{"op":"reset","seed":N} and {"op":"step","action":...} with one JSON line each. By default it is
+`retrace env serve household`, retrace's own world behind that protocol; swap in your own with --env-cmd.
 
     retrace serve mem --model MODEL &
     python3 examples/household_agent.py --url http://127.0.0.1:8377 --episodes 5
 """
 import argparse
 import json
+import shlex
 import subprocess
 import urllib.error
 import urllib.request
 
-HELP_LINE = ":admissible, :expert, :docs, :quit, or an action"
-
-
 class World:
-    """One household episode behind `retrace env play`."""
+    """An external environment over JSON lines: one child process for all the episodes."""
 
-    def __init__(self, retrace, seed, max_steps):
-        cmd = ["stdbuf", "-oL", retrace, "env", "play", "--env", "household", "--seed", str(seed), "--max-steps", str(max_steps)]
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-        self.over = None
-        lines = self._exchange(":mark")
-        at = next(i for i, l in enumerate(lines) if l.startswith("[household, "))
-        header, rest = lines[at], [l for l in lines[at + 1:] if l.strip()]
-        self.task_type = header.strip("[]").split(", ")[1]
-        self.task = next(l for l in rest if l.startswith("Your task is to: "))[len("Your task is to: "):]
-        self.first_observation = "\n".join(l for l in rest if not l.startswith("Your task is to: "))
+    def __init__(self, cmd):
+        self.p = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
-    def _exchange(self, text):
-        """Sends text and a marker; returns the lines before the marker's help line or the end line."""
-        self.p.stdin.write(text + "\n" + (":mark\n" if text != ":mark" else ""))
+    def _request(self, **req):
+        self.p.stdin.write(json.dumps(req) + "\n")
         self.p.stdin.flush()
-        lines = []
-        for line in self.p.stdout:
-            line = line.rstrip("\n")
-            if line == HELP_LINE:
-                break
-            if line.startswith("[episode over: "):
-                self.over = line
-                break
-            lines.append(line)
-        return lines
+        line = self.p.stdout.readline()
+        if not line:
+            raise SystemExit(f"the environment closed its output (exit status {self.p.poll()})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise SystemExit(f"the environment: {reply['error']}")
+        return reply
+
+    def reset(self, seed):
+        r = self._request(op="reset", seed=seed)
+        self.task, self.task_type, self.done, self.success, self.reward = r["task"], r.get("task_type", ""), False, False, 0.0
+        # the first observation without the task line (the prompt builder states the task itself)
+        self.first_observation = "\n".join(l for l in r["observation"].split("\n") if l.strip() and not l.startswith("Your task is to: "))
 
     def step(self, action):
-        return "\n".join(l for l in self._exchange(action) if l.strip() and l != HELP_LINE)
+        r = self._request(op="step", action=action)
+        self.done, self.success = r["done"], r["success"]
+        self.reward += r.get("reward", 0.0)  # the world's partial credit, step by step
+        return r["observation"]
 
     def close(self):
-        try:
-            self.p.stdin.close()
-        except OSError:
-            pass
+        self.p.stdin.close()
         self.p.wait(timeout=10)
 
 
@@ -89,10 +81,10 @@ def parse_step(text):
     return thought, action
 
 
-def play(args, seed):
-    world = World(args.retrace, seed, args.max_steps)
+def play(args, world, seed):
+    world.reset(seed)
     history, retrieved, end_reason = [], None, None
-    while world.over is None and len(history) < args.max_steps:
+    while not world.done and len(history) < args.max_steps:
         reply = call(args.url, "/v1/chat/completions", json.dumps({
             "messages": [], "max_tokens": args.max_tokens, "temperature": 0, "seed": seed, "stop": ["\nobs:", "\n\n"],
             "retrace": {"task": world.task, "env": "household", "history": history, "first_observation": world.first_observation,
@@ -104,11 +96,12 @@ def play(args, seed):
         thought, action = parse_step(reply["choices"][0]["message"]["content"])
         observation = world.step(action or "look")  # an unparseable answer costs a step
         history.append({"thought": thought, "action": action or "", "observation": observation})
-    success = world.over is not None and world.over.startswith("[episode over: success")
-    world.close()
+    success = world.success
+    if end_reason is None:
+        end_reason = "success" if success else "env_done" if world.done else "budget_exhausted"
     episode = {"id": f"{args.id_prefix}-{seed}", "env": "household", "task": world.task, "task_type": world.task_type,
-               "outcome": "success" if success else "failure", "reward": 1.0 if success else 0.0, "steps": history,
-               "meta": {"policy": "example-agent", "seed": seed, "end_reason": end_reason or world.over or "budget_exhausted", "first_observation": world.first_observation,
+               "outcome": "success" if success else "failure", "reward": 1.0 if success else round(min(max(world.reward, 0.0), 1.0), 4), "steps": history,
+               "meta": {"policy": "example-agent", "seed": seed, "end_reason": end_reason, "first_observation": world.first_observation,
                         "retrieved_last_step": retrieved}}
     ack = call(args.url, "/v1/episodes", json.dumps(episode), args.key)
     return episode, ack
@@ -119,6 +112,7 @@ def main():
     ap.add_argument("--url", default="http://127.0.0.1:8377")
     ap.add_argument("--key", help="the API key, when the server has one")
     ap.add_argument("--retrace", default="retrace", help="the retrace binary (runs the household world)")
+    ap.add_argument("--env-cmd", help="the environment's command (default: RETRACE env serve household --max-steps MAX_STEPS)")
     ap.add_argument("--episodes", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--max-steps", type=int, default=20)
@@ -127,11 +121,13 @@ def main():
     ap.add_argument("--chat", action="store_true", help="wrap the prompt in the chat template (instruct models)")
     ap.add_argument("--id-prefix", default="example-agent")
     args = ap.parse_args()
+    world = World(args.env_cmd or f"{shlex.quote(args.retrace)} env serve household --max-steps {args.max_steps}")
     wins = 0
     for i in range(args.episodes):
-        episode, ack = play(args, args.seed + i)
+        episode, ack = play(args, world, args.seed + i)
         wins += episode["outcome"] == "success"
         print(f"{episode['id']}: {episode['outcome']} in {len(episode['steps'])} steps ({episode['task']}); stored: {ack['ids']}")
+    world.close()
     print(f"{wins}/{args.episodes} successes")
 
 

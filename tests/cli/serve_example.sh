@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# examples/household_agent.py: a few household episodes with a tiny model served by retrace serve,
-# retrieval on; each finished episode is posted back and is in the store afterwards.
+# examples/household_agent.py: a few household episodes (the world behind `retrace env serve`, over JSON
+# lines) with a tiny model served by retrace serve, retrieval on; each finished episode is posted back
+# and is in the store afterwards.
 # Args: RETRACE_BIN FIXTURES_DIR
 set -u
 bin=$1
 here="$(cd "$(dirname "$0")/../serve" && pwd)"
 example="$(cd "$(dirname "$0")/../../examples" && pwd)/household_agent.py"
 . "$here/common.sh"
-command -v stdbuf >/dev/null || { echo "SKIP: stdbuf (coreutils) is not installed"; exit 0; }
 
 make_memory "$tmp/mem" && make_model "$tmp/p" && ok || bad "memory or model"
 start_server "$tmp/mem" --model "$tmp/p/model" --threads 1 && ok || bad "server: $(cat "$tmp/serve.err")"
-# (an ASan build of retrace under stdbuf's preload: let it run)
-out=$(ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" timeout 300 python3 "$example" --url "$URL" --retrace "$bin" --episodes 3 --max-steps 3 --max-tokens 16 2>&1); rc=$?
+# the agent spawns `retrace env serve household` and talks the exec: protocol to it
+out=$(timeout 300 python3 "$example" --url "$URL" --retrace "$bin" --episodes 3 --max-steps 3 --max-tokens 16 2>&1); rc=$?
 echo "$out" | tail -4
 [ $rc -eq 0 ] && echo "$out" | grep -q '^[0-3]/3 successes$' && ok || bad "the example agent failed: $out"
 stop_server && ok || bad "SIGTERM exit status"
