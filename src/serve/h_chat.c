@@ -140,7 +140,7 @@ static int build_retrace(rt_server *s, json_t *parent, json_t *o, messages *m, i
     int docs = ap.docs, chat = 1;
     json_t *versions = json_object_get(o, "api_versions");
     if (rt_field_str(o, "$.retrace", "task", &task, out) || rt_field_str(o, "$.retrace", "env", &env, out) ||
-        rt_field_str(o, "$.retrace", "first_observation", &obs0, out) || rt_field_int(o, "$.retrace", "k", 0, 100, &k, out) ||
+        rt_field_str(o, "$.retrace", "first_observation", &obs0, out) || rt_field_int(o, "$.retrace", "k", 1, 100, &k, out) ||
         rt_field_int(o, "$.retrace", "negatives", 0, 100, &neg, out) || rt_field_num(o, "$.retrace", "weight", 0, 1, &ap.reward_weight, out) ||
         rt_field_bool(o, "$.retrace", "docs", &docs, out) || rt_field_bool(o, "$.retrace", "chat", &chat, out) ||
         rt_field_int(o, "$.retrace", "budget_tokens", 16, 1 << 20, &budget, out))

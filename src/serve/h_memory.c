@@ -90,15 +90,21 @@ static int split_body(const rt_req *r, int docs, body_lines *b, rt_reply *out) {
     return 0;
 }
 
-static int query_flag(struct MHD_Connection *c, const char *key) {
+/* A boolean query parameter: true/1 or false/0 (absent: false); anything else is a 400. */
+static int query_flag(struct MHD_Connection *c, const char *key, rt_reply *out) {
     const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
-    return v && (!strcmp(v, "1") || !strcmp(v, "true"));
+    if (!v || !strcmp(v, "false") || !strcmp(v, "0")) return 0;
+    if (!strcmp(v, "true") || !strcmp(v, "1")) return 1;
+    rt_reply_error(out, 400, "?%s: expected true or false, not '%.40s'", key, v);
+    return -1;
 }
 
 static void add_lines(rt_server *s, rt_req *r, int docs, rt_reply *out) {
+    int replace = query_flag(r->conn, "replace", out);
+    if (replace < 0) return;
     body_lines b;
     if (split_body(r, docs, &b, out)) return lines_free(&b);
-    rt_memory_add_opts opts = {.replace = query_flag(r->conn, "replace")};
+    rt_memory_add_opts opts = {.replace = replace};
     rt_memory_add_stats st = {0};
     rt_memory_batch *batch = NULL;
     pthread_mutex_lock(&s->write_lock);

@@ -1,5 +1,6 @@
 /* router.c: method and path to handler; 404 for an unknown path, 405 (with the allowed methods named)
  * for a known path asked with another method. */
+#include <stdio.h>
 #include <string.h>
 
 #include "serve/serve_internal.h"
@@ -49,6 +50,9 @@ rt_route rt_route_find(const char *method, const char *url, const char **arg, rt
         strncat(allowed, ROUTES[i].method, sizeof allowed - strlen(allowed) - 1);
     }
     if (found == RT_ROUTE_OTHER) rt_reply_error(out, 404, "no such endpoint: %s %.200s", method, url);
-    else rt_reply_error(out, 405, "%s takes %s, not %s", rt_route_label(found), allowed, method);
+    else {
+        rt_reply_error(out, 405, "%s takes %s, not %s", rt_route_label(found), allowed, method);
+        snprintf(out->allow, sizeof out->allow, "%s", allowed);
+    }
     return found;
 }

@@ -93,6 +93,7 @@ typedef struct {
     size_t len;
     const char *content_type;
     struct MHD_Response *stream;
+    char allow[64];    /* with a 405: the methods the path takes */
 } rt_reply;
 
 /* ---- replies (http.c) ---- */

@@ -41,6 +41,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, rt_req *r, rt_reply 
         MHD_add_response_header(resp, "Content-Type", out->content_type ? out->content_type : "application/json");
     }
     if (out->status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    if (out->status == 405 && out->allow[0]) MHD_add_response_header(resp, "Allow", out->allow); /* RFC 9110 */
     r->status = out->status;
     enum MHD_Result rc = MHD_queue_response(c, (unsigned)out->status, resp);
     MHD_destroy_response(resp);
