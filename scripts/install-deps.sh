@@ -2,7 +2,7 @@
 # Installs the Debian packages retrace builds against, when they are missing (apt-get, as root).
 set -euo pipefail
 PACKAGES=(build-essential cmake pkg-config clang libomp-dev libopenblas-openmp-dev libjansson-dev libcmocka-dev
-          libsqlite3-dev libpcre2-dev libutf8proc-dev libdnnl-dev python3)
+          libsqlite3-dev libpcre2-dev libutf8proc-dev libdnnl-dev libmicrohttpd-dev python3)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -122,6 +122,11 @@ void rt_memory_batch_abort(rt_memory_batch *b);
 rt_status rt_memory_add_files(rt_memory *m, const char *const *paths, int n_paths, const rt_memory_add_opts *opts,
                               rt_memory_add_stats *stats);
 
+/* One episode by id: its JSON as added (free it), or RT_ERR_NOT_FOUND. */
+rt_status rt_memory_episode_get(rt_memory *m, const char *id, char **json);
+/* Deletes one episode in one transaction (RT_ERR_NOT_FOUND when absent); the index follows. */
+rt_status rt_memory_episode_delete(rt_memory *m, const char *id);
+
 /* ---- retrieval ----
  * score = (1 - weight) * similarity + weight * reward, similarity the cosine of the state text and the
  * episode's key, reward the episode's 0..1 reward. weight 0 is pure similarity. The `candidates` most

@@ -7,16 +7,21 @@
 
 #include "cli/cli.h"
 
-const char rt_cmd_env_summary[] = "play an environment in the terminal, or check scenario packs";
+const char rt_cmd_env_summary[] = "play an environment in the terminal, serve it over JSON lines, or check scenario packs";
+
+int rt_cli_env_serve(int argc, char **argv); /* env_stdio.c */
 
 static void usage(FILE *out) {
     fprintf(out,
             "usage: retrace env play --env ENV [--seed S] [--split S] [--held-out A,B] [--api-version N]\n"
             "                        [--max-steps N] [--packs DIR] [--step-timeout-ms N]\n"
+            "       retrace env serve ENV [--split S] [--held-out A,B] [--api-version N] [--max-steps N] [--packs DIR]\n"
             "       retrace env check PACK.json [PACK.json ...]\n\n"
             "play: prints the task and each observation and reads one action per line from stdin.\n"
             "  Besides actions: :help, :admissible (what can be done), :expert (what the expert would do),\n"
             "  :docs (toolapi: the docs of the API version in use), :quit.\n"
+            "serve: speaks the exec: protocol of docs/environments.md on stdin/stdout (reset/step as JSON lines),\n"
+            "  with admissible actions and the expert's next action in every reply.\n"
             "check: loads each pack, checks its schema, references and drift rules, runs the expert on every\n"
             "  task template under every API version, and prints every problem as PACK: $.json.path: reason.\n");
 }
@@ -155,5 +160,6 @@ int rt_cmd_env(int argc, char **argv) {
         }
     if (!strcmp(argv[1], "check")) return check_packs(argc, argv);
     if (!strcmp(argv[1], "play")) return play_command(argc, argv);
-    return rt_cli_usage_error("env", "unknown subcommand '%s' (play or check)", argv[1]);
+    if (!strcmp(argv[1], "serve")) return rt_cli_env_serve(argc, argv);
+    return rt_cli_usage_error("env", "unknown subcommand '%s' (play, serve or check)", argv[1]);
 }
