@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/agent_internal.h"
+#include "retrace/agent_context.h"
 #include "serve/serve_internal.h"
 
 #define MAX_MESSAGES 1024
@@ -134,14 +134,17 @@ static json_t *hits_json(const rt_memory_hit *const *h, int n) {
 static int build_retrace(rt_server *s, json_t *parent, json_t *o, messages *m, int *raw, json_t **info, rt_reply *out) {
     if (!json_is_object(o)) return rt_reply_error(out, 400, "$.retrace: expected an object"), -1;
     if (rt_fields_known(o, "$.retrace", RETRACE_KEYS, out)) return -1;
-    rt_agent_params ap = rt_agent_params_default();
+    /* Each request builds its context afresh, so retrieval runs every time (dynamic: the task and the
+     * last steps of the history as the key, the agent's default). */
+    rt_retrieval_params rp = rt_retrieval_params_default();
+    rp.dynamic = 1;
     const char *task = NULL, *env = NULL, *obs0 = NULL;
-    long long k = ap.k, neg = ap.negatives, budget = s->p.budget_tokens;
-    int docs = ap.docs, chat = 1;
+    long long k = rp.k, neg = rp.negatives, budget = s->p.budget_tokens;
+    int docs = rp.docs, chat = 1;
     json_t *versions = json_object_get(o, "api_versions");
     if (rt_field_str(o, "$.retrace", "task", &task, out) || rt_field_str(o, "$.retrace", "env", &env, out) ||
         rt_field_str(o, "$.retrace", "first_observation", &obs0, out) || rt_field_int(o, "$.retrace", "k", 1, 100, &k, out) ||
-        rt_field_int(o, "$.retrace", "negatives", 0, 100, &neg, out) || rt_field_num(o, "$.retrace", "weight", 0, 1, &ap.reward_weight, out) ||
+        rt_field_int(o, "$.retrace", "negatives", 0, 100, &neg, out) || rt_field_num(o, "$.retrace", "weight", 0, 1, &rp.reward_weight, out) ||
         rt_field_bool(o, "$.retrace", "docs", &docs, out) || rt_field_bool(o, "$.retrace", "chat", &chat, out) ||
         rt_field_int(o, "$.retrace", "budget_tokens", 16, 1 << 20, &budget, out))
         return -1;
@@ -154,31 +157,30 @@ static int build_retrace(rt_server *s, json_t *parent, json_t *o, messages *m, i
     rt_memory_step *hist;
     int n_hist;
     if (parse_history(json_object_get(o, "history"), &hist, &n_hist, out)) return free(hist), -1;
-    ap.k = (int)k, ap.negatives = (int)neg, ap.docs = docs;
-    rt_retrieve_spec spec = {env, task, hist, n_hist, NULL, NULL, NULL, versions};
-    rt_retrieved rr = {0};
-    rt_status st = rt_retrieve(s->mem, &ap, &spec, &rr);
-    char *prompt = NULL;
-    rt_prompt_stats ps = {0};
+    rp.k = (int)k, rp.negatives = (int)neg, rp.docs = docs;
+    /* The agent's own context step: the same retrieval and the same prompt builder. */
+    rt_context_config cfg = {.memory = s->mem, .tok = s->tok, .retrieval = rp, .budget_tokens = (int)budget};
+    rt_retrieve_spec spec = {.env = env, .task = task, .history = hist, .n_history = n_hist, .api_versions = versions};
+    rt_agent_context ctx = {0};
+    rt_status st = rt_agent_context_build(&cfg, &spec, obs0, &ctx);
     if (st == RT_OK) {
-        rt_prompt_parts parts = {task, rr.succ, rr.n_succ, rr.fail, rr.n_fail, rr.doc_text, rr.n_docs, hist, n_hist, obs0};
-        st = rt_prompt_build(s->tok, &parts, (int)budget, &prompt, &ps);
-    }
-    if (st == RT_OK) {
+        const rt_retrieved *rr = &ctx.retrieved;
+        const rt_prompt_stats *ps = &ctx.stats;
         json_t *d = json_array();
-        for (int i = 0; i < rr.n_docs; i++) json_array_append_new(d, json_pack("{s:s, s:s}", "tool", rr.docs[i].tool, "version", rr.docs[i].version));
-        *info = json_pack("{s:{s:o, s:o, s:o}, s:i, s:{s:i, s:i, s:i, s:i, s:i}}", "retrieved", "successes", hits_json(rr.succ_hit, rr.n_succ),
-                          "failures", hits_json(rr.fail_hit, rr.n_fail), "docs", d, "prompt_tokens", ps.tokens, "dropped", "successes",
-                          ps.dropped_successes, "failures", ps.dropped_failures, "docs", ps.dropped_docs, "history", ps.dropped_history,
-                          "thoughts", ps.dropped_thoughts);
+        for (int i = 0; i < rr->n_docs; i++) json_array_append_new(d, json_pack("{s:s, s:s}", "tool", rr->docs[i].tool, "version", rr->docs[i].version));
+        *info = json_pack("{s:{s:o, s:o, s:o}, s:i, s:{s:i, s:i, s:i, s:i, s:i}}", "retrieved", "successes", hits_json(rr->succ_hit, rr->n_succ),
+                          "failures", hits_json(rr->fail_hit, rr->n_fail), "docs", d, "prompt_tokens", ps->tokens, "dropped", "successes",
+                          ps->dropped_successes, "failures", ps->dropped_failures, "docs", ps->dropped_docs, "history", ps->dropped_history,
+                          "thoughts", ps->dropped_thoughts);
         m->texts = rt_realloc(m->texts, sizeof *m->texts * (size_t)(m->n + 1));
         m->msgs = rt_realloc(m->msgs, sizeof *m->msgs * (size_t)(m->n + 1));
-        m->texts[m->n] = prompt;
-        m->msgs[m->n] = (rt_chat_message){"user", prompt, NULL};
+        m->texts[m->n] = ctx.prompt;
+        m->msgs[m->n] = (rt_chat_message){"user", ctx.prompt, NULL};
+        ctx.prompt = NULL; /* owned by the messages now */
         m->n++;
         *raw = !chat;
     } else rt_reply_status(out, st);
-    rt_retrieved_free(&rr);
+    rt_agent_context_free(&ctx);
     free(hist);
     return st == RT_OK ? 0 : -1;
 }

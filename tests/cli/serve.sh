@@ -46,8 +46,8 @@ assert a == b, (a, b)
 assert a["hits"], "no hits"' "$tmp/body" "$tmp/cli.json"
 }
 check_search '{"query":"put a clean apple in the fridge","k":3,"negatives":2}' "put a clean apple in the fridge" -k 3 --negatives 2 && ok || bad "search != CLI"
-check_search '{"query":"heat a mug","k":2,"negatives":1,"weight":0.2,"filters":{"env":"household","task_type":"pick_heat_then_place_in_recep"},"docs":true}' \
-    "heat a mug" -k 2 --negatives 1 --weight 0.2 --where env=household --where task_type=pick_heat_then_place_in_recep --docs && ok || bad "filtered search != CLI"
+check_search '{"query":"clean a mug","k":2,"negatives":1,"weight":0.2,"filters":{"env":"household","task_type":"pick_clean_then_place_in_recep"},"docs":true}' \
+    "clean a mug" -k 2 --negatives 1 --weight 0.2 --where env=household --where task_type=pick_clean_then_place_in_recep --docs && ok || bad "filtered search != CLI"
 head -1 "$tmp/runs.jsonl" > "$tmp/ep.json"
 check_search "{\"episode\": $(cat "$tmp/ep.json"), \"last\": 2, \"k\": 3}" --episode "$tmp/ep.json" --last 2 -k 3 && ok || bad "episode search != CLI"
 
