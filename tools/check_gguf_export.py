@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""check_gguf_export.py: llama.cpp as the peer for the GGUF files `retrace export --gguf` writes.
+
+  python3 tools/check_gguf_export.py --retrace build/retrace [--fixtures tests/fixtures] [--smollm FILE.gguf]
+
+1. Format: each exported file is read back with the `gguf` package; metadata, tensor names, shapes and
+   types are checked, and every Q8_0 tensor's bytes equal gguf.quants.quantize of the F32 export's data.
+2. Models: the Llama fixture (llama3 rope scaling, so rope_freqs.weight), the tied-embedding fixture and
+   the Qwen2 fixture, each with a tokenizer trained by `retrace tokenizer-train`, are exported as F32,
+   F16, BF16 and Q8_0; llama.cpp (llama-cpp-python) evaluates the prompt's ids and its logits are compared
+   with `retrace generate --dump-logits` on the same ids.
+3. Adapters: the fixture's rsLoRA adapter and the same weights as a plain adapter are exported and loaded
+   with the F32 base in llama.cpp (scale 1); logits compared with retrace's model + adapter. The merged
+   model (`--adapter --merge`) is compared too.
+4. --smollm FILE.gguf (needs retrace to load .gguf): a random rsLoRA adapter for SmolLM2-135M is written,
+   exported, and the adapter's effect on the logits (with minus without) compared between retrace
+   (float32 dequantized base) and llama.cpp (the file's own quantized base).
+
+Exits 0 when every check passes, 1 on a failure, 77 (skipped, reason printed) when numpy, gguf or
+llama_cpp is missing. Tolerances are max |difference| / max |logit| over all positions and the vocabulary.
+"""
+import argparse
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+TOL = {"f32": 1e-4, "f16": 5e-3, "bf16": 3e-2, "q8_0": 3e-2}
+TOL_ADAPTER = 1e-4
+TOL_SMOLLM_DELTA = 0.1  # of the delta's own max: llama.cpp runs the Q4_1 base, retrace its float32 copy
+PROMPT = "the quick brown fox jumps over the lazy dog; think: act: obs: hello world 42"
+
+try:
+    import numpy as np
+    import gguf
+    import llama_cpp
+except ImportError as e:  # the check needs all three; CTest reports the skip
+    print(f"SKIP: {e.name} is not installed (pip install numpy gguf llama-cpp-python)")
+    sys.exit(SKIP)
+
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def run(*args):
+    r = subprocess.run([str(a) for a in args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, args))}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    dt = {"F32": np.float32, "I32": np.int32}
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        b, e = v["data_offsets"]
+        out[k] = np.frombuffer(data[b:e], dtype=dt[v["dtype"]]).reshape(v["shape"])
+    return out
+
+
+def write_safetensors(path, tensors):
+    header, blobs, off = {}, [], 0
+    for k, a in tensors.items():
+        b = np.ascontiguousarray(a, dtype=np.float32).tobytes()
+        header[k] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def retrace_logits(bin_, work, model, adapter=None, tokenizer=None, prompt=PROMPT):
+    out = os.path.join(work, "dump.safetensors")
+    args = [bin_, "generate", "--model", model, "--prompt", prompt, "--dump-logits", out]
+    if adapter:
+        args += ["--adapter", adapter]
+    if tokenizer:
+        args += ["--tokenizer", tokenizer]
+    run(*args)
+    t = read_safetensors(out)
+    return t["input_ids"].astype(np.int64).tolist(), t["logits"]
+
+
+def llama_logits(model_path, ids, lora=None):
+    kw = dict(model_path=model_path, n_ctx=max(64, len(ids) + 8), logits_all=True, verbose=False, n_threads=1,
+              n_batch=512)
+    if lora:
+        kw.update(lora_path=lora, lora_scale=1.0)
+    llm = llama_cpp.Llama(**kw)
+    llm.eval(ids)
+    out = np.array(llm.scores[: len(ids)], dtype=np.float32)
+    llm.close() if hasattr(llm, "close") else None
+    return out
+
+
+def rel_err(a, b):
+    return float(np.max(np.abs(a - b)) / max(1e-12, np.max(np.abs(b))))
+
+
+def check_format(path, f32_path=None):
+    """Reads an export back with the gguf package; Q8_0 bytes against gguf.quants.quantize of F32 data."""
+    r = gguf.GGUFReader(path)
+    fields = {k: v for k, v in r.fields.items()}
+    arch = bytes(fields["general.architecture"].parts[-1]).decode()
+    check(r.fields["GGUF.version"].parts[-1][0] == 3, f"{os.path.basename(path)}: GGUF version 3")
+    check(all(t.data_offset % 32 == 0 for t in r.tensors), f"{os.path.basename(path)}: tensor data 32-byte aligned")
+    if f32_path is None:
+        return r, arch
+    ref = {t.name: t for t in gguf.GGUFReader(f32_path).tensors}
+    same = True
+    for t in r.tensors:
+        if t.tensor_type == gguf.GGMLQuantizationType.Q8_0:
+            x = np.asarray(ref[t.name].data, dtype=np.float32)
+            q = gguf.quants.quantize(x, gguf.GGMLQuantizationType.Q8_0)
+            same &= bytes(q.tobytes()) == bytes(np.asarray(t.data).tobytes())
+    check(same, f"{os.path.basename(path)}: every Q8_0 tensor equals gguf.quants.quantize bit for bit")
+    return r, arch
+
+
+def prepare_model(bin_, fixtures, family, work):
+    """A fixture model with a byte-level BPE of <= its 320 ids trained for it (the vocab is padded)."""
+    d = os.path.join(work, family)
+    shutil.copytree(os.path.join(fixtures, "models", family, "model"), d)
+    corpus = os.path.join(work, "corpus.txt")
+    with open(corpus, "w") as f:
+        for i in range(300):
+            f.write(f"{PROMPT} {i} the cat sat on the mat; pick up the apple, put it in the fridge\n")
+    run(bin_, "tokenizer-train", "--vocab", "300", "--chat-template", "chatml", "-o", d, corpus)
+    return d
+
+
+def check_models(bin_, fixtures, work):
+    for family in ["llama", "tied", "qwen2"]:
+        model = prepare_model(bin_, fixtures, family, work)
+        ids, ref = retrace_logits(bin_, work, model)
+        f32 = None
+        for t in ["f32", "f16", "bf16", "q8_0"]:
+            out = os.path.join(work, f"{family}-{t}.gguf")
+            run(bin_, "export", "--gguf", out, "--model", model, "--type", t)
+            r, arch = check_format(out, f32)
+            if t == "f32":
+                f32 = out
+                names = {x.name for x in r.tensors}
+                check(arch == ("qwen2" if family == "qwen2" else "llama"), f"{family}: general.architecture {arch}")
+                check(("output.weight" in names) == (family != "tied"), f"{family}: output.weight only when untied")
+                check(("rope_freqs.weight" in names) == (family == "llama"), f"{family}: rope_freqs.weight for llama3 rope")
+            e = rel_err(llama_logits(out, ids), ref)
+            check(e < TOL[t], f"{family} {t}: llama.cpp vs retrace logits, max rel diff {e:.2e} (tol {TOL[t]:.0e})")
+        yield family, model, f32, ids, ref
+
+
+def plain_copy(adapter, work, name):
+    d = os.path.join(work, name)
+    shutil.copytree(adapter, d)
+    cfg = json.load(open(os.path.join(d, "adapter_config.json")))
+    cfg["use_rslora"] = False
+    json.dump(cfg, open(os.path.join(d, "adapter_config.json"), "w"))
+    return d
+
+
+def check_adapters(bin_, fixtures, work, family, model, base_gguf):
+    rs = os.path.join(fixtures, "models", family, "adapter")
+    for kind, adapter in [("rsLoRA", rs), ("plain", plain_copy(rs, work, f"{family}-plain"))]:
+        ids, ref = retrace_logits(bin_, work, model, adapter)
+        out = os.path.join(work, f"{family}-{kind}.gguf")
+        run(bin_, "export", "--gguf", out, "--model", model, "--adapter", adapter)
+        r, _ = check_format(out)
+        alpha = float(r.fields["adapter.lora.alpha"].parts[-1][0])
+        cfg = json.load(open(os.path.join(adapter, "adapter_config.json")))
+        want = cfg["lora_alpha"] * (cfg["r"] ** 0.5 if cfg.get("use_rslora") else 1)
+        check(abs(alpha - want) < 1e-4 * want, f"{family} {kind}: adapter.lora.alpha {alpha:.4f} (want {want:.4f})")
+        e = rel_err(llama_logits(base_gguf, ids, out), ref)
+        check(e < TOL_ADAPTER, f"{family} {kind}: llama.cpp base+adapter vs retrace, max rel diff {e:.2e}")
+        merged = os.path.join(work, f"{family}-{kind}-merged.gguf")
+        run(bin_, "export", "--gguf", merged, "--model", model, "--adapter", adapter, "--merge")
+        e = rel_err(llama_logits(merged, ids), ref)
+        check(e < TOL["f32"], f"{family} {kind}: llama.cpp merged model vs retrace model+adapter, max rel diff {e:.2e}")
+
+
+def check_smollm(bin_, smollm, work):
+    """A random rsLoRA adapter on SmolLM2: the adapter's delta in retrace (float32 base) vs llama.cpp (Q4_1)."""
+    r = gguf.GGUFReader(smollm)
+    get = lambda k: int(r.fields[k].parts[-1][0])
+    H, I, L = get("llama.embedding_length"), get("llama.feed_forward_length"), get("llama.block_count")
+    nh, nkv = get("llama.attention.head_count"), get("llama.attention.head_count_kv")
+    hd, rank = H // nh, 8
+    dims = {"q_proj": (nh * hd, H), "k_proj": (nkv * hd, H), "v_proj": (nkv * hd, H), "o_proj": (H, nh * hd),
+            "gate_proj": (I, H), "up_proj": (I, H), "down_proj": (H, I)}
+    rng = np.random.default_rng(0)
+    tensors = {}
+    for l in range(L):
+        for p, (o, i) in dims.items():
+            part = "self_attn" if p[0] in "qkvo" else "mlp"
+            key = f"base_model.model.model.layers.{l}.{part}.{p}"
+            tensors[key + ".lora_A.weight"] = rng.uniform(-1, 1, (rank, i)) / np.sqrt(i)
+            tensors[key + ".lora_B.weight"] = rng.normal(0, 0.02, (o, rank))
+    ad = os.path.join(work, "smollm-adapter")
+    os.makedirs(ad)
+    write_safetensors(os.path.join(ad, "adapter_model.safetensors"), tensors)
+    json.dump({"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": 16, "use_rslora": True,
+               "target_modules": list(dims), "lora_dropout": 0.0, "bias": "none"},
+              open(os.path.join(ad, "adapter_config.json"), "w"))
+    out = os.path.join(work, "smollm-lora.gguf")
+    run(bin_, "export", "--gguf", out, "--model", smollm, "--adapter", ad)
+    ids, base = retrace_logits(bin_, work, smollm, prompt="The capital of France is")
+    _, with_ad = retrace_logits(bin_, work, smollm, ad, prompt="The capital of France is")
+    lbase, lad = llama_logits(smollm, ids), llama_logits(smollm, ids, out)
+    d_rt, d_ll = with_ad - base, lad - lbase
+    e = rel_err(d_ll, d_rt)
+    check(e < TOL_SMOLLM_DELTA, f"smollm2 Q4_1: adapter delta llama.cpp vs retrace, max rel diff {e:.2e} "
+          f"(delta max {np.max(np.abs(d_rt)):.3f}; base logits differ by {rel_err(lbase, base):.2e})")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--retrace", required=True)
+    ap.add_argument("--fixtures", default=os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures"))
+    ap.add_argument("--smollm", help="SmolLM2-135M-Instruct GGUF (skipped when absent)")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        for family, model, f32, _, _ in check_models(a.retrace, a.fixtures, work):
+            if family in ("llama", "qwen2"):
+                check_adapters(a.retrace, a.fixtures, work, family, model, f32)
+        if a.smollm and os.path.exists(a.smollm):
+            check_smollm(a.retrace, a.smollm, work)
+        elif a.smollm:
+            print(f"skip smollm2: {a.smollm} not found")
+    print(f"{len(failures)} failed" if failures else "all passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
