@@ -158,13 +158,13 @@ rt_status rt_gguf_put_tokenizer(rt_gguf_writer *w, const char *dir, const char *
     char *path = rt_path_join(dir, "tokenizer.json"), *cfg_path = rt_path_join(dir, "tokenizer_config.json");
     json_t *tok = NULL, *cfg = NULL;
     rt_status s = rt_json_load(path, &tok);
-    if (s == RT_OK && rt_path_exists(cfg_path)) s = rt_json_load(cfg_path, &cfg);
     const json_t *model = json_object_get(tok, "model");
     const char *type = json_string_value(json_object_get(model, "type"));
     if (s == RT_OK && (!type || strcmp(type, "BPE") != 0 || json_is_true(json_object_get(model, "byte_fallback")) ||
                        !has_type(json_object_get(tok, "pre_tokenizer"), "ByteLevel")))
         s = rt_fail(RT_ERR_UNSUPPORTED, "%s: only byte-level BPE tokenizers are written to GGUF (this one is %s%s)", path,
                     type ? type : "of no model type", json_is_true(json_object_get(model, "byte_fallback")) ? " with byte fallback" : "");
+    if (s == RT_OK && rt_path_exists(cfg_path)) s = rt_json_load(cfg_path, &cfg);
     if (s == RT_OK) s = put_vocab(w, tok, cfg, path, pre, c);
     json_decref(tok), json_decref(cfg);
     free(path), free(cfg_path);
