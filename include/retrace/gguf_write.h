@@ -52,6 +52,9 @@ rt_status rt_gguf_writer_set_u64(rt_gguf_writer *w, const char *key, uint64_t v)
 rt_status rt_gguf_writer_set_f32(rt_gguf_writer *w, const char *key, float v);
 rt_status rt_gguf_writer_set_bool(rt_gguf_writer *w, const char *key, int v);
 rt_status rt_gguf_writer_set_str(rt_gguf_writer *w, const char *key, const char *v);
+/* A value already in the file's encoding (`size` bytes after the type field), such as one read from
+ * another GGUF; `type` is the format's value type number. */
+rt_status rt_gguf_writer_set_raw(rt_gguf_writer *w, const char *key, uint32_t type, const void *bytes, size_t size);
 /* Arrays: strings (each NUL-terminated), int32 and float32. */
 rt_status rt_gguf_writer_set_str_array(rt_gguf_writer *w, const char *key, const char *const *v, size_t n);
 rt_status rt_gguf_writer_set_i32_array(rt_gguf_writer *w, const char *key, const int32_t *v, size_t n);
@@ -69,7 +72,8 @@ rt_status rt_gguf_writer_save(rt_gguf_writer *w, const char *path);
 typedef struct {
     rt_gguf_store type;     /* matrices; norms and biases are always F32 as llama.cpp's converter keeps them */
     const char *name;       /* general.name; NULL = the folder's last name */
-    const char *tokenizer;  /* folder with tokenizer.json (+ tokenizer_config.json); NULL = none written */
+    const char *tokenizer;  /* folder with tokenizer.json (+ tokenizer_config.json), or a .gguf file whose
+                               tokenizer.* keys are copied; NULL = none written */
     const char *pre;        /* tokenizer.ggml.pre; NULL = guessed from the pre-tokenizer's regex */
 } rt_gguf_export_params;
 

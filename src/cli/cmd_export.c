@@ -18,7 +18,8 @@ static void usage(FILE *o) {
                "                             --lora OUT.gguf); rsLoRA is written with alpha * sqrt(r)\n"
                "  ... --adapter A --merge    the base with the adapter folded in, as a model\n\n"
                "  --type T         f32 (default), f16, bf16 or q8_0 for the matrices (norms stay f32)\n"
-               "  --tokenizer DIR  take tokenizer.json / tokenizer_config.json from DIR (default: --model)\n"
+               "  --tokenizer DIR  take tokenizer.json / tokenizer_config.json from DIR, or the tokenizer.* keys\n"
+               "                   of a .gguf file (default: --model)\n"
                "  --pre NAME       tokenizer.ggml.pre (default: guessed from the pre-tokenizer: llama-bpe,\n"
                "                   qwen2, smollm, gpt-2 or default)\n"
                "  --name TEXT      general.name (default: the folder's name)\n");
@@ -81,7 +82,7 @@ static rt_status run(const export_opts *o, const char **what) {
         *what = o->merge ? "merged model" : "model";
         const char *tdir = o->tokenizer ? o->tokenizer : o->model;
         tok_json = rt_path_join(tdir, "tokenizer.json");
-        if (rt_path_exists(tok_json)) p.tokenizer = tdir;
+        if (rt_path_exists(tok_json) || (!rt_is_dir(tdir) && rt_path_exists(tdir))) p.tokenizer = tdir; /* a .gguf */
         else if (o->tokenizer) s = rt_fail(RT_ERR_IO, "%s: no tokenizer.json", tok_json);
         else
             fprintf(stderr, "retrace export: warning: %s has no tokenizer.json: the GGUF carries no tokenizer, and "

@@ -152,6 +152,12 @@ rt_status rt_gguf_writer_set_str(rt_gguf_writer *w, const char *key, const char 
     put_str(&w->kv, v);
     return RT_OK;
 }
+rt_status rt_gguf_writer_set_raw(rt_gguf_writer *w, const char *key, uint32_t type, const void *bytes, size_t size) {
+    if (!bytes && size) return rt_fail(RT_ERR_ARG, "GGUF writer: key '%s': NULL value", key ? key : "");
+    RT_TRY(begin_kv(w, key, type));
+    put(&w->kv, bytes, size);
+    return RT_OK;
+}
 rt_status rt_gguf_writer_set_str_array(rt_gguf_writer *w, const char *key, const char *const *v, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!v[i]) return rt_fail(RT_ERR_ARG, "GGUF writer: key '%s': NULL string at %zu", key ? key : "", i);

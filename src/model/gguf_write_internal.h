@@ -24,8 +24,9 @@ rt_gguf_store rt_gguf_matrix_store(rt_gguf_store want, int64_t ne0);
 /* general.architecture, general.type, general.name (+ file_type for a model). */
 rt_status rt_gguf_put_general(rt_gguf_writer *w, const rt_model_config *c, const char *type, const char *name);
 
-/* The tokenizer metadata (tokenizer.ggml.*, tokenizer.chat_template) from dir's tokenizer.json and
- * tokenizer_config.json, padded with [PAD<id>] tokens to n_vocab. Byte-level BPE only. */
-rt_status rt_gguf_put_tokenizer(rt_gguf_writer *w, const char *dir, const char *pre, const rt_model_config *c);
+/* The tokenizer metadata (tokenizer.ggml.*, tokenizer.chat_template) from src: a folder's tokenizer.json
+ * and tokenizer_config.json (byte-level BPE only; padded with [PAD<id>] tokens to the vocab size), or a
+ * .gguf file's tokenizer.* keys, copied. */
+rt_status rt_gguf_put_tokenizer(rt_gguf_writer *w, const char *src, const char *pre, const rt_model_config *c);
 
 #endif

@@ -7,8 +7,10 @@
  * name is guessed from the Split regex (llama.cpp picks its regex by this name); BOS/EOS/padding ids come
  * from tokenizer_config.json, else config.json; add_bos_token from tokenizer_config.json or a
  * TemplateProcessing post-processor that starts with a special token. SentencePiece-style tokenizers
- * (`llama`: byte fallback, scores) are not written. */
+ * (`llama`: byte fallback, scores) are not written. From a GGUF source, the tokenizer.* keys are copied
+ * as they are. */
 #include "gguf_write_internal.h"
+#include "retrace/gguf.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -154,7 +156,7 @@ static rt_status put_vocab(rt_gguf_writer *w, const json_t *tok, const json_t *c
     return s;
 }
 
-rt_status rt_gguf_put_tokenizer(rt_gguf_writer *w, const char *dir, const char *pre, const rt_model_config *c) {
+static rt_status put_tokenizer_json(rt_gguf_writer *w, const char *dir, const char *pre, const rt_model_config *c) {
     char *path = rt_path_join(dir, "tokenizer.json"), *cfg_path = rt_path_join(dir, "tokenizer_config.json");
     json_t *tok = NULL, *cfg = NULL;
     rt_status s = rt_json_load(path, &tok);
@@ -169,4 +171,32 @@ rt_status rt_gguf_put_tokenizer(rt_gguf_writer *w, const char *dir, const char *
     json_decref(tok), json_decref(cfg);
     free(path), free(cfg_path);
     return s;
+}
+
+/* The start of a value's encoding: a string's length and an array's element type and count come
+ * before the data the reader points at. */
+static const uint8_t *value_start(const rt_gguf_value *v) {
+    return v->type == RT_GGUF_STRING ? v->data - 8 : v->type == RT_GGUF_ARRAY ? v->data - 12 : v->data;
+}
+
+static rt_status put_tokenizer_gguf(rt_gguf_writer *w, const char *path) {
+    rt_gguf *g = NULL;
+    RT_TRY(rt_gguf_open(path, &g));
+    rt_status s = RT_OK;
+    int copied = 0;
+    for (int i = 0; i < rt_gguf_kv_count(g) && s == RT_OK; i++) {
+        const rt_gguf_kv *kv = rt_gguf_kv_at(g, i);
+        if (strncmp(kv->key, "tokenizer.", 10) != 0) continue;
+        s = rt_gguf_writer_set_raw(w, kv->key, (uint32_t)kv->value.type, value_start(&kv->value), kv->value.size);
+        copied++;
+    }
+    if (s == RT_OK && !copied) s = rt_fail(RT_ERR_FORMAT, "%s: no tokenizer.* metadata to copy", path);
+    rt_gguf_close(g);
+    return s;
+}
+
+rt_status rt_gguf_put_tokenizer(rt_gguf_writer *w, const char *src, const char *pre, const rt_model_config *c) {
+    size_t n = strlen(src);
+    if (n > 5 && strcmp(src + n - 5, ".gguf") == 0 && !rt_is_dir(src)) return put_tokenizer_gguf(w, src);
+    return put_tokenizer_json(w, src, pre, c);
 }
