@@ -12,9 +12,10 @@
 3. Adapters: the fixture's rsLoRA adapter and the same weights as a plain adapter are exported and loaded
    with the F32 base in llama.cpp (scale 1); logits compared with retrace's model + adapter. The merged
    model (`--adapter --merge`) is compared too.
-4. --smollm FILE.gguf (needs retrace to load .gguf): a random rsLoRA adapter for SmolLM2-135M is written,
-   exported, and the adapter's effect on the logits (with minus without) compared between retrace
-   (float32 dequantized base) and llama.cpp (the file's own quantized base).
+4. --smollm FILE.gguf: a random rsLoRA adapter for SmolLM2-135M is written and exported; retrace (on the
+   Q4_1 file dequantized to float32) is compared with llama.cpp on the F32 GGUF retrace exports from it,
+   with and without the adapter, and the adapter's effect (with minus without) with llama.cpp on the
+   Q4_1 file itself.
 
 Exits 0 when every check passes, 1 on a failure, 77 (skipped, reason printed) when numpy, gguf or
 llama_cpp is missing. Tolerances are max |difference| / max |logit| over all positions and the vocabulary.
@@ -194,8 +195,10 @@ def check_adapters(bin_, fixtures, work, family, model, base_gguf):
         check(e < TOL["f32"], f"{family} {kind}: llama.cpp merged model vs retrace model+adapter, max rel diff {e:.2e}")
 
 
-def check_smollm(bin_, smollm, work):
-    """A random rsLoRA adapter on SmolLM2: the adapter's delta in retrace (float32 base) vs llama.cpp (Q4_1)."""
+def check_smollm(bin_, smollm, work, tokenizer):
+    """A random rsLoRA adapter on SmolLM2-135M: against llama.cpp on the F32 file retrace exports from the
+    Q4_1 one (retrace's dequantized weights, so a tight match), and the adapter's effect (with minus
+    without) against llama.cpp on the Q4_1 file itself."""
     r = gguf.GGUFReader(smollm)
     get = lambda k: int(r.fields[k].parts[-1][0])
     H, I, L = get("llama.embedding_length"), get("llama.feed_forward_length"), get("llama.block_count")
@@ -217,14 +220,21 @@ def check_smollm(bin_, smollm, work):
     json.dump({"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": 16, "use_rslora": True,
                "target_modules": list(dims), "lora_dropout": 0.0, "bias": "none"},
               open(os.path.join(ad, "adapter_config.json"), "w"))
-    out = os.path.join(work, "smollm-lora.gguf")
-    run(bin_, "export", "--gguf", out, "--model", smollm, "--adapter", ad)
-    ids, base = retrace_logits(bin_, work, smollm, prompt="The capital of France is")
-    _, with_ad = retrace_logits(bin_, work, smollm, ad, prompt="The capital of France is")
-    lbase, lad = llama_logits(smollm, ids), llama_logits(smollm, ids, out)
+    lora = os.path.join(work, "smollm-lora.gguf")
+    run(bin_, "export", "--gguf", lora, "--model", smollm, "--adapter", ad)
+    f32 = os.path.join(work, "smollm-f32.gguf")
+    run(bin_, "export", "--gguf", f32, "--model", smollm)
+    # Ids from the small fixture tokenizer are valid SmolLM2 ids; both sides get the same ones.
+    ids, base = retrace_logits(bin_, work, smollm, tokenizer=tokenizer)
+    _, with_ad = retrace_logits(bin_, work, smollm, ad, tokenizer=tokenizer)
+    e = rel_err(llama_logits(f32, ids), base)
+    check(e < TOL["f32"], f"smollm2 F32 export: llama.cpp vs retrace logits, max rel diff {e:.2e}")
+    e = rel_err(llama_logits(f32, ids, lora), with_ad)
+    check(e < TOL["f32"], f"smollm2 F32 export + rsLoRA adapter: llama.cpp vs retrace, max rel diff {e:.2e}")
+    lbase, lad = llama_logits(smollm, ids), llama_logits(smollm, ids, lora)
     d_rt, d_ll = with_ad - base, lad - lbase
     e = rel_err(d_ll, d_rt)
-    check(e < TOL_SMOLLM_DELTA, f"smollm2 Q4_1: adapter delta llama.cpp vs retrace, max rel diff {e:.2e} "
+    check(e < TOL_SMOLLM_DELTA, f"smollm2 Q4_1 in llama.cpp: adapter delta vs retrace's, max rel diff {e:.2e} "
           f"(delta max {np.max(np.abs(d_rt)):.3f}; base logits differ by {rel_err(lbase, base):.2e})")
 
 
@@ -235,11 +245,13 @@ def main():
     ap.add_argument("--smollm", help="SmolLM2-135M-Instruct GGUF (skipped when absent)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as work:
+        tokenizer = None
         for family, model, f32, _, _ in check_models(a.retrace, a.fixtures, work):
+            tokenizer = tokenizer or model
             if family in ("llama", "qwen2"):
                 check_adapters(a.retrace, a.fixtures, work, family, model, f32)
         if a.smollm and os.path.exists(a.smollm):
-            check_smollm(a.retrace, a.smollm, work)
+            check_smollm(a.retrace, a.smollm, work, tokenizer)
         elif a.smollm:
             print(f"skip smollm2: {a.smollm} not found")
     print(f"{len(failures)} failed" if failures else "all passed")
