@@ -101,6 +101,7 @@ static void test_layout(void **state) {
     int32_t ints[] = {1, -2, 3};
     float m[6] = {1, 2, 3, 4, 5, 6}, v[5] = {0.5f, -1, 2, 65504, -0.25f};
     int64_t ne_m[2] = {3, 2}, ne_v[1] = {5};
+    assert_int_equal(rt_gguf_writer_set_u32(w, "general.alignment", 64), RT_ERR_UNSUPPORTED);
     assert_int_equal(rt_gguf_writer_set_u32(w, "general.alignment", 32), RT_OK);
     assert_int_equal(rt_gguf_writer_set_str(w, "general.name", "t"), RT_OK);
     assert_int_equal(rt_gguf_writer_set_str_array(w, "x.strs", strs, 3), RT_OK);
@@ -108,10 +109,10 @@ static void test_layout(void **state) {
     assert_int_equal(rt_gguf_writer_set_bool(w, "x.flag", 1), RT_OK);
     assert_int_equal(rt_gguf_writer_set_u32(w, "general.name", 1), RT_ERR_ARG); /* duplicate key */
     assert_non_null(strstr(rt_errmsg(), "general.name"));
-    assert_int_equal(rt_gguf_writer_add_f32(w, "m", 2, ne_m, m, RT_GGUF_STORE_F32), RT_OK);
-    assert_int_equal(rt_gguf_writer_add_f32(w, "v", 1, ne_v, v, RT_GGUF_STORE_F16), RT_OK);
-    assert_int_equal(rt_gguf_writer_add_f32(w, "m", 1, ne_v, v, RT_GGUF_STORE_F32), RT_ERR_ARG);
-    assert_int_equal(rt_gguf_writer_add_f32(w, "q", 1, ne_v, v, RT_GGUF_STORE_Q8_0), RT_ERR_ARG); /* 5 % 32 */
+    assert_int_equal(rt_gguf_writer_add_f32(w, "m", 2, ne_m, m, RT_GGML_F32), RT_OK);
+    assert_int_equal(rt_gguf_writer_add_f32(w, "v", 1, ne_v, v, RT_GGML_F16), RT_OK);
+    assert_int_equal(rt_gguf_writer_add_f32(w, "m", 1, ne_v, v, RT_GGML_F32), RT_ERR_ARG);
+    assert_int_equal(rt_gguf_writer_add_f32(w, "q", 1, ne_v, v, RT_GGML_Q8_0), RT_ERR_ARG); /* 5 % 32 */
     const char *path = tmp_path("layout.gguf");
     assert_int_equal(rt_gguf_writer_save(w, path), RT_OK);
     rt_gguf_writer_free(w);
@@ -252,9 +253,9 @@ static void test_model_bad_input(void **state) {
     assert_int_equal(rt_gguf_export_model(m, "/nonexistent-dir/x.gguf", &p), RT_ERR_IO);
     assert_non_null(strstr(rt_errmsg(), "/nonexistent-dir/x.gguf"));
     assert_int_equal(rt_gguf_export_model(m, tmp_path("ok.gguf"), &p), RT_OK);
-    rt_gguf_store t;
+    rt_ggml_type t;
     assert_int_equal(rt_gguf_store_parse("Q8_0", &t), RT_OK);
-    assert_int_equal(t, RT_GGUF_STORE_Q8_0);
+    assert_int_equal(t, RT_GGML_Q8_0);
     assert_int_equal(rt_gguf_store_parse("q4_k", &t), RT_ERR_ARG);
     rt_model_free(m);
     unlink(tmp_path("ok.gguf"));

@@ -2,7 +2,8 @@
  *
  * The container writer collects typed metadata and tensors, then saves atomically (temp file, fsync,
  * rename): header, metadata in the order it was set, the tensor table, and the data with every tensor
- * at a multiple of the alignment (32 bytes unless `general.alignment` says otherwise). Tensors are given
+ * at a multiple of 32 bytes (ggml's default alignment; a `general.alignment` of another value is
+ * refused). Tensors are given
  * as float32 in ggml's dimension order (ne[0] the fastest-varying, so a row-major (out, in) matrix has
  * ne = {in, out}) and stored as F32, F16, BF16 or Q8_0, converted at add time.
  *
@@ -13,27 +14,18 @@
 #define RETRACE_GGUF_WRITE_H
 
 #include "retrace/base.h"
+#include "retrace/gguf.h"
 #include "retrace/model.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* The tensor types the writer stores, with ggml's numbering. Explicit values. */
-typedef enum {
-    RT_GGUF_STORE_F32 = 0,
-    RT_GGUF_STORE_F16 = 1,
-    RT_GGUF_STORE_Q8_0 = 8,
-    RT_GGUF_STORE_BF16 = 30,
-} rt_gguf_store;
-
-#define RT_GGUF_WRITE_MAX_DIMS 4
 #define RT_GGUF_Q8_0_BLOCK 32 /* values per Q8_0 block: an f16 scale and 32 int8 */
 
-/* "f32", "f16", "bf16", "q8_0"; NULL for another value. */
-const char *rt_gguf_store_name(rt_gguf_store t);
-/* Parses those names (case-insensitive). */
-rt_status rt_gguf_store_parse(const char *name, rt_gguf_store *out);
+/* The writer stores RT_GGML_F32, RT_GGML_F16, RT_GGML_BF16 and RT_GGML_Q8_0 (retrace/gguf.h). Parses
+ * their names as --type spells them: "f32", "f16", "bf16", "q8_0" (case-insensitive). */
+rt_status rt_gguf_store_parse(const char *name, rt_ggml_type *out);
 
 /* Q8_0 as ggml and the `gguf` Python package quantize it: per block of 32 values, d = max|x| / 127
  * rounded to f16, q = round(x / d) (halves away from zero), q = 0 when d is 0. n must be a multiple of
@@ -53,8 +45,8 @@ rt_status rt_gguf_writer_set_f32(rt_gguf_writer *w, const char *key, float v);
 rt_status rt_gguf_writer_set_bool(rt_gguf_writer *w, const char *key, int v);
 rt_status rt_gguf_writer_set_str(rt_gguf_writer *w, const char *key, const char *v);
 /* A value already in the file's encoding (`size` bytes after the type field), such as one read from
- * another GGUF; `type` is the format's value type number. */
-rt_status rt_gguf_writer_set_raw(rt_gguf_writer *w, const char *key, uint32_t type, const void *bytes, size_t size);
+ * another GGUF (rt_gguf_value: `size` bytes from the start of its encoding). */
+rt_status rt_gguf_writer_set_raw(rt_gguf_writer *w, const char *key, rt_gguf_type type, const void *bytes, size_t size);
 /* Arrays: strings (each NUL-terminated), int32 and float32. */
 rt_status rt_gguf_writer_set_str_array(rt_gguf_writer *w, const char *key, const char *const *v, size_t n);
 rt_status rt_gguf_writer_set_i32_array(rt_gguf_writer *w, const char *key, const int32_t *v, size_t n);
@@ -63,14 +55,14 @@ rt_status rt_gguf_writer_set_f32_array(rt_gguf_writer *w, const char *key, const
 /* Adds a tensor from float32 data laid out with ne[0] fastest, stored as `type`. Q8_0 needs ne[0] to be
  * a multiple of 32 (ggml quantizes rows). The data is converted and copied now. */
 rt_status rt_gguf_writer_add_f32(rt_gguf_writer *w, const char *name, int n_dims, const int64_t *ne,
-                                 const float *data, rt_gguf_store type);
+                                 const float *data, rt_ggml_type type);
 /* Writes the file atomically. */
 rt_status rt_gguf_writer_save(rt_gguf_writer *w, const char *path);
 
 /* ---- exporters for llama.cpp ---- */
 
 typedef struct {
-    rt_gguf_store type;     /* matrices; norms and biases are always F32 as llama.cpp's converter keeps them */
+    rt_ggml_type type;     /* matrices; norms and biases are always F32 as llama.cpp's converter keeps them */
     const char *name;       /* general.name; NULL = the folder's last name */
     const char *tokenizer;  /* folder with tokenizer.json (+ tokenizer_config.json), or a .gguf file whose
                                tokenizer.* keys are copied; NULL = none written */

@@ -28,12 +28,12 @@ static void usage(FILE *o) {
 typedef struct {
     const char *out, *model, *adapter, *tokenizer, *pre, *name;
     int merge;
-    rt_gguf_store type;
+    rt_ggml_type type;
 } export_opts;
 
 static int parse(int argc, char **argv, export_opts *o) {
     memset(o, 0, sizeof *o);
-    o->type = RT_GGUF_STORE_F32;
+    o->type = RT_GGML_F32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--merge")) { o->merge = 1; continue; }
@@ -104,6 +104,6 @@ int rt_cmd_export(int argc, char **argv) {
     if (rc) return rc;
     const char *what = "model";
     if (run(&o, &what) != RT_OK) return rt_cli_fail("export");
-    printf("wrote %s (%s, %s)\n", o.out, what, rt_gguf_store_name(o.type));
+    printf("wrote %s (%s, %s)\n", o.out, what, rt_ggml_type_name(o.type));
     return RT_EXIT_OK;
 }

@@ -14,17 +14,14 @@
 
 #define GGUF_MAGIC "GGUF"
 #define GGUF_VERSION 3u
-#define GGUF_ALIGNMENT_BYTES 32u
+#define GGUF_ALIGNMENT_BYTES ((unsigned)RT_GGUF_DEFAULT_ALIGNMENT)
 #define Q8_0_BLOCK_BYTES (2 + RT_GGUF_Q8_0_BLOCK)
-
-/* Metadata value types, with the format's numbers. */
-enum { KV_U32 = 4, KV_I32 = 5, KV_F32 = 6, KV_BOOL = 7, KV_STRING = 8, KV_ARRAY = 9, KV_U64 = 10 };
 
 typedef struct {
     char *name;
     int n_dims;
-    int64_t ne[RT_GGUF_WRITE_MAX_DIMS];
-    rt_gguf_store type;
+    int64_t ne[RT_GGUF_MAX_DIMS];
+    rt_ggml_type type;
     uint8_t *data;
     size_t nbytes;
 } gw_tensor;
@@ -43,20 +40,10 @@ struct rt_gguf_writer {
     int n_tensors, cap_tensors;
 };
 
-const char *rt_gguf_store_name(rt_gguf_store t) {
-    switch (t) {
-    case RT_GGUF_STORE_F32: return "f32";
-    case RT_GGUF_STORE_F16: return "f16";
-    case RT_GGUF_STORE_Q8_0: return "q8_0";
-    case RT_GGUF_STORE_BF16: return "bf16";
-    }
-    return NULL;
-}
-
-rt_status rt_gguf_store_parse(const char *name, rt_gguf_store *out) {
-    static const rt_gguf_store all[] = {RT_GGUF_STORE_F32, RT_GGUF_STORE_F16, RT_GGUF_STORE_BF16, RT_GGUF_STORE_Q8_0};
+rt_status rt_gguf_store_parse(const char *name, rt_ggml_type *out) {
+    static const rt_ggml_type all[] = {RT_GGML_F32, RT_GGML_F16, RT_GGML_BF16, RT_GGML_Q8_0};
     for (size_t i = 0; name && i < sizeof all / sizeof *all; i++)
-        if (strcasecmp(name, rt_gguf_store_name(all[i])) == 0) return *out = all[i], RT_OK;
+        if (strcasecmp(name, rt_ggml_type_name(all[i])) == 0) return *out = all[i], RT_OK;
     return rt_fail(RT_ERR_ARG, "unknown GGUF tensor type '%s' (f32, f16, bf16 or q8_0)", name ? name : "(null)");
 }
 
@@ -107,52 +94,55 @@ static void put_str(gw_buf *b, const char *s) {
 }
 
 /* Checks the key and writes it with its type; the caller writes the value. */
-static rt_status begin_kv(rt_gguf_writer *w, const char *key, uint32_t type) {
+static rt_status begin_kv(rt_gguf_writer *w, const char *key, rt_gguf_type type) {
     if (!w || !key || !*key) return rt_fail(RT_ERR_ARG, "GGUF writer: NULL writer or empty key");
     for (uint64_t i = 0; i < w->n_kv; i++)
         if (strcmp(w->keys[i], key) == 0) return rt_fail(RT_ERR_ARG, "GGUF writer: key '%s' set twice", key);
     w->keys = rt_realloc(w->keys, (size_t)(w->n_kv + 1) * sizeof *w->keys);
     w->keys[w->n_kv++] = rt_strdup(key);
     put_str(&w->kv, key);
-    put_u32(&w->kv, type);
+    put_u32(&w->kv, (uint32_t)type);
     return RT_OK;
 }
 
 rt_status rt_gguf_writer_set_u32(rt_gguf_writer *w, const char *key, uint32_t v) {
-    RT_TRY(begin_kv(w, key, KV_U32));
+    /* Readers align the data to general.alignment; this writer lays it out at 32 bytes only. */
+    if (key && strcmp(key, "general.alignment") == 0 && v != GGUF_ALIGNMENT_BYTES)
+        return rt_fail(RT_ERR_UNSUPPORTED, "GGUF writer: general.alignment %u (only %u is written)", v, GGUF_ALIGNMENT_BYTES);
+    RT_TRY(begin_kv(w, key, RT_GGUF_U32));
     put_u32(&w->kv, v);
     return RT_OK;
 }
 rt_status rt_gguf_writer_set_i32(rt_gguf_writer *w, const char *key, int32_t v) {
-    RT_TRY(begin_kv(w, key, KV_I32));
+    RT_TRY(begin_kv(w, key, RT_GGUF_I32));
     put_u32(&w->kv, (uint32_t)v);
     return RT_OK;
 }
 rt_status rt_gguf_writer_set_u64(rt_gguf_writer *w, const char *key, uint64_t v) {
-    RT_TRY(begin_kv(w, key, KV_U64));
+    RT_TRY(begin_kv(w, key, RT_GGUF_U64));
     put_u64(&w->kv, v);
     return RT_OK;
 }
 rt_status rt_gguf_writer_set_f32(rt_gguf_writer *w, const char *key, float v) {
     uint32_t bits;
     memcpy(&bits, &v, 4);
-    RT_TRY(begin_kv(w, key, KV_F32));
+    RT_TRY(begin_kv(w, key, RT_GGUF_F32));
     put_u32(&w->kv, bits);
     return RT_OK;
 }
 rt_status rt_gguf_writer_set_bool(rt_gguf_writer *w, const char *key, int v) {
     uint8_t b = v ? 1 : 0;
-    RT_TRY(begin_kv(w, key, KV_BOOL));
+    RT_TRY(begin_kv(w, key, RT_GGUF_BOOL));
     put(&w->kv, &b, 1);
     return RT_OK;
 }
 rt_status rt_gguf_writer_set_str(rt_gguf_writer *w, const char *key, const char *v) {
     if (!v) return rt_fail(RT_ERR_ARG, "GGUF writer: key '%s': NULL string", key ? key : "");
-    RT_TRY(begin_kv(w, key, KV_STRING));
+    RT_TRY(begin_kv(w, key, RT_GGUF_STRING));
     put_str(&w->kv, v);
     return RT_OK;
 }
-rt_status rt_gguf_writer_set_raw(rt_gguf_writer *w, const char *key, uint32_t type, const void *bytes, size_t size) {
+rt_status rt_gguf_writer_set_raw(rt_gguf_writer *w, const char *key, rt_gguf_type type, const void *bytes, size_t size) {
     if (!bytes && size) return rt_fail(RT_ERR_ARG, "GGUF writer: key '%s': NULL value", key ? key : "");
     RT_TRY(begin_kv(w, key, type));
     put(&w->kv, bytes, size);
@@ -161,16 +151,16 @@ rt_status rt_gguf_writer_set_raw(rt_gguf_writer *w, const char *key, uint32_t ty
 rt_status rt_gguf_writer_set_str_array(rt_gguf_writer *w, const char *key, const char *const *v, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!v[i]) return rt_fail(RT_ERR_ARG, "GGUF writer: key '%s': NULL string at %zu", key ? key : "", i);
-    RT_TRY(begin_kv(w, key, KV_ARRAY));
-    put_u32(&w->kv, KV_STRING);
+    RT_TRY(begin_kv(w, key, RT_GGUF_ARRAY));
+    put_u32(&w->kv, (uint32_t)RT_GGUF_STRING);
     put_u64(&w->kv, n);
     for (size_t i = 0; i < n; i++) put_str(&w->kv, v[i]);
     return RT_OK;
 }
 /* int32 and float32 elements are both 4 little-endian bytes. */
-static rt_status set_array4(rt_gguf_writer *w, const char *key, uint32_t elem, const void *v, size_t n) {
-    RT_TRY(begin_kv(w, key, KV_ARRAY));
-    put_u32(&w->kv, elem);
+static rt_status set_array4(rt_gguf_writer *w, const char *key, rt_gguf_type elem, const void *v, size_t n) {
+    RT_TRY(begin_kv(w, key, RT_GGUF_ARRAY));
+    put_u32(&w->kv, (uint32_t)elem);
     put_u64(&w->kv, n);
     for (size_t i = 0; i < n; i++) {
         uint32_t x;
@@ -180,35 +170,33 @@ static rt_status set_array4(rt_gguf_writer *w, const char *key, uint32_t elem, c
     return RT_OK;
 }
 rt_status rt_gguf_writer_set_i32_array(rt_gguf_writer *w, const char *key, const int32_t *v, size_t n) {
-    return set_array4(w, key, KV_I32, v, n);
+    return set_array4(w, key, RT_GGUF_I32, v, n);
 }
 rt_status rt_gguf_writer_set_f32_array(rt_gguf_writer *w, const char *key, const float *v, size_t n) {
-    return set_array4(w, key, KV_F32, v, n);
+    return set_array4(w, key, RT_GGUF_F32, v, n);
 }
 
-static size_t stored_bytes(rt_gguf_store type, int64_t numel) {
-    switch (type) {
-    case RT_GGUF_STORE_F32: return (size_t)numel * 4;
-    case RT_GGUF_STORE_F16:
-    case RT_GGUF_STORE_BF16: return (size_t)numel * 2;
-    case RT_GGUF_STORE_Q8_0: return (size_t)(numel / RT_GGUF_Q8_0_BLOCK) * Q8_0_BLOCK_BYTES;
-    }
-    return 0;
+static size_t stored_bytes(rt_ggml_type type, int64_t numel) {
+    return (size_t)(numel / rt_ggml_block_elems(type)) * rt_ggml_block_bytes(type);
+}
+
+static int storable(rt_ggml_type t) {
+    return t == RT_GGML_F32 || t == RT_GGML_F16 || t == RT_GGML_BF16 || t == RT_GGML_Q8_0;
 }
 
 static rt_status check_tensor(const rt_gguf_writer *w, const char *name, int n_dims, const int64_t *ne,
-                              rt_gguf_store type, int64_t *numel) {
+                              rt_ggml_type type, int64_t *numel) {
     if (!w || !name || !*name) return rt_fail(RT_ERR_ARG, "GGUF writer: NULL writer or empty tensor name");
-    if (!rt_gguf_store_name(type)) return rt_fail(RT_ERR_ARG, "GGUF writer: tensor '%s': unknown type %d", name, (int)type);
-    if (n_dims < 1 || n_dims > RT_GGUF_WRITE_MAX_DIMS || !ne)
-        return rt_fail(RT_ERR_ARG, "GGUF writer: tensor '%s': %d dimensions (1 to %d)", name, n_dims, RT_GGUF_WRITE_MAX_DIMS);
+    if (!storable(type)) return rt_fail(RT_ERR_ARG, "GGUF writer: tensor '%s': type %d is not written (F32, F16, BF16, Q8_0)", name, (int)type);
+    if (n_dims < 1 || n_dims > RT_GGUF_MAX_DIMS || !ne)
+        return rt_fail(RT_ERR_ARG, "GGUF writer: tensor '%s': %d dimensions (1 to %d)", name, n_dims, RT_GGUF_MAX_DIMS);
     *numel = 1;
     for (int i = 0; i < n_dims; i++) {
         if (ne[i] <= 0 || *numel > INT64_MAX / 8 / ne[i])
             return rt_fail(RT_ERR_ARG, "GGUF writer: tensor '%s': bad dimension ne[%d] = %lld", name, i, (long long)ne[i]);
         *numel *= ne[i];
     }
-    if (type == RT_GGUF_STORE_Q8_0 && ne[0] % RT_GGUF_Q8_0_BLOCK)
+    if (type == RT_GGML_Q8_0 && ne[0] % RT_GGUF_Q8_0_BLOCK)
         return rt_fail(RT_ERR_ARG, "GGUF writer: tensor '%s': Q8_0 needs ne[0] (%lld) to be a multiple of %d", name,
                        (long long)ne[0], RT_GGUF_Q8_0_BLOCK);
     for (int i = 0; i < w->n_tensors; i++)
@@ -217,18 +205,18 @@ static rt_status check_tensor(const rt_gguf_writer *w, const char *name, int n_d
 }
 
 rt_status rt_gguf_writer_add_f32(rt_gguf_writer *w, const char *name, int n_dims, const int64_t *ne,
-                                 const float *data, rt_gguf_store type) {
+                                 const float *data, rt_ggml_type type) {
     int64_t numel = 0;
     RT_TRY(check_tensor(w, name, n_dims, ne, type, &numel));
     if (!data) return rt_fail(RT_ERR_ARG, "GGUF writer: tensor '%s': NULL data", name);
     size_t nbytes = stored_bytes(type, numel);
     uint8_t *buf = rt_try_alloc(nbytes, name);
     if (!buf) return RT_ERR_NOMEM;
-    if (type == RT_GGUF_STORE_F32) memcpy(buf, data, nbytes);
-    else if (type == RT_GGUF_STORE_Q8_0) rt_gguf_quantize_q8_0(data, numel, buf);
+    if (type == RT_GGML_F32) memcpy(buf, data, nbytes);
+    else if (type == RT_GGML_Q8_0) rt_gguf_quantize_q8_0(data, numel, buf);
     else
         for (int64_t i = 0; i < numel; i++) {
-            uint16_t h = type == RT_GGUF_STORE_BF16 ? rt_f32_to_bf16(data[i]) : rt_f32_to_f16(data[i]);
+            uint16_t h = type == RT_GGML_BF16 ? rt_f32_to_bf16(data[i]) : rt_f32_to_f16(data[i]);
             memcpy(buf + 2 * i, &h, 2);
         }
     if (w->n_tensors == w->cap_tensors) {

@@ -19,7 +19,7 @@ void rt_gguf_permute_rows(float *dst, const float *src, int rows, int cols, int 
 
 /* The store type for a matrix whose rows have ne0 values: Q8_0 falls back to F16 where ne0 is not a
  * multiple of 32, as llama.cpp's converter does. */
-rt_gguf_store rt_gguf_matrix_store(rt_gguf_store want, int64_t ne0);
+rt_ggml_type rt_gguf_matrix_store(rt_ggml_type want, int64_t ne0);
 
 /* general.architecture, general.type, general.name (+ file_type for a model). */
 rt_status rt_gguf_put_general(rt_gguf_writer *w, const rt_model_config *c, const char *type, const char *name);

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static rt_status add_pair(rt_gguf_writer *w, const rt_model *m, int l, rt_proj p, rt_gguf_store type) {
+static rt_status add_pair(rt_gguf_writer *w, const rt_model *m, int l, rt_proj p, rt_ggml_type type) {
     const rt_lora_linear *ad = &m->lora[l * RT_N_PROJ + p];
     int r = m->lora_cfg.r, heads = rt_gguf_permute_heads(&m->cfg, p);
     char base[96], name[112];

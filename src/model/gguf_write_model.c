@@ -18,7 +18,7 @@
 enum { FTYPE_ALL_F32 = 0, FTYPE_MOSTLY_F16 = 1, FTYPE_MOSTLY_Q8_0 = 7, FTYPE_MOSTLY_BF16 = 32 };
 
 rt_gguf_export_params rt_gguf_export_params_default(void) {
-    rt_gguf_export_params p = {RT_GGUF_STORE_F32, NULL, NULL, NULL};
+    rt_gguf_export_params p = {RT_GGML_F32, NULL, NULL, NULL};
     return p;
 }
 
@@ -44,8 +44,8 @@ void rt_gguf_permute_rows(float *dst, const float *src, int rows, int cols, int 
                        (size_t)cols * sizeof *src);
 }
 
-rt_gguf_store rt_gguf_matrix_store(rt_gguf_store want, int64_t ne0) {
-    return want == RT_GGUF_STORE_Q8_0 && ne0 % RT_GGUF_Q8_0_BLOCK ? RT_GGUF_STORE_F16 : want;
+rt_ggml_type rt_gguf_matrix_store(rt_ggml_type want, int64_t ne0) {
+    return want == RT_GGML_Q8_0 && ne0 % RT_GGUF_Q8_0_BLOCK ? RT_GGML_F16 : want;
 }
 
 rt_status rt_gguf_put_general(rt_gguf_writer *w, const rt_model_config *c, const char *type, const char *name) {
@@ -65,10 +65,10 @@ static rt_status put_f32(rt_gguf_writer *w, const char *arch, const char *key, f
     return rt_gguf_writer_set_f32(w, k, v);
 }
 
-static rt_status put_hparams(rt_gguf_writer *w, const rt_model_config *c, rt_gguf_store type) {
+static rt_status put_hparams(rt_gguf_writer *w, const rt_model_config *c, rt_ggml_type type) {
     const char *a = rt_gguf_arch_name(c->arch);
-    uint32_t ftype = type == RT_GGUF_STORE_F16 ? FTYPE_MOSTLY_F16 : type == RT_GGUF_STORE_BF16 ? FTYPE_MOSTLY_BF16
-                     : type == RT_GGUF_STORE_Q8_0 ? FTYPE_MOSTLY_Q8_0 : FTYPE_ALL_F32;
+    uint32_t ftype = type == RT_GGML_F16 ? FTYPE_MOSTLY_F16 : type == RT_GGML_BF16 ? FTYPE_MOSTLY_BF16
+                     : type == RT_GGML_Q8_0 ? FTYPE_MOSTLY_Q8_0 : FTYPE_ALL_F32;
     RT_TRY(rt_gguf_writer_set_u32(w, "general.file_type", ftype));
     RT_TRY(rt_gguf_writer_set_u32(w, "general.quantization_version", GGUF_QUANT_VERSION));
     RT_TRY(put_u32(w, a, "vocab_size", (uint32_t)c->vocab_size));
@@ -104,13 +104,13 @@ static rt_status put_rope_freqs(rt_gguf_writer *w, const rt_model_config *c) {
     rt_rope_inv_freq(scaled, c->head_dim, &c->rope);
     for (int i = 0; i < half; i++) div[i] = plain[i] / scaled[i];
     int64_t ne[1] = {half};
-    rt_status s = rt_gguf_writer_add_f32(w, "rope_freqs.weight", 1, ne, div, RT_GGUF_STORE_F32);
+    rt_status s = rt_gguf_writer_add_f32(w, "rope_freqs.weight", 1, ne, div, RT_GGML_F32);
     free(plain);
     return s;
 }
 
 static rt_status add_matrix(rt_gguf_writer *w, const char *name, const float *data, int rows, int cols,
-                            int n_head, rt_gguf_store type) {
+                            int n_head, rt_ggml_type type) {
     int64_t ne[2] = {cols, rows};
     if (!n_head) return rt_gguf_writer_add_f32(w, name, 2, ne, data, rt_gguf_matrix_store(type, cols));
     float *perm = rt_try_alloc(sizeof(float) * (size_t)rows * (size_t)cols, name);
@@ -121,15 +121,15 @@ static rt_status add_matrix(rt_gguf_writer *w, const char *name, const float *da
     return s;
 }
 
-static rt_status add_layer(rt_gguf_writer *w, const rt_model *m, int l, rt_gguf_store type) {
+static rt_status add_layer(rt_gguf_writer *w, const rt_model *m, int l, rt_ggml_type type) {
     const rt_model_config *c = &m->cfg;
     const rt_layer_weights *L = &m->w.layers[l];
     char name[96];
     snprintf(name, sizeof name, "blk.%d.attn_norm.weight", l);
     int64_t ne[1] = {c->hidden_size};
-    RT_TRY(rt_gguf_writer_add_f32(w, name, 1, ne, L->attn_norm, RT_GGUF_STORE_F32));
+    RT_TRY(rt_gguf_writer_add_f32(w, name, 1, ne, L->attn_norm, RT_GGML_F32));
     snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", l);
-    RT_TRY(rt_gguf_writer_add_f32(w, name, 1, ne, L->mlp_norm, RT_GGUF_STORE_F32));
+    RT_TRY(rt_gguf_writer_add_f32(w, name, 1, ne, L->mlp_norm, RT_GGML_F32));
     for (int p = 0; p < RT_N_PROJ; p++) {
         int out, in, heads = rt_gguf_permute_heads(c, (rt_proj)p);
         rt_proj_dims(c, (rt_proj)p, &out, &in);
@@ -142,7 +142,7 @@ static rt_status add_layer(rt_gguf_writer *w, const rt_model *m, int l, rt_gguf_
         if (heads) rt_gguf_permute_rows(perm, L->b[p], out, 1, heads);
         else memcpy(perm, L->b[p], sizeof(float) * (size_t)out);
         int64_t ne_b[1] = {out};
-        rt_status s = rt_gguf_writer_add_f32(w, name, 1, ne_b, perm, RT_GGUF_STORE_F32);
+        rt_status s = rt_gguf_writer_add_f32(w, name, 1, ne_b, perm, RT_GGML_F32);
         free(perm);
         RT_TRY(s);
     }
@@ -165,7 +165,7 @@ rt_status rt_gguf_export_model(const rt_model *m, const char *path, const rt_ggu
     int64_t ne_h[1] = {c->hidden_size};
     if (s == RT_OK) s = add_matrix(w, "token_embd.weight", m->w.embed, c->vocab_size, c->hidden_size, 0, p->type);
     for (int l = 0; l < c->n_layers && s == RT_OK; l++) s = add_layer(w, m, l, p->type);
-    if (s == RT_OK) s = rt_gguf_writer_add_f32(w, "output_norm.weight", 1, ne_h, m->w.final_norm, RT_GGUF_STORE_F32);
+    if (s == RT_OK) s = rt_gguf_writer_add_f32(w, "output_norm.weight", 1, ne_h, m->w.final_norm, RT_GGML_F32);
     if (s == RT_OK && !c->tie_word_embeddings)
         s = add_matrix(w, "output.weight", m->w.lm_head, c->vocab_size, c->hidden_size, 0, p->type);
     if (s == RT_OK) s = put_rope_freqs(w, c);

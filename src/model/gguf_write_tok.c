@@ -187,7 +187,7 @@ static rt_status put_tokenizer_gguf(rt_gguf_writer *w, const char *path) {
     for (int i = 0; i < rt_gguf_kv_count(g) && s == RT_OK; i++) {
         const rt_gguf_kv *kv = rt_gguf_kv_at(g, i);
         if (strncmp(kv->key, "tokenizer.", 10) != 0) continue;
-        s = rt_gguf_writer_set_raw(w, kv->key, (uint32_t)kv->value.type, value_start(&kv->value), kv->value.size);
+        s = rt_gguf_writer_set_raw(w, kv->key, kv->value.type, value_start(&kv->value), kv->value.size);
         copied++;
     }
     if (s == RT_OK && !copied) s = rt_fail(RT_ERR_FORMAT, "%s: no tokenizer.* metadata to copy", path);
