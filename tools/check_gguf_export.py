@@ -17,8 +17,8 @@
    with and without the adapter, and the adapter's effect (with minus without) with llama.cpp on the
    Q4_1 file itself.
 
-Exits 0 when every check passes, 1 on a failure, 77 (skipped, reason printed) when numpy, gguf or
-llama_cpp is missing. Tolerances are max |difference| / max |logit| over all positions and the vocabulary.
+Exits 0 when every check passes, 1 on a failure, 77 (skipped, reason printed) when numpy or gguf is
+missing; without llama_cpp the format checks run and the llama.cpp comparisons print "skip". Tolerances are max |difference| / max |logit| over all positions and the vocabulary.
 """
 import argparse
 import json
@@ -38,10 +38,13 @@ PROMPT = "the quick brown fox jumps over the lazy dog; think: act: obs: hello wo
 try:
     import numpy as np
     import gguf
-    import llama_cpp
-except ImportError as e:  # the check needs all three; CTest reports the skip
+except ImportError as e:  # nothing can be checked without these
     print(f"SKIP: {e.name} is not installed (pip install numpy gguf llama-cpp-python)")
     sys.exit(SKIP)
+try:
+    import llama_cpp
+except ImportError:  # the format checks still run
+    llama_cpp = None
 
 failures = []
 
@@ -100,6 +103,9 @@ def retrace_logits(bin_, work, model, adapter=None, tokenizer=None, prompt=PROMP
 
 
 def llama_logits(model_path, ids, lora=None):
+    """llama.cpp's logits at every position of ids (None when llama-cpp-python is not installed)."""
+    if llama_cpp is None:
+        return None
     kw = dict(model_path=model_path, n_ctx=max(64, len(ids) + 8), logits_all=True, verbose=False, n_threads=1,
               n_batch=512)
     if lora:
@@ -109,6 +115,14 @@ def llama_logits(model_path, ids, lora=None):
     out = np.array(llm.scores[: len(ids)], dtype=np.float32)
     llm.close() if hasattr(llm, "close") else None
     return out
+
+
+def compare(got, want, tol, what):
+    if got is None:
+        print(f"skip {what}: llama_cpp is not installed")
+        return
+    e = rel_err(got, want)
+    check(e < tol, f"{what}, max rel diff {e:.2e} (tol {tol:.0e})")
 
 
 def rel_err(a, b):
@@ -125,13 +139,21 @@ def check_format(path, f32_path=None):
     if f32_path is None:
         return r, arch
     ref = {t.name: t for t in gguf.GGUFReader(f32_path).tensors}
-    same = True
+    n, same = 0, True
     for t in r.tensors:
+        x = np.asarray(ref[t.name].data, dtype=np.float32)
         if t.tensor_type == gguf.GGMLQuantizationType.Q8_0:
-            x = np.asarray(ref[t.name].data, dtype=np.float32)
-            q = gguf.quants.quantize(x, gguf.GGMLQuantizationType.Q8_0)
-            same &= bytes(q.tobytes()) == bytes(np.asarray(t.data).tobytes())
-    check(same, f"{os.path.basename(path)}: every Q8_0 tensor equals gguf.quants.quantize bit for bit")
+            want = gguf.quants.quantize(x, gguf.GGMLQuantizationType.Q8_0)
+        elif t.tensor_type == gguf.GGMLQuantizationType.F16:
+            want = x.astype(np.float16)
+        elif t.tensor_type == gguf.GGMLQuantizationType.BF16:
+            want = gguf.quants.quantize(x, gguf.GGMLQuantizationType.BF16)
+        else:
+            want = x
+        n += 1
+        same &= np.asarray(want).tobytes() == np.asarray(t.data).tobytes()
+    check(same, f"{os.path.basename(path)}: all {n} tensors equal the F32 export converted by numpy / gguf.quants "
+          "bit for bit")
     return r, arch
 
 
@@ -159,11 +181,17 @@ def check_models(bin_, fixtures, work):
             if t == "f32":
                 f32 = out
                 names = {x.name for x in r.tensors}
+                cfg = json.load(open(os.path.join(model, "config.json")))
+                kv = lambda k: r.fields[f"{arch}.{k}"].parts[-1][0]
+                check(kv("attention.head_count") == cfg["num_attention_heads"] and
+                      kv("attention.head_count_kv") == cfg["num_key_value_heads"] and
+                      kv("block_count") == cfg["num_hidden_layers"] and kv("embedding_length") == cfg["hidden_size"] and
+                      len(r.fields["tokenizer.ggml.tokens"].data) == cfg["vocab_size"],
+                      f"{family}: hyperparameters and the {cfg['vocab_size']} tokens as config.json says")
                 check(arch == ("qwen2" if family == "qwen2" else "llama"), f"{family}: general.architecture {arch}")
                 check(("output.weight" in names) == (family != "tied"), f"{family}: output.weight only when untied")
                 check(("rope_freqs.weight" in names) == (family == "llama"), f"{family}: rope_freqs.weight for llama3 rope")
-            e = rel_err(llama_logits(out, ids), ref)
-            check(e < TOL[t], f"{family} {t}: llama.cpp vs retrace logits, max rel diff {e:.2e} (tol {TOL[t]:.0e})")
+            compare(llama_logits(out, ids), ref, TOL[t], f"{family} {t}: llama.cpp vs retrace logits")
         yield family, model, f32, ids, ref
 
 
@@ -187,12 +215,10 @@ def check_adapters(bin_, fixtures, work, family, model, base_gguf):
         cfg = json.load(open(os.path.join(adapter, "adapter_config.json")))
         want = cfg["lora_alpha"] * (cfg["r"] ** 0.5 if cfg.get("use_rslora") else 1)
         check(abs(alpha - want) < 1e-4 * want, f"{family} {kind}: adapter.lora.alpha {alpha:.4f} (want {want:.4f})")
-        e = rel_err(llama_logits(base_gguf, ids, out), ref)
-        check(e < TOL_ADAPTER, f"{family} {kind}: llama.cpp base+adapter vs retrace, max rel diff {e:.2e}")
+        compare(llama_logits(base_gguf, ids, out), ref, TOL_ADAPTER, f"{family} {kind}: llama.cpp base+adapter vs retrace")
         merged = os.path.join(work, f"{family}-{kind}-merged.gguf")
         run(bin_, "export", "--gguf", merged, "--model", model, "--adapter", adapter, "--merge")
-        e = rel_err(llama_logits(merged, ids), ref)
-        check(e < TOL["f32"], f"{family} {kind}: llama.cpp merged model vs retrace model+adapter, max rel diff {e:.2e}")
+        compare(llama_logits(merged, ids), ref, TOL["f32"], f"{family} {kind}: llama.cpp merged model vs retrace model+adapter")
 
 
 def check_smollm(bin_, smollm, work, tokenizer):
@@ -227,10 +253,10 @@ def check_smollm(bin_, smollm, work, tokenizer):
     # Ids from the small fixture tokenizer are valid SmolLM2 ids; both sides get the same ones.
     ids, base = retrace_logits(bin_, work, smollm, tokenizer=tokenizer)
     _, with_ad = retrace_logits(bin_, work, smollm, ad, tokenizer=tokenizer)
-    e = rel_err(llama_logits(f32, ids), base)
-    check(e < TOL["f32"], f"smollm2 F32 export: llama.cpp vs retrace logits, max rel diff {e:.2e}")
-    e = rel_err(llama_logits(f32, ids, lora), with_ad)
-    check(e < TOL["f32"], f"smollm2 F32 export + rsLoRA adapter: llama.cpp vs retrace, max rel diff {e:.2e}")
+    compare(llama_logits(f32, ids), base, TOL["f32"], "smollm2 F32 export: llama.cpp vs retrace logits")
+    compare(llama_logits(f32, ids, lora), with_ad, TOL["f32"], "smollm2 F32 export + rsLoRA adapter: llama.cpp vs retrace")
+    if llama_cpp is None:
+        return
     lbase, lad = llama_logits(smollm, ids), llama_logits(smollm, ids, lora)
     d_rt, d_ll = with_ad - base, lad - lbase
     e = rel_err(d_ll, d_rt)
