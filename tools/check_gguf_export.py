@@ -32,6 +32,9 @@ import tempfile
 SKIP = 77
 TOL = {"f32": 2e-5, "f16": 2e-3, "bf16": 1e-2, "q8_0": 3e-2}
 TOL_ADAPTER = 2e-5
+# Typed adapters: llama.cpp also quantizes the activations that meet a Q8_0 lora_a, and the fixture's
+# adapter moves the logits a lot, so its q8_0 error is larger than a q8_0 model's.
+TOL_ADAPTER_TYPED = {"f16": 2e-3, "q8_0": 1e-1}
 TOL_SMOLLM_COS = 0.9  # the adapter's delta: llama.cpp runs the Q4_1 base, retrace its float32 copy
 PROMPT = "the quick brown fox jumps over the lazy dog; think: act: obs: hello world 42"
 
@@ -217,6 +220,10 @@ def check_adapters(bin_, fixtures, work, family, model, base_gguf):
         want = cfg["lora_alpha"] * (cfg["r"] ** 0.5 if cfg.get("use_rslora") else 1)
         check(abs(alpha - want) < 1e-4 * want, f"{family} {kind}: adapter.lora.alpha {alpha:.4f} (want {want:.4f})")
         compare(llama_logits(base_gguf, ids, out), ref, TOL_ADAPTER, f"{family} {kind}: llama.cpp base+adapter vs retrace")
+        for t in ["f16", "q8_0"]:  # lora_b of r 8 values a row falls back from Q8_0 to F16
+            typed = os.path.join(work, f"{family}-{kind}-{t}.gguf")
+            run(bin_, "export", "--gguf", typed, "--model", model, "--adapter", adapter, "--type", t)
+            compare(llama_logits(base_gguf, ids, typed), ref, TOL_ADAPTER_TYPED[t], f"{family} {kind}: {t} adapter in llama.cpp vs retrace")
         merged = os.path.join(work, f"{family}-{kind}-merged.gguf")
         run(bin_, "export", "--gguf", merged, "--model", model, "--adapter", adapter, "--merge")
         compare(llama_logits(merged, ids), ref, TOL["f32"], f"{family} {kind}: llama.cpp merged model vs retrace model+adapter")

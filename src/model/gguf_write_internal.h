@@ -21,6 +21,12 @@ void rt_gguf_permute_rows(float *dst, const float *src, int rows, int cols, int 
  * multiple of 32, as llama.cpp's converter does. */
 rt_ggml_type rt_gguf_matrix_store(rt_ggml_type want, int64_t ne0);
 
+/* Adds a row-major (rows, cols) matrix as ggml's ne {cols, rows} (n_dims 2) or a vector of rows values
+ * (n_dims 1, cols 1), its rows permuted for n_head heads unless n_head is 0, stored as
+ * rt_gguf_matrix_store(type, cols). */
+rt_status rt_gguf_add_rows(rt_gguf_writer *w, const char *name, int n_dims, const float *data, int rows, int cols,
+                           int n_head, rt_ggml_type type);
+
 /* general.architecture, general.type, general.name (+ file_type for a model). */
 rt_status rt_gguf_put_general(rt_gguf_writer *w, const rt_model_config *c, const char *type, const char *name);
 

@@ -15,20 +15,13 @@
 
 static rt_status add_pair(rt_gguf_writer *w, const rt_model *m, int l, rt_proj p, rt_ggml_type type) {
     const rt_lora_linear *ad = &m->lora[l * RT_N_PROJ + p];
-    int r = m->lora_cfg.r, heads = rt_gguf_permute_heads(&m->cfg, p);
+    int r = m->lora_cfg.r;
     char base[96], name[112];
     rt_gguf_proj_name(base, sizeof base, l, p, "weight");
-    int64_t ne_a[2] = {ad->in, r}, ne_b[2] = {r, ad->out};
     snprintf(name, sizeof name, "%s.lora_a", base);
-    RT_TRY(rt_gguf_writer_add_f32(w, name, 2, ne_a, ad->A, rt_gguf_matrix_store(type, ad->in)));
+    RT_TRY(rt_gguf_add_rows(w, name, 2, ad->A, r, ad->in, 0, type));
     snprintf(name, sizeof name, "%s.lora_b", base);
-    if (!heads) return rt_gguf_writer_add_f32(w, name, 2, ne_b, ad->B, rt_gguf_matrix_store(type, r));
-    float *perm = rt_try_alloc(sizeof(float) * (size_t)ad->out * (size_t)r, name);
-    if (!perm) return RT_ERR_NOMEM;
-    rt_gguf_permute_rows(perm, ad->B, ad->out, r, heads);
-    rt_status s = rt_gguf_writer_add_f32(w, name, 2, ne_b, perm, rt_gguf_matrix_store(type, r));
-    free(perm);
-    return s;
+    return rt_gguf_add_rows(w, name, 2, ad->B, ad->out, r, rt_gguf_permute_heads(&m->cfg, p), type);
 }
 
 rt_status rt_gguf_export_lora(const rt_model *m, const char *path, const rt_gguf_export_params *p) {

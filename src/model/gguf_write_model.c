@@ -109,14 +109,15 @@ static rt_status put_rope_freqs(rt_gguf_writer *w, const rt_model_config *c) {
     return s;
 }
 
-static rt_status add_matrix(rt_gguf_writer *w, const char *name, const float *data, int rows, int cols,
-                            int n_head, rt_ggml_type type) {
-    int64_t ne[2] = {cols, rows};
-    if (!n_head) return rt_gguf_writer_add_f32(w, name, 2, ne, data, rt_gguf_matrix_store(type, cols));
+rt_status rt_gguf_add_rows(rt_gguf_writer *w, const char *name, int n_dims, const float *data, int rows, int cols,
+                           int n_head, rt_ggml_type type) {
+    int64_t ne[2] = {n_dims == 1 ? rows : cols, rows};
+    type = rt_gguf_matrix_store(type, cols);
+    if (!n_head) return rt_gguf_writer_add_f32(w, name, n_dims, ne, data, type);
     float *perm = rt_try_alloc(sizeof(float) * (size_t)rows * (size_t)cols, name);
     if (!perm) return RT_ERR_NOMEM;
     rt_gguf_permute_rows(perm, data, rows, cols, n_head);
-    rt_status s = rt_gguf_writer_add_f32(w, name, 2, ne, perm, rt_gguf_matrix_store(type, cols));
+    rt_status s = rt_gguf_writer_add_f32(w, name, n_dims, ne, perm, type);
     free(perm);
     return s;
 }
@@ -134,17 +135,11 @@ static rt_status add_layer(rt_gguf_writer *w, const rt_model *m, int l, rt_ggml_
         int out, in, heads = rt_gguf_permute_heads(c, (rt_proj)p);
         rt_proj_dims(c, (rt_proj)p, &out, &in);
         rt_gguf_proj_name(name, sizeof name, l, (rt_proj)p, "weight");
-        RT_TRY(add_matrix(w, name, L->w[p], out, in, heads, type));
+        RT_TRY(rt_gguf_add_rows(w, name, 2, L->w[p], out, in, heads, type));
         if (!L->b[p]) continue;
         rt_gguf_proj_name(name, sizeof name, l, (rt_proj)p, "bias");
-        /* A bias is a column: permuting it as a one-column matrix moves it with its rows. */
-        float *perm = rt_malloc(sizeof(float) * (size_t)out);
-        if (heads) rt_gguf_permute_rows(perm, L->b[p], out, 1, heads);
-        else memcpy(perm, L->b[p], sizeof(float) * (size_t)out);
-        int64_t ne_b[1] = {out};
-        rt_status s = rt_gguf_writer_add_f32(w, name, 1, ne_b, perm, RT_GGML_F32);
-        free(perm);
-        RT_TRY(s);
+        /* A bias moves with its rows. */
+        RT_TRY(rt_gguf_add_rows(w, name, 1, L->b[p], out, 1, heads, RT_GGML_F32));
     }
     return RT_OK;
 }
@@ -163,11 +158,11 @@ rt_status rt_gguf_export_model(const rt_model *m, const char *path, const rt_ggu
     if (s == RT_OK) s = put_hparams(w, c, p->type);
     if (s == RT_OK && p->tokenizer) s = rt_gguf_put_tokenizer(w, p->tokenizer, p->pre, c);
     int64_t ne_h[1] = {c->hidden_size};
-    if (s == RT_OK) s = add_matrix(w, "token_embd.weight", m->w.embed, c->vocab_size, c->hidden_size, 0, p->type);
+    if (s == RT_OK) s = rt_gguf_add_rows(w, "token_embd.weight", 2, m->w.embed, c->vocab_size, c->hidden_size, 0, p->type);
     for (int l = 0; l < c->n_layers && s == RT_OK; l++) s = add_layer(w, m, l, p->type);
     if (s == RT_OK) s = rt_gguf_writer_add_f32(w, "output_norm.weight", 1, ne_h, m->w.final_norm, RT_GGML_F32);
     if (s == RT_OK && !c->tie_word_embeddings)
-        s = add_matrix(w, "output.weight", m->w.lm_head, c->vocab_size, c->hidden_size, 0, p->type);
+        s = rt_gguf_add_rows(w, "output.weight", 2, m->w.lm_head, c->vocab_size, c->hidden_size, 0, p->type);
     if (s == RT_OK) s = put_rope_freqs(w, c);
     if (s == RT_OK) s = rt_gguf_writer_save(w, path);
     rt_gguf_writer_free(w);
