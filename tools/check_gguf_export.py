@@ -129,6 +129,16 @@ def compare(got, want, tol, what):
     check(e < tol, f"{what}, max rel diff {e:.2e} (tol {tol:.0e})")
 
 
+def check_tokenizer(model_path, ids, what):
+    """llama.cpp's tokenization of PROMPT with the exported tokenizer metadata against retrace's ids."""
+    if llama_cpp is None:
+        return
+    llm = llama_cpp.Llama(model_path=model_path, vocab_only=True, verbose=False)
+    got = llm.tokenize(PROMPT.encode(), add_bos=False, special=False)
+    want = ids[1:] if ids and ids[0] == llm.token_bos() else ids
+    check(got == want, f"{what}: llama.cpp tokenizes the prompt as retrace does ({len(want)} ids)")
+
+
 def rel_err(a, b):
     return float(np.max(np.abs(a - b)) / max(1e-12, np.max(np.abs(b))))
 
@@ -184,6 +194,7 @@ def check_models(bin_, fixtures, work):
             r, arch = check_format(out, f32)
             if t == "f32":
                 f32 = out
+                check_tokenizer(out, ids, f"{family} tokenizer.ggml.* (pre {bytes(r.fields['tokenizer.ggml.pre'].parts[-1]).decode()})")
                 names = {x.name for x in r.tensors}
                 cfg = json.load(open(os.path.join(model, "config.json")))
                 kv = lambda k: r.fields[f"{arch}.{k}"].parts[-1][0]
