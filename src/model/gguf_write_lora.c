@@ -7,7 +7,6 @@
  * rows are permuted in a `llama` GGUF, so B's rows (the output side) are permuted the same way; A,
  * on the input side, is not. */
 #include "gguf_write_internal.h"
-#include "model_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
