@@ -24,6 +24,9 @@ int rt_cli_parse_float(const char *cmd, const char *opt, const char *val, double
  * trained for that base (rt_lora_check_base); prints a warning on stderr when that cannot be checked. */
 rt_status rt_cli_load_adapter(const char *cmd, rt_model *m, const char *model_dir, const char *adapter_dir);
 
+/* Writes the logits of every position of ids (n) as safetensors: input_ids I32 [n], logits F32 [n, V]. */
+rt_status rt_cli_dump_logits(rt_model *m, const int32_t *ids, int n, const char *path);
+
 #define RT_COMMAND(name)                       \
     int rt_cmd_##name(int argc, char **argv);  \
     extern const char rt_cmd_##name##_summary[];

@@ -17,11 +17,13 @@ static void usage(void) {
            "  --temperature X      0 = greedy (default), else sample\n"
            "  --top-p X            nucleus sampling mass (1 = off)\n"
            "  --seed N             sampling seed (0)\n"
-           "  --stop TEXT          stop once the continuation contains TEXT (repeatable)\n");
+           "  --stop TEXT          stop once the continuation contains TEXT (repeatable)\n"
+           "  --dump-logits FILE   write the logits of every prompt position (safetensors: input_ids, logits)\n"
+           "                       instead of generating\n");
 }
 
 int rt_cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *adapter = NULL, *tokdir = NULL, *prompt = NULL, *stops[MAX_STOPS + 1] = {0};
+    const char *model = NULL, *adapter = NULL, *tokdir = NULL, *prompt = NULL, *dump = NULL, *stops[MAX_STOPS + 1] = {0};
     int chat = 0, n_stops = 0;
     long long max_new = 128, seed = 0;
     double temperature = 0.0, top_p = 1.0;
@@ -35,6 +37,7 @@ int rt_cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--adapter")) adapter = v;
         else if (!strcmp(a, "--tokenizer")) tokdir = v;
         else if (!strcmp(a, "--prompt")) prompt = v;
+        else if (!strcmp(a, "--dump-logits")) dump = v;
         else if (!strcmp(a, "--stop")) {
             if (n_stops == MAX_STOPS) return rt_cli_usage_error("generate", "at most %d --stop strings", MAX_STOPS);
             stops[n_stops++] = v;
@@ -79,7 +82,10 @@ int rt_cmd_generate(int argc, char **argv) {
     }
     if (s == RT_OK && ids.n == 0) s = rt_fail(RT_ERR_ARG, "the prompt is empty");
     int n_out = 0;
-    if (s == RT_OK) {
+    if (s == RT_OK && dump) {
+        s = rt_cli_dump_logits(m, ids.ids, (int)ids.n, dump);
+        if (s == RT_OK) printf("wrote %s (%d positions)\n", dump, (int)ids.n);
+    } else if (s == RT_OK) {
         rt_gen_params gp = rt_gen_params_default();
         gp.max_new_tokens = (int)max_new, gp.temperature = (float)temperature, gp.top_p = (float)top_p;
         gp.seed = (uint64_t)seed, gp.eos_token_id = rt_tokenizer_eos_id(tok);
@@ -88,7 +94,7 @@ int rt_cmd_generate(int argc, char **argv) {
         out = rt_malloc(sizeof(int32_t) * (size_t)max_new);
         s = rt_generate(m, ids.ids, (int)ids.n, &gp, out, &n_out);
     }
-    if (s == RT_OK) {
+    if (s == RT_OK && !dump) {
         char *text;
         size_t len;
         s = rt_tokenizer_decode(tok, out, (size_t)n_out, 1, &text, &len);
