@@ -252,12 +252,13 @@ static jx_node *arith(parser *P, int level) {
     jx_node *e = arith(P, level + 1);
     for (;;) {
         const jx_tok *t = cur(P);
-        int hit = 0;
-        for (int k = 0; k < 5 && LEVELS[level][k]; k++) hit |= is_op(t, LEVELS[level][k]);
+        const char *hit = NULL; /* the static spelling: jx_binop compares NUL-terminated names */
+        for (int k = 0; k < 5 && LEVELS[level][k]; k++)
+            if (is_op(t, LEVELS[level][k])) hit = LEVELS[level][k];
         if (!hit) return e;
         P->i++;
         jx_node *b = node(P, JN_BIN, t->pos);
-        b->s = t->s, b->n = t->n, b->a = e, b->b = arith(P, level + 1);
+        b->s = hit, b->n = strlen(hit), b->a = e, b->b = arith(P, level + 1);
         e = b;
     }
 }
@@ -470,7 +471,9 @@ static jx_node *body(parser *P, const char *const *stops, const jx_tok **stopped
     for (;;) {
         const jx_tok *t = cur(P);
         if (t->t == JT_EOF) {
-            if (stops) jx_fail(P->c, RT_ERR_FORMAT, t->pos, "unexpected end of template: missing {%% %s %%}", stops[0]);
+            size_t last = 0;
+            while (stops && stops[last + 1]) last++;
+            if (stops) jx_fail(P->c, RT_ERR_FORMAT, t->pos, "unexpected end of template: missing {%% %s %%}", stops[last]);
             break;
         }
         if (t->t == JT_TEXT) {
