@@ -143,7 +143,7 @@ static void check_template(const char *name) {
 
 static void test_fixture_templates(void **state) {
     (void)state;
-    const char *names[] = {"llama3", "qwen3", "smollm2", "mistral-v1", "mistral-v3", "qwen2", "chatml"};
+    const char *names[] = {"llama3", "qwen3", "smollm2", "mistral-v1", "mistral-v3", "qwen2", "chatml", "casing"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) check_template(names[i]);
 }
 
@@ -157,6 +157,38 @@ static void test_chatml_text(void **state) {
     assert_int_equal(rt_json_load(path, &ref), RT_OK);
     assert_string_equal(rt_chat_template_text("chatml"), json_string_value(json_object_get(ref, "chat_template")));
     assert_null(rt_chat_template_text("nope"));
+    json_decref(ref);
+}
+
+/* upper, lower and title of every code point Python's case mapping touches (case_map.json, from
+ * Python's str methods) render as Python's: title of cp + 'A' also shows whether cp counts as cased. */
+static void test_case_map(void **state) {
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tok/chat/case_map.json", RT_FIXTURES_DIR);
+    json_t *ref;
+    if (rt_json_load(path, &ref) != RT_OK) fail_msg("%s", rt_errmsg());
+    json_t *rows = json_object_get(ref, "rows");
+    assert_true(json_array_size(rows) > 4000);
+    const char *tmpl = "{{ messages[0].content | upper }}\x01{{ messages[0].content | lower }}\x01"
+                       "{{ (messages[0].content ~ 'A').title() }}";
+    int bad = 0;
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        json_t *r = json_array_get(rows, i);
+        char ch[5] = {0}, want[64];
+        rt_tok_utf8_encode((int32_t)json_integer_value(json_array_get(r, 0)), ch);
+        snprintf(want, sizeof want, "%s\x01%s\x01%s", json_string_value(json_array_get(r, 1)),
+                 json_string_value(json_array_get(r, 2)), json_string_value(json_array_get(r, 3)));
+        rt_chat_message m = {"user", ch, NULL};
+        rt_tok_chat_vars v = {&m, 1, rt_chat_params_default(), NULL, NULL};
+        char *out = NULL;
+        if (rt_tok_chat_render_template(tmpl, "case.jinja", &v, &out) != RT_OK || strcmp(out, want)) {
+            if (bad++ < 10) print_message("U+%04llX: got '%s' want '%s'\n", json_integer_value(json_array_get(r, 0)), out, want);
+        }
+        free(out);
+    }
+    if (bad) print_message("%d of %zu code points differ from Python\n", bad, json_array_size(rows));
+    assert_int_equal(bad, 0);
     json_decref(ref);
 }
 
@@ -252,6 +284,7 @@ int main(void) {
         cmocka_unit_test(test_mistral_has_none),
         cmocka_unit_test(test_fixture_templates),
         cmocka_unit_test(test_chatml_text),
+        cmocka_unit_test(test_case_map),
         cmocka_unit_test(test_constructs),
         cmocka_unit_test(test_tokenizer_template),
     };

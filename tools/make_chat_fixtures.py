@@ -7,12 +7,18 @@ Templates: llama3, qwen3 (tokenizer_config.json of ../shared/models/tokenizers),
 smollm2.jinja), mistral-v1 / mistral-v3 (Mistral-7B-Instruct v0.1 and v0.3 templates, kept as .jinja:
 the shared Mistral tokenizer has none), qwen2 (Qwen2-Instruct's), chatml (the one the trainer writes).
 
-The renderer is transformers' own compiled template when transformers imports
-(transformers.utils.chat_template_utils._compile_jinja_template); otherwise the same environment built
-here with jinja2: ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-extensions=[loopcontrols]), tojson = json.dumps(ensure_ascii=False, ...), raise_exception and
-strftime_now as globals, and the variables messages, tools=None, documents=None,
-add_generation_prompt, the special tokens and enable_thinking. Each file records which was used.
+The renderer is transformers' own when it imports: render_jinja_template, the function
+apply_chat_template(tokenize=False) renders each conversation with. Otherwise jinja2 in the environment
+transformers' _compile_jinja_template builds (checked against its source, src/transformers/utils/
+chat_template_utils.py): ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+extensions=[AssistantTracker, loopcontrols]); tojson = json.dumps(x, ensure_ascii=False, indent=None,
+separators=None, sort_keys=False) with those as keyword arguments; raise_exception raising TemplateError;
+strftime_now(fmt) = datetime.now().strftime(fmt); and the variables messages, tools=None,
+documents=None, add_generation_prompt, bos/eos and enable_thinking. Each file records which was used.
+SmolLM2's bos/eos are read from the GGUF (tokenizer.ggml.tokens[bos/eos_token_id]).
+
+Also writes case_map.json (Python's upper/lower/title per code point, for jinja_case.c), and with
+--case-table prints the rows of src/tok/jinja_case_table.c.
 """
 import json
 import os
@@ -25,9 +31,15 @@ GGUF = os.path.expanduser("~/.cache/retrace/models/smollm2-135m-instruct/SmolLM2
 
 
 def compile_template(text):
+    """A render(messages, **variables) function for the template and a note naming the renderer."""
     try:
-        from transformers.utils.chat_template_utils import _compile_jinja_template
-        return _compile_jinja_template(text), "transformers"
+        import transformers
+        from transformers.utils.chat_template_utils import render_jinja_template
+
+        def render(messages, **kw):  # what apply_chat_template(tokenize=False) calls for one conversation
+            out, _ = render_jinja_template(conversations=[messages], chat_template=text, **kw)
+            return out[0]
+        return render, "transformers " + transformers.__version__ + " render_jinja_template (apply_chat_template)"
     except ImportError:
         pass
     import jinja2
@@ -41,11 +53,14 @@ def compile_template(text):
     def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
         return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
+    # transformers also adds its AssistantTracker extension ({% generation %}, which renders its body);
+    # none of these templates uses it.
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-    return env.from_string(text), "jinja2 " + jinja2.__version__ + " with transformers' settings"
+    tmpl = env.from_string(text)
+    return lambda messages, **kw: tmpl.render(messages=messages, **kw), "jinja2 " + jinja2.__version__ + " with transformers' settings"
 
 
 U = lambda c: {"role": "user", "content": c}
@@ -67,6 +82,7 @@ CONVERSATIONS = [
     [U("a"), U("b")],  # breaks alternation
     [A("starts with the assistant")],
     [S("s"), U("u"), S("second system")],
+    [U("ΣΑΣ ΟΔΟΣ Σ. ὈΔΥΣΣΕΎΣ' straße ﬁne ﬃ İstanbul ǆemal ǅ Éclair ŉ ΐ ᾳ Ꭰ 𐐀 o'neil x-ray"), A("ß → SS? ǈ ǋ ĳ Ǳ")],
 ]
 
 
@@ -79,50 +95,63 @@ def special_tokens(name):
     return None, None, None
 
 
-def smollm2_template():
-    path = os.path.join(OUT, "smollm2.jinja")
-    if os.path.exists(GGUF):
-        try:
-            import gguf
-            r = gguf.GGUFReader(GGUF)
-            f = r.fields["tokenizer.chat_template"]
-            text = bytes(f.parts[f.data[0]]).decode("utf-8")
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except ImportError:
-            print("gguf not installed: reading the key with the minimal reader below", file=sys.stderr)
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(gguf_string(GGUF, "tokenizer.chat_template"))
-    return open(path, encoding="utf-8").read()
+SMOLLM2_KEYS = ("tokenizer.chat_template", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                "tokenizer.ggml.tokens")
 
 
-def gguf_string(path, want):
-    """One string value of a GGUF v2/v3 header (fallback when the gguf package is missing)."""
+def smollm2():
+    """SmolLM2's template and bos/eos strings from the GGUF metadata (the template is kept as
+    smollm2.jinja; bos/eos are tokenizer.ggml.tokens[bos/eos_token_id]), or None without the file."""
+    if not os.path.exists(GGUF):
+        return None
+    try:
+        import gguf
+        r = gguf.GGUFReader(GGUF)
+        f = lambda k: r.fields[k]
+        text = bytes(f(SMOLLM2_KEYS[0]).parts[f(SMOLLM2_KEYS[0]).data[0]]).decode("utf-8")
+        ids = [int(f(k).parts[f(k).data[0]][0]) for k in SMOLLM2_KEYS[1:3]]
+        toks = f(SMOLLM2_KEYS[3])
+        names = [bytes(toks.parts[toks.data[i]]).decode("utf-8") for i in ids]
+    except ImportError:
+        print("gguf not installed: reading the keys with the minimal reader below", file=sys.stderr)
+        kv = gguf_values(GGUF, SMOLLM2_KEYS)
+        text, toks = kv[SMOLLM2_KEYS[0]], kv[SMOLLM2_KEYS[3]]
+        names = [toks[kv[k]] for k in SMOLLM2_KEYS[1:3]]
+    with open(os.path.join(OUT, "smollm2.jinja"), "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return text, names[0], names[1]
+
+
+def gguf_values(path, want):
+    """The values of the keys `want` in a GGUF v2/v3 header (fallback when the gguf package is
+    missing): strings, integers and arrays of them."""
     import struct
-    sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+    fmt = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+    out = {}
     with open(path, "rb") as f:
         assert f.read(4) == b"GGUF"
         f.read(4 + 8)
         (n_kv,) = struct.unpack("<Q", f.read(8))
         rd_str = lambda: f.read(struct.unpack("<Q", f.read(8))[0])
 
-        def skip(t):
+        def value(t):
             if t == 8:
-                rd_str()
-            elif t == 9:
+                return rd_str().decode("utf-8", "replace")
+            if t == 9:
                 et, n = struct.unpack("<IQ", f.read(12))
-                for _ in range(n):
-                    skip(et)
-            else:
-                f.read(sizes[t])
+                return [value(et) for _ in range(n)]
+            return struct.unpack(fmt[t], f.read(struct.calcsize(fmt[t])))[0]
 
         for _ in range(n_kv):
             key = rd_str().decode()
             (t,) = struct.unpack("<I", f.read(4))
-            if key == want and t == 8:
-                return rd_str().decode("utf-8")
-            skip(t)
-    raise KeyError(want)
+            v = value(t)
+            if key in want:
+                out[key] = v
+    missing = [k for k in want if k not in out]
+    if missing:
+        raise KeyError(f"{path}: no {missing}")
+    return out
 
 
 def templates():
@@ -131,7 +160,12 @@ def templates():
         text, bos, eos = special_tokens(name)
         out.append((name, text, bos, eos))
     read = lambda f: open(os.path.join(OUT, f), encoding="utf-8").read()
-    out.append(("smollm2", smollm2_template(), "<|im_start|>", "<|im_end|>"))
+    sm = smollm2()
+    if sm is None:  # no GGUF here: the kept template, and the bos/eos the committed fixture recorded
+        doc = json.load(open(os.path.join(OUT, "smollm2.json"), encoding="utf-8"))
+        sm = read("smollm2.jinja"), doc["bos_token"], doc["eos_token"]
+        print("SmolLM2 GGUF missing: bos/eos taken from the committed smollm2.json", file=sys.stderr)
+    out.append(("smollm2",) + tuple(sm))
     out.append(("mistral-v1", read("mistral-v1.jinja"), "<s>", "</s>"))
     out.append(("mistral-v3", read("mistral-v3.jinja"), "<s>", "</s>"))
     out.append(("qwen2", read("qwen2.jinja"), None, "<|im_end|>"))
@@ -139,18 +173,53 @@ def templates():
     chatml = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
               "'<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
     out.append(("chatml", chatml, None, None))
+    # Not a model's: Python's Unicode case mapping through the filters and str methods.
+    casing = ("{% for m in messages %}{{ m.role | upper }}: {{ m.content | upper }}|{{ m.content | lower }}|"
+              "{{ m.content | title }}|{{ m.content | capitalize }}|{{ m.content.upper() }}|{{ m.content.title() }}"
+              "|{{ m.content is lower }}{{ m.content.lower() is lower }}{{ m.content.upper() is upper }}\n{% endfor %}")
+    out.append(("casing", casing, None, None))
     return out
 
 
+def case_table():
+    """Prints jinja_case_table.c's rows: the code points whose upper/lower/title are longer than one."""
+    hexes = lambda t: "{" + ", ".join("0x%X" % ord(ch) for ch in t) + "}"
+    for cp in range(0x110000):
+        c = chr(cp)
+        if max(len(c.upper()), len(c.lower()), len(c.title())) > 1:
+            print("    {0x%X, %s, %s, %s}," % (cp, hexes(c.upper()), hexes(c.lower()), hexes(c.title())))
+
+
+def case_map():
+    """case_map.json: for every code point Python's case mapping touches, [cp, upper, lower, title of
+    cp + 'A'] (the 'A' shows whether the code point counts as cased: it is lowered after one)."""
+    rows = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        c = chr(cp)
+        t = (c + "A").title()
+        if c.upper() != c or c.lower() != c or c.title() != c or t.endswith("a"):
+            rows.append([cp, c.upper(), c.lower(), t])
+    doc = {"python": sys.version.split()[0], "unicode": __import__("unicodedata").unidata_version, "rows": rows}
+    with open(os.path.join(OUT, "case_map.json"), "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False, separators=(",", ":"))
+        f.write("\n")
+    print(f"case_map: {len(rows)} code points (Python {doc['python']}, Unicode {doc['unicode']})")
+
+
 def main():
+    if sys.argv[1:] == ["--case-table"]:
+        return case_table()
     os.makedirs(OUT, exist_ok=True)
+    case_map()
     for name, text, bos, eos in templates():
-        tmpl, how = compile_template(text)
+        render, how = compile_template(text)
         cases = []
         for conv in CONVERSATIONS:
             for gen in (False, True):
                 for think in ((None, False, True) if name == "qwen3" else (None,)):
-                    kw = {"messages": conv, "tools": None, "documents": None, "add_generation_prompt": gen}
+                    kw = {"tools": None, "documents": None, "add_generation_prompt": gen}
                     if bos is not None:
                         kw["bos_token"] = bos
                     if eos is not None:
@@ -160,7 +229,7 @@ def main():
                         kw["enable_thinking"] = think
                         case["enable_thinking"] = think
                     try:
-                        case["text"] = tmpl.render(**kw)
+                        case["text"] = render(conv, **kw)
                     except Exception as e:  # the template refused the conversation (raise_exception)
                         case["error"] = str(e)
                     cases.append(case)

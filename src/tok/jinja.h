@@ -199,9 +199,16 @@ jv jx_method(jx_ctx *c, jv self, const char *name, size_t n, const jx_args *a, s
 jv jx_call_global(jx_ctx *c, int fn, const jx_args *a, size_t pos);
 /* Argument i, or the keyword argument `kw` (may be NULL), or NULL. */
 jv *jx_arg(const jx_args *a, size_t i, const char *kw);
-/* Python's strip family (chars NULL: whitespace), case mapping ('u', 'l', 't', 'c'), replace. */
+/* Python's strip family (chars NULL: whitespace), replace. */
 jv jx_strip(jv s, const jv *chars, int left, int right);
+/* Python's str.upper/lower/title/capitalize ('u', 'l', 't', 'c') and Jinja's title filter ('j')
+ * over Unicode (jinja_case.c). */
 jv jx_case(jx_ctx *c, jv s, int mode);
+typedef struct {
+    int32_t cp, upper[3], lower[3], title[3]; /* a mapping shorter than 3 ends at the first 0 */
+} jx_case_row;
+extern const jx_case_row jx_case_rows[]; /* the one-to-many mappings, sorted (jinja_case_table.c) */
+extern const size_t jx_n_case_rows;
 jv jx_replace(jx_ctx *c, jv s, jv old, jv new_, int64_t count);
 /* The builtin function named so, or -1. */
 int jx_global_index(const char *name, size_t n);

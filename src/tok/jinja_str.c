@@ -1,7 +1,7 @@
 /* jinja_str.c: Python's str methods that chat templates call (strip and its sides, startswith,
  * endswith, split, upper, lower, title, capitalize, replace, find, count, join), the dict methods
  * (items, keys, values, get) and the global functions (raise_exception, strftime_now, namespace,
- * range, dict). Case mapping is ASCII only: other letters keep their case. */
+ * range, dict). Case mapping is in jinja_case.c. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -53,21 +53,6 @@ jv jx_strip(jv s, const jv *chars, int left, int right) {
     while (left && a < e && strippable(p, a, cp_len(p, a, e), chars)) a += cp_len(p, a, e);
     while (right && e > a && strippable(p, e - last_cp(p, a, e), last_cp(p, a, e), chars)) e -= last_cp(p, a, e);
     return jv_str(p + a, e - a);
-}
-
-jv jx_case(jx_ctx *c, jv s, int mode) { /* 'u' upper, 'l' lower, 't' title, 'c' capitalize */
-    jv out = jv_str_copy(c, s.u.s.s, s.u.s.n);
-    char *p = (char *)out.u.s.s;
-    int prev_cased = 0;
-    for (size_t i = 0; i < s.u.s.n; i++) {
-        char ch = p[i];
-        int lower = ch >= 'a' && ch <= 'z', upper = ch >= 'A' && ch <= 'Z';
-        int up = mode == 'u' || (mode == 't' && !prev_cased) || (mode == 'c' && i == 0);
-        if (up && lower) p[i] = (char)(ch - 32);
-        if (!up && upper) p[i] = (char)(ch + 32);
-        prev_cased = lower || upper;
-    }
-    return out;
 }
 
 jv jx_replace(jx_ctx *c, jv s, jv old, jv new, int64_t count) {
