@@ -18,6 +18,46 @@
 #include "test_tok_util.h"
 #include "tok/tok_internal.h"
 
+/* The messages of a fixture case (strings borrowed from the JSON); *n their count. Free the array. */
+static rt_chat_message *case_messages(json_t *c, size_t *n) {
+    json_t *msgs = json_object_get(c, "messages");
+    *n = json_array_size(msgs);
+    rt_chat_message *m = calloc(*n + 1, sizeof *m);
+    assert_non_null(m);
+    for (size_t k = 0; k < *n; k++) {
+        json_t *j = json_array_get(msgs, k);
+        m[k].role = json_string_value(json_object_get(j, "role"));
+        m[k].content = json_string_value(json_object_get(j, "content"));
+        m[k].reasoning_content = json_string_value(json_object_get(j, "reasoning_content"));
+    }
+    return m;
+}
+
+/* The parameters of a fixture case; returns its enable_thinking (NULL where the case has none). */
+static json_t *case_params(json_t *c, rt_chat_params *p) {
+    *p = rt_chat_params_default();
+    p->add_generation_prompt = json_is_true(json_object_get(c, "add_generation_prompt"));
+    json_t *thinking = json_object_get(c, "enable_thinking");
+    if (thinking) p->enable_thinking = json_is_true(thinking);
+    return thinking;
+}
+
+/* Compares one render with its fixture case: the case's "text", or, where it has none, a failure with
+ * `code` whose message contains `part`. Prints what differs and returns 1 when it does; frees out. */
+static int case_differs(const char *name, size_t i, json_t *c, rt_status s, char *out, rt_status code,
+                        const char *part) {
+    const char *want = json_string_value(json_object_get(c, "text"));
+    int bad = want ? s != RT_OK || strcmp(out, want) != 0 : s != code || !part || !strstr(rt_errmsg(), part);
+    if (bad && want)
+        print_message("%s case %zu: got\n%s\nwant\n%s\n(%s)\n", name, i, out ? out : "(null)", want,
+                      s == RT_OK ? "" : rt_errmsg());
+    else if (bad)
+        print_message("%s case %zu: expected status %d with '%s', got %d (%s)\n", name, i, code, part ? part : "?", s,
+                      s ? rt_errmsg() : out);
+    free(out);
+    return bad;
+}
+
 static void check_family(const char *name, const char *family) {
     rt_tokenizer *t = tok_test_load(name);
     if (!t) {
@@ -34,33 +74,16 @@ static void check_family(const char *name, const char *family) {
     assert_true(json_array_size(cases) >= 20);
     int bad = 0;
     for (size_t i = 0; i < json_array_size(cases); i++) {
-        json_t *c = json_array_get(cases, i), *msgs = json_object_get(c, "messages");
-        size_t n = json_array_size(msgs);
-        rt_chat_message *m = calloc(n + 1, sizeof *m);
-        for (size_t k = 0; k < n; k++) {
-            m[k].role = json_string_value(json_object_get(json_array_get(msgs, k), "role"));
-            m[k].content = json_string_value(json_object_get(json_array_get(msgs, k), "content"));
-        }
+        json_t *c = json_array_get(cases, i);
+        size_t n;
+        rt_chat_message *m = case_messages(c, &n);
         char *out = NULL;
-        rt_chat_params p = rt_chat_params_default();
-        p.add_generation_prompt = json_is_true(json_object_get(c, "add_generation_prompt"));
-        json_t *thinking = json_object_get(c, "enable_thinking");
-        if (thinking) p.enable_thinking = json_is_true(thinking);
+        rt_chat_params p;
+        json_t *thinking = case_params(c, &p);
         rt_status s =
             thinking ? rt_chat_render_ex(t, m, n, &p, &out) : rt_chat_render(t, m, n, p.add_generation_prompt, &out);
-        json_t *want = json_object_get(c, "text");
-        if (!want) {
-            /* transformers refused (no template): so must we, with a message saying why. */
-            if (s != RT_ERR_UNSUPPORTED || !strstr(rt_errmsg(), "no chat_template")) {
-                print_message("case %zu: expected a refusal, got status %d\n", i, s);
-                bad++;
-            }
-        } else if (s != RT_OK || strcmp(out, json_string_value(want)) != 0) {
-            print_message("case %zu: got\n%s\nwant\n%s\n(%s)\n", i, out ? out : "(null)", json_string_value(want),
-                          s == RT_OK ? "" : rt_errmsg());
-            bad++;
-        }
-        free(out);
+        /* Where transformers refused (no template), so must we, with a message saying why. */
+        bad += case_differs(name, i, c, s, out, RT_ERR_UNSUPPORTED, "no chat_template");
         free(m);
     }
     assert_int_equal(bad, 0);
@@ -105,36 +128,15 @@ static void check_template(const char *name) {
     assert_true(json_array_size(cases) >= 20);
     int bad = 0;
     for (size_t i = 0; i < json_array_size(cases); i++) {
-        json_t *c = json_array_get(cases, i), *msgs = json_object_get(c, "messages");
-        size_t n = json_array_size(msgs);
-        rt_chat_message *m = calloc(n + 1, sizeof *m);
-        for (size_t k = 0; k < n; k++) {
-            json_t *j = json_array_get(msgs, k);
-            m[k].role = json_string_value(json_object_get(j, "role"));
-            m[k].content = json_string_value(json_object_get(j, "content"));
-            m[k].reasoning_content = json_string_value(json_object_get(j, "reasoning_content"));
-        }
+        json_t *c = json_array_get(cases, i);
+        size_t n;
+        rt_chat_message *m = case_messages(c, &n);
         rt_tok_chat_vars v = {m, n, rt_chat_params_default(), json_string_value(json_object_get(ref, "bos_token")),
                               json_string_value(json_object_get(ref, "eos_token"))};
-        v.params.add_generation_prompt = json_is_true(json_object_get(c, "add_generation_prompt"));
-        json_t *thinking = json_object_get(c, "enable_thinking");
-        if (thinking) v.params.enable_thinking = json_is_true(thinking);
+        case_params(c, &v.params);
         char *out = NULL;
         rt_status s = rt_tok_chat_render_template(tmpl, name, &v, &out);
-        const char *want = json_string_value(json_object_get(c, "text"));
-        const char *err = json_string_value(json_object_get(c, "error"));
-        if (err) {
-            if (s != RT_ERR_ARG || !strstr(rt_errmsg(), err)) {
-                print_message("%s case %zu: expected the error '%s', got status %d (%s)\n", name, i, err, s,
-                              s ? rt_errmsg() : out);
-                bad++;
-            }
-        } else if (s != RT_OK || strcmp(out, want) != 0) {
-            print_message("%s case %zu: got\n%s\nwant\n%s\n(%s)\n", name, i, out ? out : "(null)", want,
-                          s == RT_OK ? "" : rt_errmsg());
-            bad++;
-        }
-        free(out);
+        bad += case_differs(name, i, c, s, out, RT_ERR_ARG, json_string_value(json_object_get(c, "error")));
         free(m);
     }
     assert_int_equal(bad, 0);

@@ -197,6 +197,9 @@ jv jx_filter(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size
 int jx_test(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size_t pos);
 jv jx_method(jx_ctx *c, jv self, const char *name, size_t n, const jx_args *a, size_t pos);
 jv jx_call_global(jx_ctx *c, int fn, const jx_args *a, size_t pos);
+/* The items a for loop or a filter walks: a list's items, a dict's keys, a string's characters
+ * (code points), nothing for undefined; anything else fails naming its type (jinja_filters.c). */
+jv jx_as_list(jx_ctx *c, jv v, size_t pos);
 /* Argument i, or the keyword argument `kw` (may be NULL), or NULL. */
 jv *jx_arg(const jx_args *a, size_t i, const char *kw);
 /* Python's strip family (chars NULL: whitespace), replace. */

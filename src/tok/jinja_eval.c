@@ -117,28 +117,8 @@ static void assign(jx_ctx *c, const jx_node *target, jv v) {
     for (size_t i = 0; i < target->n_kids; i++) assign(c, target->kids[i], v.u.l->v[i]);
 }
 
-/* The items a for loop walks: a list's items, a dict's keys, a string's characters. */
-static jv iterable(jx_ctx *c, jv v, size_t pos) {
-    if (v.t == JV_LIST) return v;
-    if (v.t == JV_UNDEF) return jv_list_new(c, 1);
-    jv out = jv_list_new(c, 8);
-    if (v.t == JV_DICT) {
-        for (size_t i = 0; i < v.u.d->n; i++) jv_list_push(c, &out, v.u.d->k[i]);
-    } else if (v.t == JV_STR) {
-        for (size_t i = 0; i < v.u.s.n;) {
-            size_t k = i + 1;
-            while (k < v.u.s.n && ((unsigned char)v.u.s.s[k] & 0xC0) == 0x80) k++;
-            jv_list_push(c, &out, jv_str(v.u.s.s + i, k - i));
-            i = k;
-        }
-    } else {
-        jx_fail(c, RT_ERR_FORMAT, pos, "'%s' object is not iterable", jv_type_name(v));
-    }
-    return out;
-}
-
 static void exec_for(jx_ctx *c, const jx_node *s) {
-    jv items = iterable(c, jx_eval(c, s->b), s->b->pos);
+    jv items = jx_as_list(c, jx_eval(c, s->b), s->b->pos);
     struct jx_frame f, *outer = c->frame;
     if (s->d) { /* `for x in xs if cond`: the loop sees only the items that pass */
         jv kept = jv_list_new(c, items.u.l->n);

@@ -8,7 +8,7 @@
 
 #define IS(s) (n == sizeof(s) - 1 && !memcmp(name, s, n))
 
-static jv as_list(jx_ctx *c, jv v, size_t pos) {
+jv jx_as_list(jx_ctx *c, jv v, size_t pos) {
     if (v.t == JV_LIST) return v;
     jv out = jv_list_new(c, 8);
     if (v.t == JV_DICT) {
@@ -35,7 +35,7 @@ static jv need_str(jx_ctx *c, jv v, const char *filter, size_t pos) {
 
 /* selectattr/rejectattr/select/reject: the items whose attribute (or themselves) pass the test. */
 static jv select_items(jx_ctx *c, jv seq, const jx_args *a, int by_attr, int keep, size_t pos) {
-    jv items = as_list(c, seq, pos), out = jv_list_new(c, 8);
+    jv items = jx_as_list(c, seq, pos), out = jv_list_new(c, 8);
     size_t first = by_attr ? 1 : 0;
     jv *attr = by_attr ? jx_arg(a, 0, NULL) : NULL;
     if (by_attr && (!attr || attr->t != JV_STR)) jx_fail(c, RT_ERR_FORMAT, pos, "selectattr expects an attribute name");
@@ -54,7 +54,7 @@ static jv select_items(jx_ctx *c, jv seq, const jx_args *a, int by_attr, int kee
 }
 
 static jv map_items(jx_ctx *c, jv seq, const jx_args *a, size_t pos) {
-    jv items = as_list(c, seq, pos), out = jv_list_new(c, items.u.l->n + 1);
+    jv items = jx_as_list(c, seq, pos), out = jv_list_new(c, items.u.l->n + 1);
     jv *attr = jx_arg(a, a->n_pos, "attribute"), *dflt = jx_arg(a, a->n_pos, "default");
     jv *filter = a->n_pos ? &a->pos[0] : NULL;
     if (!attr && (!filter || filter->t != JV_STR)) jx_fail(c, RT_ERR_FORMAT, pos, "map expects a filter name or attribute=");
@@ -76,7 +76,7 @@ static jv map_items(jx_ctx *c, jv seq, const jx_args *a, size_t pos) {
 }
 
 static jv join(jx_ctx *c, jv seq, const jx_args *a, size_t pos) {
-    jv items = as_list(c, seq, pos), *sep = jx_arg(a, 0, "d"), *attr = jx_arg(a, 1, "attribute");
+    jv items = jx_as_list(c, seq, pos), *sep = jx_arg(a, 0, "d"), *attr = jx_arg(a, 1, "attribute");
     jx_buf b = {0};
     jx_buf_put(c, &b, "", 0);
     for (size_t i = 0; i < items.u.l->n; i++) {
@@ -128,7 +128,7 @@ jv jx_filter(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size
         jx_fail(c, RT_ERR_FORMAT, pos, "object of type '%s' has no len()", jv_type_name(v));
     }
     if (IS("first") || IS("last")) {
-        jv l = as_list(c, v, pos);
+        jv l = jx_as_list(c, v, pos);
         if (!l.u.l->n) return jv_undef(NULL);
         return l.u.l->v[IS("first") ? 0 : l.u.l->n - 1];
     }
@@ -164,7 +164,7 @@ jv jx_filter(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size
         return d ? *d : jv_float(0.0);
     }
     if (IS("list")) {
-        jv src = as_list(c, v, pos), out = jv_list_new(c, src.u.l->n + 1);
+        jv src = jx_as_list(c, v, pos), out = jv_list_new(c, src.u.l->n + 1);
         for (size_t i = 0; i < src.u.l->n; i++) jv_list_push(c, &out, src.u.l->v[i]);
         return out;
     }
@@ -172,11 +172,11 @@ jv jx_filter(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size
         if (v.t == JV_STR) {
             jx_buf b = {0};
             jx_buf_put(c, &b, "", 0);
-            jv l = as_list(c, v, pos);
+            jv l = jx_as_list(c, v, pos);
             for (size_t i = l.u.l->n; i-- > 0;) jx_buf_put(c, &b, l.u.l->v[i].u.s.s, l.u.l->v[i].u.s.n);
             return jv_str(b.p, b.n);
         }
-        jv src = as_list(c, v, pos), out = jv_list_new(c, src.u.l->n + 1);
+        jv src = jx_as_list(c, v, pos), out = jv_list_new(c, src.u.l->n + 1);
         for (size_t i = src.u.l->n; i-- > 0;) jv_list_push(c, &out, src.u.l->v[i]);
         return out;
     }
