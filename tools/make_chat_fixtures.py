@@ -7,8 +7,9 @@ Templates: llama3, qwen3 (tokenizer_config.json of ../shared/models/tokenizers),
 smollm2.jinja), mistral-v1 / mistral-v3 (Mistral-7B-Instruct v0.1 and v0.3 templates, kept as .jinja:
 the shared Mistral tokenizer has none), qwen2 (Qwen2-Instruct's), chatml (the one the trainer writes).
 
-The renderer is transformers' own when it imports: render_jinja_template, the function
-apply_chat_template(tokenize=False) renders each conversation with. Otherwise jinja2 in the environment
+The renderer is transformers' own when it imports: the tokenizer's apply_chat_template(tokenize=False)
+for llama3 and qwen3, and for the templates without a tokenizer folder render_jinja_template, the
+function apply_chat_template renders each conversation with. Otherwise jinja2 in the environment
 transformers' _compile_jinja_template builds (checked against its source, src/transformers/utils/
 chat_template_utils.py): ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
 extensions=[AssistantTracker, loopcontrols]); tojson = json.dumps(x, ensure_ascii=False, indent=None,
@@ -30,18 +31,33 @@ SHARED = os.path.join(ROOT, "..", "shared", "models", "tokenizers")
 GGUF = os.path.expanduser("~/.cache/retrace/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
-def compile_template(text):
+def compile_template(name, text):
     """A render(messages, **variables) function for the template and a note naming the renderer."""
     try:
         import transformers
-        from transformers.utils.chat_template_utils import render_jinja_template
+    except ImportError:
+        transformers = None
+    if transformers is not None and os.path.exists(os.path.join(SHARED, name, "tokenizer_config.json")):
+        tok = transformers.AutoTokenizer.from_pretrained(os.path.join(SHARED, name))
+        assert tok.chat_template == text
+
+        def render(messages, tools, documents, **kw):  # bos/eos are the tokenizer's own
+            kw = {k: v for k, v in kw.items() if k not in ("bos_token", "eos_token")}
+            return tok.apply_chat_template(messages, tools=tools, documents=documents, tokenize=False, **kw)
+        return render, "transformers " + transformers.__version__ + " apply_chat_template(tokenize=False)"
+    if transformers is not None:
+        try:
+            from transformers.utils.chat_template_utils import render_jinja_template
+        except ImportError:  # before 4.50 apply_chat_template rendered the compiled template itself
+            from transformers.utils.chat_template_utils import _compile_jinja_template
+            tmpl = _compile_jinja_template(text)
+            return (lambda messages, **kw: tmpl.render(messages=messages, **kw),
+                    "transformers " + transformers.__version__ + " _compile_jinja_template")
 
         def render(messages, **kw):  # what apply_chat_template(tokenize=False) calls for one conversation
             out, _ = render_jinja_template(conversations=[messages], chat_template=text, **kw)
             return out[0]
-        return render, "transformers " + transformers.__version__ + " render_jinja_template (apply_chat_template)"
-    except ImportError:
-        pass
+        return render, "transformers " + transformers.__version__ + " render_jinja_template (apply_chat_template's renderer)"
     import jinja2
     import jinja2.ext
     from datetime import datetime
@@ -214,7 +230,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     case_map()
     for name, text, bos, eos in templates():
-        render, how = compile_template(text)
+        render, how = compile_template(name, text)
         cases = []
         for conv in CONVERSATIONS:
             for gen in (False, True):
