@@ -98,7 +98,7 @@ CONVERSATIONS = [
     [U("a"), U("b")],  # breaks alternation
     [A("starts with the assistant")],
     [S("s"), U("u"), S("second system")],
-    [U("ΣΑΣ ΟΔΟΣ Σ. ὈΔΥΣΣΕΎΣ' straße ﬁne ﬃ İstanbul ǆemal ǅ Éclair ŉ ΐ ᾳ Ꭰ 𐐀 o'neil x-ray"), A("ß → SS? ǈ ǋ ĳ Ǳ")],
+    [U("ΣΑΣ ΟΔΟΣ Σ. ὈΔΥΣΣΕΎΣ' straße ﬁne ﬃ İstanbul ǆemal ǅ Éclair ŉ ΐ ᾳ Ꭰ 𐐀 o'neil x-ray"), A("ß → SS? ǈ ǋ ĳ Ǳ ΑΣ ΟΣ-ΑΣ")],
 ]
 
 

@@ -48,12 +48,13 @@ static int32_t cp_at(const char *s, size_t i, size_t n, size_t *len) {
     return cp;
 }
 
-/* Is the Σ at s[i, i+l) final: a cased letter before it and none after, skipping case-ignorables? */
-static int final_sigma(const char *s, size_t i, size_t l, size_t n) {
+/* Is the Σ at s[i, i+l) final: a cased letter in s[lo, i) before it and none after, skipping
+ * case-ignorables? (The title filter lowers each word but its first letter as a string of its own.) */
+static int final_sigma(const char *s, size_t lo, size_t i, size_t l, size_t n) {
     int before = 0, after = 0;
-    for (size_t e = i; e > 0;) {
+    for (size_t e = i; e > lo;) {
         size_t b = e - 1, len;
-        while (b > 0 && ((unsigned char)s[b] & 0xC0) == 0x80) b--;
+        while (b > lo && ((unsigned char)s[b] & 0xC0) == 0x80) b--;
         int32_t cp = cp_at(s, b, n, &len);
         if (!case_ignorable(cp)) {
             before = cp >= 0 && cased(cp);
@@ -88,6 +89,7 @@ jv jx_case(jx_ctx *c, jv s, int mode) {
     jx_buf b = {0};
     jx_buf_put(c, &b, "", 0);
     int prev_cased = 0, word_start = 1;
+    size_t lo = 0; /* where the final-sigma rule looks back to */
     for (size_t i = 0, len; i < n; i += len) {
         int32_t cp = cp_at(p, i, n, &len);
         if (cp < 0) {
@@ -104,11 +106,12 @@ jv jx_case(jx_ctx *c, jv s, int mode) {
             const int32_t *m = to == 'u' ? r->upper : to == 'T' ? r->title : r->lower;
             for (int k = 0; k < 3 && m[k]; k++) put_cp(c, &b, m[k]);
         } else if (to == 'l' && cp == 0x3A3) {
-            put_cp(c, &b, final_sigma(p, i, len, n) ? 0x3C2 : 0x3C3);
+            put_cp(c, &b, final_sigma(p, lo, i, len, n) ? 0x3C2 : 0x3C3);
         } else {
             put_cp(c, &b, to == 'u' ? utf8proc_toupper(cp) : to == 'T' ? utf8proc_totitle(cp) : utf8proc_tolower(cp));
         }
         if (mode == 't') prev_cased = cased(cp);
+        if (mode == 'j' && word_start) lo = i + len;
         word_start = word_break(cp);
     }
     return jv_str(b.p, b.n);
