@@ -181,6 +181,7 @@ jv jx_filter(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size
         return out;
     }
     if (IS("abs")) {
+        if (v.t == JV_BOOL) return jv_int(v.u.i); /* a bool is an int to Python */
         if (v.t == JV_INT && v.u.i != INT64_MIN) return jv_int(v.u.i < 0 ? -v.u.i : v.u.i);
         if (v.t == JV_FLOAT) return jv_float(v.u.f < 0 ? -v.u.f : v.u.f);
         jx_fail(c, RT_ERR_FORMAT, pos, "bad operand type for abs(): '%s'", jv_type_name(v));

@@ -18,7 +18,7 @@ static const char *const IF_STOPS[] = {"elif", "else", "endif", NULL}, *const EN
 static jx_node *stmt_if(jx_parser *P, size_t pos) {
     jx_node *n = jxp_node(P, JN_IF, pos);
     const jx_tok *st;
-    n->a = jxp_expr(P);
+    n->a = jxp_or(P); /* Jinja parses the test without `x if c else y` */
     end_tag(P);
     n->b = body(P, IF_STOPS, &st);
     if (jxp_is_name(st, "elif")) {
