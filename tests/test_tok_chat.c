@@ -236,9 +236,13 @@ static void test_constructs(void **state) {
     expect("{{ messages | map(attribute='role') | join(', ') }}|{{ messages | selectattr('role', 'equalto', 'user') | list | length }}",
            "user|1");
     expect("{{ '  x  ' | trim }}{{ 'Hello World'.lower().title() }}{{ 'abc'.replace('b', 'X') }}{{ 'abc'[1:] }}", "xHello WorldaXcbc");
-    /* Found by differential runs against jinja2: slicing a non-sequence is undefined, abs(True) is 1,
-     * and an if tag's test takes no `x if c else y`. */
-    expect("{{ (true)[1:] is defined }}|{{ (2)[::-1] }}|{{ true | abs }}", "False||1");
+    /* Found by differential runs against jinja2: abs(True) is 1, odd/even/divisibleby take bools and
+     * floats, a generator (map, select, reverse, items) is true even when empty, and an if tag's test
+     * takes no `x if c else y`. */
+    expect("{{ true | abs }}|{{ -1.0 is odd }}{{ false is divisibleby(3) }}{{ 2.5 is even }}", "1|TrueTrueFalse");
+    expect("{% set e = messages | selectattr('role', 'equalto', 'x') %}{{ 'T' if e else 'F' }}{{ e | list | length }}"
+           "{{ 'T' if [] | reverse else 'F' }}{{ 'T' if {} | items else 'F' }}{{ 'T' if e | list else 'F' }}",
+           "T0TTF");
     expect_error("{% if 1 if 1 else 0 %}{% endif %}", RT_ERR_FORMAT, "t.jinja:1:9: expected end of tag, got 'if'");
     expect_error("{{ raise_exception('no ' ~ 'way') }}", RT_ERR_ARG, "the chat template raised: no way");
     expect_error("{{ x | nosuchfilter }}", RT_ERR_UNSUPPORTED, "t.jinja:1:8: unsupported filter 'nosuchfilter'");

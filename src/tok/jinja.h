@@ -47,7 +47,8 @@ typedef struct {
 struct jx_list {
     jv *v;
     size_t n, cap;
-    int tuple; /* printed as (a, b) */
+    int tuple;    /* printed as (a, b) */
+    int iterator; /* stands for a Jinja generator (map, select, reverse, ...): true even when empty */
 };
 
 struct jx_dict {

@@ -76,8 +76,7 @@ static int64_t slice_part(jx_ctx *c, const jx_node *e, int64_t dflt, size_t pos,
 static jv slice(jx_ctx *c, const jx_node *e) {
     jv obj = jx_eval(c, e->a);
     if (obj.t == JV_UNDEF) undefined_error(c, obj, e->pos);
-    /* Jinja's getitem turns the TypeError of slicing anything else into an undefined value. */
-    if (obj.t != JV_LIST && obj.t != JV_STR) return jv_undef("slice");
+    if (obj.t != JV_LIST && obj.t != JV_STR) jx_fail(c, RT_ERR_FORMAT, e->pos, "'%s' object is not subscriptable", jv_type_name(obj));
     int64_t len = obj.t == JV_STR ? (int64_t)jx_utf8_count(obj.u.s.s, obj.u.s.n) : (int64_t)obj.u.l->n;
     int g_start, g_stop, g_step;
     int64_t step = slice_part(c, e->d, 1, e->pos, &g_step);

@@ -50,6 +50,7 @@ static jv select_items(jx_ctx *c, jv seq, const jx_args *a, int by_attr, int kee
         int pass = test ? jx_test(c, test->u.s.s, test->u.s.n, v, &rest, pos) : jv_truthy(v);
         if (pass == keep) jv_list_push(c, &out, items.u.l->v[i]);
     }
+    out.u.l->iterator = 1;
     return out;
 }
 
@@ -72,6 +73,7 @@ static jv map_items(jx_ctx *c, jv seq, const jx_args *a, size_t pos) {
         }
         jv_list_push(c, &out, v);
     }
+    out.u.l->iterator = 1;
     return out;
 }
 
@@ -178,6 +180,7 @@ jv jx_filter(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size
         }
         jv src = jx_as_list(c, v, pos), out = jv_list_new(c, src.u.l->n + 1);
         for (size_t i = src.u.l->n; i-- > 0;) jv_list_push(c, &out, src.u.l->v[i]);
+        out.u.l->iterator = 1;
         return out;
     }
     if (IS("abs")) {
@@ -186,7 +189,11 @@ jv jx_filter(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size
         if (v.t == JV_FLOAT) return jv_float(v.u.f < 0 ? -v.u.f : v.u.f);
         jx_fail(c, RT_ERR_FORMAT, pos, "bad operand type for abs(): '%s'", jv_type_name(v));
     }
-    if (IS("items")) return jx_method(c, v.t == JV_UNDEF ? jv_dict_new(c, 1) : v, "items", 5, a, pos);
+    if (IS("items")) {
+        jv out = jx_method(c, v.t == JV_UNDEF ? jv_dict_new(c, 1) : v, "items", 5, a, pos);
+        if (out.t == JV_LIST) out.u.l->iterator = 1;
+        return out;
+    }
     if (IS("selectattr") || IS("rejectattr")) return select_items(c, v, a, 1, IS("selectattr"), pos);
     if (IS("select") || IS("reject")) return select_items(c, v, a, 0, IS("select"), pos);
     if (IS("map")) return map_items(c, v, a, pos);
@@ -212,13 +219,11 @@ int jx_test(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size_
     if (IS("iterable")) return v.t == JV_STR || v.t == JV_LIST || v.t == JV_DICT || v.t == JV_UNDEF;
     if (IS("sequence")) return v.t == JV_STR || v.t == JV_LIST || v.t == JV_DICT || v.t == JV_UNDEF;
     if (IS("callable")) return v.t == JV_FUNC || v.t == JV_MACRO;
-    if (IS("odd") || IS("even")) {
-        if (!is_int(v) && v.t != JV_BOOL) jx_fail(c, RT_ERR_FORMAT, pos, "odd/even expects an integer");
-        return (int)(((v.u.i % 2) + 2) % 2) == IS("odd");
-    }
-    if (IS("divisibleby")) {
-        if (!x || !is_int(*x) || !is_int(v) || x->u.i == 0) jx_fail(c, RT_ERR_FORMAT, pos, "divisibleby expects non-zero integers");
-        return x->u.i == -1 || v.u.i % x->u.i == 0;
+    /* value % 2 == 1, value % 2 == 0, value % num == 0 with Python's %: bools and floats too. */
+    if (IS("odd") || IS("even") || IS("divisibleby")) {
+        if (IS("divisibleby") && !x) jx_fail(c, RT_ERR_FORMAT, pos, "divisibleby expects a number");
+        jv rem = jx_binop(c, "%", v, IS("divisibleby") ? *x : jv_int(2), pos);
+        return jv_truthy(jx_binop(c, "==", rem, jv_int(IS("odd")), pos));
     }
     if (IS("lower") || IS("upper")) {
         if (v.t != JV_STR) return 0;

@@ -88,7 +88,7 @@ int jv_truthy(jv v) {
     case JV_BOOL: case JV_INT: return v.u.i != 0;
     case JV_FLOAT: return v.u.f != 0.0;
     case JV_STR: return v.u.s.n > 0;
-    case JV_LIST: return v.u.l->n > 0;
+    case JV_LIST: return v.u.l->n > 0 || v.u.l->iterator;
     case JV_DICT: return v.u.d->n > 0;
     default: return 1;
     }
