@@ -191,6 +191,9 @@ void jx_push_frame(jx_ctx *c, struct jx_frame *f, struct jx_frame *parent);
 jv jx_call_macro(jx_ctx *c, const jx_node *m, const jx_args *a, size_t pos);
 /* Python's a OP b for the arithmetic and comparison operators. */
 jv jx_binop(jx_ctx *c, const char *op, jv a, jv b, size_t pos);
+/* Fails for using the undefined value u (naming the missing name where known), as Jinja's
+ * StrictUndefined-like operations do: arithmetic, attributes of it, int(), float(). */
+_Noreturn void jx_undefined_error(jx_ctx *c, jv u, size_t pos);
 void jx_enter(jx_ctx *c, size_t pos);
 void jx_leave(jx_ctx *c);
 jx_args jx_eval_args(jx_ctx *c, const jx_node *call, size_t first, jv *prepend);

@@ -7,10 +7,6 @@
 
 #include "tok/jinja.h"
 
-static _Noreturn void undefined_error(jx_ctx *c, jv u, size_t pos) {
-    if (u.u.s.n) jx_fail(c, RT_ERR_FORMAT, pos, "'%.*s' is undefined", (int)u.u.s.n, u.u.s.s);
-    jx_fail(c, RT_ERR_FORMAT, pos, "an undefined value is used");
-}
 
 static jv loop_attr(jx_ctx *c, const jx_loop *l, const char *name, size_t n) {
     (void)c;
@@ -31,7 +27,7 @@ static jv loop_attr(jx_ctx *c, const jx_loop *l, const char *name, size_t n) {
 }
 
 jv jx_getattr(jx_ctx *c, jv obj, const char *name, size_t n, size_t pos) {
-    if (obj.t == JV_UNDEF) undefined_error(c, obj, pos);
+    if (obj.t == JV_UNDEF) jx_undefined_error(c, obj, pos);
     if (obj.t == JV_LOOP) return loop_attr(c, obj.u.loop, name, n);
     if (obj.t == JV_DICT) {
         jv *v = jv_dict_get(&obj, name, n);
@@ -43,7 +39,7 @@ jv jx_getattr(jx_ctx *c, jv obj, const char *name, size_t n, size_t pos) {
 }
 
 jv jx_getitem(jx_ctx *c, jv obj, jv key, size_t pos) {
-    if (obj.t == JV_UNDEF) undefined_error(c, obj, pos);
+    if (obj.t == JV_UNDEF) jx_undefined_error(c, obj, pos);
     if (key.t == JV_STR && (obj.t == JV_DICT || obj.t == JV_LOOP)) return jx_getattr(c, obj, key.u.s.s, key.u.s.n, pos);
     if (obj.t == JV_DICT) {
         for (size_t i = 0; i < obj.u.d->n; i++)
@@ -75,7 +71,7 @@ static int64_t slice_part(jx_ctx *c, const jx_node *e, int64_t dflt, size_t pos,
 /* Python's slice of a list or string (by code point), negative steps included. */
 static jv slice(jx_ctx *c, const jx_node *e) {
     jv obj = jx_eval(c, e->a);
-    if (obj.t == JV_UNDEF) undefined_error(c, obj, e->pos);
+    if (obj.t == JV_UNDEF) jx_undefined_error(c, obj, e->pos);
     if (obj.t != JV_LIST && obj.t != JV_STR) jx_fail(c, RT_ERR_FORMAT, e->pos, "'%s' object is not subscriptable", jv_type_name(obj));
     int64_t len = obj.t == JV_STR ? (int64_t)jx_utf8_count(obj.u.s.s, obj.u.s.n) : (int64_t)obj.u.l->n;
     int g_start, g_stop, g_step;
@@ -125,7 +121,7 @@ static jv call(jx_ctx *c, const jx_node *e) {
     const jx_node *f = e->a;
     if (f->k == JN_ATTR) {
         jv self = jx_eval(c, f->a);
-        if (self.t == JV_UNDEF) undefined_error(c, self, f->pos);
+        if (self.t == JV_UNDEF) jx_undefined_error(c, self, f->pos);
         if (self.t == JV_STR || self.t == JV_DICT || self.t == JV_LIST) {
             jx_args a = jx_eval_args(c, e, 0, NULL);
             return jx_method(c, self, f->s, f->n, &a, f->pos);
@@ -135,7 +131,7 @@ static jv call(jx_ctx *c, const jx_node *e) {
     jx_args a = jx_eval_args(c, e, 0, NULL);
     if (fn.t == JV_MACRO) return jx_call_macro(c, fn.u.m, &a, e->pos);
     if (fn.t == JV_FUNC) return jx_call_global(c, (int)fn.u.i, &a, e->pos);
-    if (fn.t == JV_UNDEF) undefined_error(c, fn, e->pos);
+    if (fn.t == JV_UNDEF) jx_undefined_error(c, fn, e->pos);
     jx_fail(c, RT_ERR_FORMAT, e->pos, "'%s' object is not callable", jv_type_name(fn));
 }
 

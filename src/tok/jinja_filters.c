@@ -152,6 +152,7 @@ jv jx_filter(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size
     }
     if (IS("string")) return v.t == JV_UNDEF ? jv_str("", 0) : jv_stringify(c, v);
     if (IS("safe")) return v;
+    if ((IS("int") || IS("float")) && v.t == JV_UNDEF) jx_undefined_error(c, v, pos); /* int(Undefined) raises */
     if (IS("int")) return to_int(c, v, a);
     if (IS("float")) {
         if (v.t == JV_INT || v.t == JV_BOOL) return jv_float((double)v.u.i);

@@ -9,12 +9,13 @@
 static int is_num(jv v) { return v.t == JV_BOOL || v.t == JV_INT || v.t == JV_FLOAT; }
 static double as_f(jv v) { return v.t == JV_FLOAT ? v.u.f : (double)v.u.i; }
 
+void jx_undefined_error(jx_ctx *c, jv u, size_t pos) {
+    if (u.u.s.n) jx_fail(c, RT_ERR_FORMAT, pos, "'%.*s' is undefined", (int)u.u.s.n, u.u.s.s);
+    jx_fail(c, RT_ERR_FORMAT, pos, "an undefined value is used");
+}
+
 static _Noreturn void type_error(jx_ctx *c, const char *op, jv a, jv b, size_t pos) {
-    if (a.t == JV_UNDEF || b.t == JV_UNDEF) {
-        jv u = a.t == JV_UNDEF ? a : b;
-        if (u.u.s.n) jx_fail(c, RT_ERR_FORMAT, pos, "'%.*s' is undefined", (int)u.u.s.n, u.u.s.s);
-        jx_fail(c, RT_ERR_FORMAT, pos, "an undefined value is used with '%s'", op);
-    }
+    if (a.t == JV_UNDEF || b.t == JV_UNDEF) jx_undefined_error(c, a.t == JV_UNDEF ? a : b, pos);
     jx_fail(c, RT_ERR_FORMAT, pos, "unsupported operand types for %s: '%s' and '%s'", op, jv_type_name(a),
             jv_type_name(b));
 }
