@@ -8,8 +8,9 @@ smollm2.jinja), mistral-v1 / mistral-v3 (Mistral-7B-Instruct v0.1 and v0.3 templ
 the shared Mistral tokenizer has none), qwen2 (Qwen2-Instruct's), chatml (the one the trainer writes).
 
 The renderer is transformers' own when it imports: the tokenizer's apply_chat_template(tokenize=False)
-for llama3 and qwen3, and for the templates without a tokenizer folder render_jinja_template, the
-function apply_chat_template renders each conversation with. Otherwise jinja2 in the environment
+for llama3, qwen3 and smollm2 (loaded from the GGUF, with bos/eos transformers reads there), and for the
+templates without a tokenizer render_jinja_template, the function apply_chat_template renders each
+conversation with. Otherwise jinja2 in the environment
 transformers' _compile_jinja_template builds (checked against its source, src/transformers/utils/
 chat_template_utils.py): ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
 extensions=[AssistantTracker, loopcontrols]); tojson = json.dumps(x, ensure_ascii=False, indent=None,
@@ -37,8 +38,12 @@ def compile_template(name, text):
         import transformers
     except ImportError:
         transformers = None
+    tok = None
     if transformers is not None and os.path.exists(os.path.join(SHARED, name, "tokenizer_config.json")):
         tok = transformers.AutoTokenizer.from_pretrained(os.path.join(SHARED, name))
+    elif transformers is not None and name == "smollm2" and os.path.exists(GGUF):  # needs the gguf package
+        tok = transformers.AutoTokenizer.from_pretrained(os.path.dirname(GGUF), gguf_file=os.path.basename(GGUF))
+    if tok is not None:
         assert tok.chat_template == text
 
         def render(messages, tools, documents, **kw):  # bos/eos are the tokenizer's own
