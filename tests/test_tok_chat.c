@@ -240,6 +240,7 @@ static void test_constructs(void **state) {
      * floats, a generator (map, select, reverse, items) is true even when empty, and an if tag's test
      * takes no `x if c else y`. */
     expect_error("{{ nothing | int }}", RT_ERR_FORMAT, "'nothing' is undefined");
+    expect("{{ [nothing, 1] }}{{ {'a': nothing} }}{{ nothing }}", "[Undefined, 1]{'a': Undefined}");
     expect("{{ true | abs }}|{{ -1.0 is odd }}{{ false is divisibleby(3) }}{{ 2.5 is even }}", "1|TrueTrueFalse");
     expect("{% set e = messages | selectattr('role', 'equalto', 'x') %}{{ 'T' if e else 'F' }}{{ e | list | length }}"
            "{{ 'T' if [] | reverse else 'F' }}{{ 'T' if {} | items else 'F' }}{{ 'T' if e | list else 'F' }}",

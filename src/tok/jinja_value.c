@@ -190,6 +190,7 @@ static void str_repr(jx_ctx *c, jv v, jx_buf *b) {
 
 static void repr(jx_ctx *c, jv v, jx_buf *b) {
     if (v.t == JV_STR) return str_repr(c, v, b);
+    if (v.t == JV_UNDEF) return jx_buf_puts(c, b, "Undefined"); /* jinja2's Undefined.__repr__ */
     if (v.t == JV_LIST) {
         jx_buf_puts(c, b, v.u.l->tuple ? "(" : "[");
         for (size_t i = 0; i < v.u.l->n; i++) {
