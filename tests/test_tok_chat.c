@@ -18,6 +18,17 @@
 #include "test_tok_util.h"
 #include "tok/tok_internal.h"
 
+/* Loads the fixture `fmt` (RT_FIXTURES_DIR, name) and its "cases" (at least 20). */
+static json_t *load_cases(const char *fmt, const char *name, json_t **cases) {
+    char path[1024];
+    snprintf(path, sizeof path, fmt, RT_FIXTURES_DIR, name);
+    json_t *ref;
+    if (rt_json_load(path, &ref) != RT_OK) fail_msg("%s", rt_errmsg());
+    *cases = json_object_get(ref, "cases");
+    assert_true(json_array_size(*cases) >= 20);
+    return ref;
+}
+
 /* The messages of a fixture case (strings borrowed from the JSON); *n their count. Free the array. */
 static rt_chat_message *case_messages(json_t *c, size_t *n) {
     json_t *msgs = json_object_get(c, "messages");
@@ -64,14 +75,9 @@ static void check_family(const char *name, const char *family) {
         skip();
         return;
     }
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tok/%s.chat.json", RT_FIXTURES_DIR, name);
-    json_t *ref;
-    if (rt_json_load(path, &ref) != RT_OK) fail_msg("%s", rt_errmsg());
+    json_t *cases, *ref = load_cases("%s/tok/%s.chat.json", name, &cases);
     if (family) assert_string_equal(rt_chat_family(t), family);
     else assert_null(rt_chat_family(t));
-    json_t *cases = json_object_get(ref, "cases");
-    assert_true(json_array_size(cases) >= 20);
     int bad = 0;
     for (size_t i = 0; i < json_array_size(cases); i++) {
         json_t *c = json_array_get(cases, i);
@@ -118,14 +124,9 @@ static void test_mistral_has_none(void **state) {
  * transformers' Jinja environment): every case renders byte for byte, and a case the reference
  * refused (raise_exception) fails with RT_ERR_ARG carrying the template's message. */
 static void check_template(const char *name) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tok/chat/%s.json", RT_FIXTURES_DIR, name);
-    json_t *ref;
-    if (rt_json_load(path, &ref) != RT_OK) fail_msg("%s", rt_errmsg());
+    json_t *cases, *ref = load_cases("%s/tok/chat/%s.json", name, &cases);
     const char *tmpl = json_string_value(json_object_get(ref, "chat_template"));
-    json_t *cases = json_object_get(ref, "cases");
     assert_non_null(tmpl);
-    assert_true(json_array_size(cases) >= 20);
     int bad = 0;
     for (size_t i = 0; i < json_array_size(cases); i++) {
         json_t *c = json_array_get(cases, i);
