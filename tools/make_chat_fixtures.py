@@ -104,6 +104,7 @@ CONVERSATIONS = [
     [A("starts with the assistant")],
     [S("s"), U("u"), S("second system")],
     [U("ΣΑΣ ΟΔΟΣ Σ. ὈΔΥΣΣΕΎΣ' straße ﬁne ﬃ İstanbul ǆemal ǅ Éclair ŉ ΐ ᾳ Ꭰ 𐐀 o'neil x-ray"), A("ß → SS? ǈ ǋ ĳ Ǳ ΑΣ ΟΣ-ΑΣ")],
+    [U("İSTANBUL ΣΑΣ"), A("ǆ ǅ")],  # capitalize titlecases the first letter without lowering it first
 ]
 
 

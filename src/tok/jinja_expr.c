@@ -7,7 +7,6 @@
 
 #include "tok/jinja.h"
 
-
 static jv loop_attr(jx_ctx *c, const jx_loop *l, const char *name, size_t n) {
     (void)c;
 #define IS(s) (n == sizeof(s) - 1 && !memcmp(name, s, n))

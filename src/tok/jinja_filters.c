@@ -144,7 +144,7 @@ jv jx_filter(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size
     if (IS("upper")) return jx_case(c, need_str(c, v, "upper", pos), 'u');
     if (IS("lower")) return jx_case(c, need_str(c, v, "lower", pos), 'l');
     if (IS("title")) return jx_case(c, need_str(c, v, "title", pos), 'j');
-    if (IS("capitalize")) return jx_case(c, jx_case(c, need_str(c, v, "capitalize", pos), 'l'), 'c');
+    if (IS("capitalize")) return jx_case(c, need_str(c, v, "capitalize", pos), 'c');
     if (IS("replace")) {
         jv *o = jx_arg(a, 0, "old"), *nw = jx_arg(a, 1, "new"), *cnt = jx_arg(a, 2, "count");
         if (!o || !nw || o->t != JV_STR || nw->t != JV_STR) jx_fail(c, RT_ERR_FORMAT, pos, "replace expects two strings");

@@ -134,7 +134,7 @@ static jv str_method(jx_ctx *c, jv s, const char *name, size_t n, const jx_args 
     if (IS("upper")) return jx_case(c, s, 'u');
     if (IS("lower")) return jx_case(c, s, 'l');
     if (IS("title")) return jx_case(c, s, 't');
-    if (IS("capitalize")) return jx_case(c, jx_case(c, s, 'l'), 'c');
+    if (IS("capitalize")) return jx_case(c, s, 'c');
     if (IS("startswith") || IS("endswith")) {
         if (!x) jx_fail(c, RT_ERR_FORMAT, pos, "%.*s expects an argument", (int)n, name);
         return jv_bool(affix(c, s, *x, IS("endswith"), pos));
