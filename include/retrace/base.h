@@ -60,6 +60,19 @@ void rt_free_aligned(void *p);
 /* Returns NULL (with an RT_ERR_NOMEM message) instead of aborting. */
 void *rt_try_alloc(size_t n, const char *what);
 
+/* ---- fault injection (tests) ----
+ * As SQLite's test harness does, a test arms a kind of system call to fail on its Nth use from now
+ * (1 = the next one), once; 0 disarms. Armed faults hit rt_try_alloc (ALLOC), the writes of
+ * rt_atomic_write (WRITE), the flush+fsync of rt_atomic_commit (FSYNC) and its rename (RENAME), and
+ * whatever else calls rt_fault_hit (tests route SQLite's VFS and allocator through it). The failure
+ * looks to the caller exactly like the real one: ENOMEM, EIO or EXDEV, with the usual message. */
+typedef enum { RT_FAULT_ALLOC = 0, RT_FAULT_WRITE = 1, RT_FAULT_FSYNC = 2, RT_FAULT_RENAME = 3, RT_N_FAULTS = 4 } rt_fault_kind;
+void rt_fault_arm(rt_fault_kind kind, long nth);
+/* Counts one use of `kind`; 1 when this use must fail (the armed fault then disarms). */
+int rt_fault_hit(rt_fault_kind kind);
+/* Uses of `kind` counted since it was last armed (how many a clean run makes: the loop bound). */
+long rt_fault_count(rt_fault_kind kind);
+
 /* ---- growable strings ---- */
 
 /* A NUL-terminated string that grows as text is appended; zero-initialise, take ->buf when done (or

@@ -48,7 +48,7 @@ float *rt_alloc_floats(size_t count) {
 void rt_free_aligned(void *p) { free(p); }
 
 void *rt_try_alloc(size_t n, const char *what) {
-    void *p = malloc(n ? n : 1);
+    void *p = rt_fault_hit(RT_FAULT_ALLOC) ? NULL : malloc(n ? n : 1);
     if (!p) rt_fail(RT_ERR_NOMEM, "out of memory allocating %zu bytes for %s", n, what);
     return p;
 }

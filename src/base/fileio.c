@@ -90,7 +90,7 @@ rt_status rt_atomic_open(rt_atomic_file *f, const char *path) {
 
 rt_status rt_atomic_write(rt_atomic_file *f, const void *data, size_t len) {
     if (f->failed) return RT_ERR_IO;
-    if (len && fwrite(data, 1, len, f->fp) != len) {
+    if (len && (rt_fault_hit(RT_FAULT_WRITE) ? (errno = EIO, 1) : fwrite(data, 1, len, f->fp) != len)) {
         f->failed = 1;
         return rt_fail(RT_ERR_IO, "%s: write failed: %s", f->path, strerror(errno));
     }
@@ -110,11 +110,11 @@ rt_status rt_atomic_commit(rt_atomic_file *f) {
         return RT_ERR_IO;
     }
     rt_status s = RT_OK;
-    if (fflush(f->fp) != 0 || fsync(fileno(f->fp)) != 0)
+    if (fflush(f->fp) != 0 || (rt_fault_hit(RT_FAULT_FSYNC) ? (errno = EIO, 1) : fsync(fileno(f->fp)) != 0))
         s = rt_fail(RT_ERR_IO, "%s: flush failed: %s", f->path, strerror(errno));
     if (fclose(f->fp) != 0 && s == RT_OK) s = rt_fail(RT_ERR_IO, "%s: close failed: %s", f->path, strerror(errno));
     f->fp = NULL;
-    if (s == RT_OK && rename(f->tmp_path, f->path) != 0)
+    if (s == RT_OK && (rt_fault_hit(RT_FAULT_RENAME) ? (errno = EXDEV, 1) : rename(f->tmp_path, f->path) != 0))
         s = rt_fail(RT_ERR_IO, "%s: rename failed: %s", f->path, strerror(errno));
     if (s != RT_OK) unlink(f->tmp_path);
     else fsync_dir(f->path);
