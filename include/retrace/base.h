@@ -116,6 +116,16 @@ double rt_now(void);
 
 /* ---- random numbers ---- */
 
+/* splitmix64's finaliser: a bijective 64-bit mix that spreads every input bit over the whole word. The
+ * one copy of it: the RNG's seeding (splitmix64 = this mix of a counter stepped by RT_GOLDEN_GAMMA), seeds
+ * derived from seeds, counter-based draws (dropout) and hashing all use it. Inline, for kernels' loops. */
+#define RT_GOLDEN_GAMMA 0x9E3779B97F4A7C15ull
+static inline uint64_t rt_mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 /* xoshiro256** seeded by splitmix64: the same seed gives the same stream on every machine. */
 typedef struct {
     uint64_t s[4];

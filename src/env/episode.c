@@ -30,16 +30,9 @@ rt_status rt_policy_parse(const char *name, rt_policy_kind *out) {
     return rt_fail(RT_ERR_ARG, "unknown policy '%s' (expert, noisy or random)", name);
 }
 
-static uint64_t splitmix(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 /* 53 bits, so the seed survives a trip through any JSON reader as an exact number. */
 uint64_t rt_env_episode_seed(uint64_t run_seed, uint64_t index) {
-    return splitmix(splitmix(run_seed) ^ index) >> 11;
+    return rt_mix64((rt_mix64(run_seed + RT_GOLDEN_GAMMA) ^ index) + RT_GOLDEN_GAMMA) >> 11;
 }
 
 char *rt_env_dump_line(const json_t *obj) { return rt_episode_line(obj); }

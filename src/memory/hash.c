@@ -12,15 +12,6 @@ uint64_t rt_fnv1a64(uint64_t h, const void *data, size_t len) {
     return h;
 }
 
-uint64_t rt_mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 #define CK_PRIME1 0x9e3779b185ebca87ULL
 #define CK_PRIME2 0xc2b2ae3d27d4eb4fULL
 #define CK_BLOCK 32

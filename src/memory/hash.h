@@ -6,13 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "retrace/base.h"
+
 #define RT_FNV64_OFFSET 0xcbf29ce484222325ULL
 #define RT_FNV64_PRIME 0x100000001b3ULL
 
 /* FNV-1a over bytes, continuing from `h` (start with RT_FNV64_OFFSET). */
 uint64_t rt_fnv1a64(uint64_t h, const void *data, size_t len);
-/* A finaliser that spreads FNV's weak low bits over the whole word (splitmix64's mixer). */
-uint64_t rt_mix64(uint64_t x);
+/* rt_mix64 (retrace/base.h) spreads FNV's weak low bits over the whole word. */
 
 /* A streaming 64-bit checksum for index files: four independent multiply-rotate lanes over 8-byte
  * little-endian words, so it runs at memory speed where byte-wise FNV would not. */

@@ -60,18 +60,12 @@ void rt_axpy(float *y, const float *x, float a, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-/* A counter-based hash (splitmix64 finaliser) so every element's draw is independent of thread order. */
-static uint64_t mix64(uint64_t z) {
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+/* Each element's draw is a counter-based hash (rt_mix64), so it does not depend on thread order. */
 
 void rt_dropout_apply(float *x, size_t n, float p, uint64_t seed) {
     if (p <= 0.0f) return;
     float keep_scale = 1.0f / (1.0f - p);
     uint64_t threshold = (uint64_t)((double)p * 18446744073709551616.0);
 #pragma omp parallel for if (n > 65536)
-    for (size_t i = 0; i < n; i++) x[i] = mix64(seed ^ (i * 0xD1B54A32D192ED03ull)) < threshold ? 0.0f : x[i] * keep_scale;
+    for (size_t i = 0; i < n; i++) x[i] = rt_mix64((seed ^ (i * 0xD1B54A32D192ED03ull)) + RT_GOLDEN_GAMMA) < threshold ? 0.0f : x[i] * keep_scale;
 }
