@@ -1,7 +1,9 @@
 /* test_hnsw_outliers.c: points unlike the rest of the data stay findable. Isolated pairs planted among
- * 1k, 10k and 100k clustered vectors are the first two results at the default ef, for several seeds
- * (brute force says they are the nearest); every node stays reachable from the entry point with an
- * incoming layer-0 link after inserts and after deletes; validate reports a node cut off by hand. */
+ * 1k and 10k clustered vectors are the first two results at the default ef, for several seeds (brute
+ * force says they are the nearest); every node stays reachable from the entry point with an incoming
+ * layer-0 link after inserts and after deletes; validate reports a node cut off by hand. The same check
+ * at 100k and 1M (and hnswlib's result) is bench_ann's outlier column: a test at that size takes a
+ * minute on a loaded machine, and timings do not belong in tests. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +15,8 @@
 #include "memory/hnsw_internal.h"
 #include "memory_test_util.h"
 
-#define DIM 48
-#define CLUSTER_DIMS 32 /* clusters live in the first 32 coordinates; outliers in the other 16 */
+#define DIM 32
+#define CLUSTER_DIMS 24 /* clusters live in the first 24 coordinates; outliers in the other 8 */
 #define N_CLUSTERS 40
 #define N_PAIRS 4
 #define PAIR_LABEL0 1000000000LL
@@ -117,7 +119,6 @@ static void planted(int n, int seeds) {
 
 static void test_planted_1k(void **state) { (void)state; planted(1000, 6); }
 static void test_planted_10k(void **state) { (void)state; planted(10000, 3); }
-static void test_planted_100k(void **state) { (void)state; planted(100000, 1); }
 
 /* Deleting the pairs' neighbours, a third of everything, and the entry point keeps the invariant. */
 static void test_invariant_through_deletes(void **state) {
@@ -186,7 +187,6 @@ int main(void) {
         cmocka_unit_test(test_planted_10k),
         cmocka_unit_test(test_invariant_through_deletes),
         cmocka_unit_test(test_validate_reports_unreachable),
-        cmocka_unit_test(test_planted_100k),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
