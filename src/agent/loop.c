@@ -11,7 +11,7 @@ static const char *const STEP_STOPS[] = {"\nobs:", "\n\n", "\ntask:", "\noutcome
 
 rt_agent_params rt_agent_params_default(void) {
     rt_agent_params p = {.budget_tokens = 1024, .max_new_tokens = 96, .temperature = 0.0f, .top_p = 1.0f,
-                         .k = 2, .negatives = 1, .reward_weight = 0.5, .dynamic = 1, .key_steps = 3, .docs = 1,
+                         .k = 2, .negatives = 1, .reward_weight = RT_MEMORY_REWARD_WEIGHT, .dynamic = 1, .key_steps = 3, .docs = 1,
                          .resample = 3, .resample_temperature = 0.8f};
     return p;
 }
