@@ -362,7 +362,7 @@ static void test_search(void **state) {
         char key[512];
         snprintf(key, sizeof key, "task: %s %s in the %s", T_VERBS[i % 6], T_OBJECTS[(i * 3) % 10], T_PLACES[(i * 7) % 8]);
         rt_memory_results a, b;
-        q.exact = 0;
+        q.exact = -1; /* the index even where a scan would be cheaper */
         assert_int_equal(rt_memory_search(m, key, &q, &a), RT_OK);
         q.exact = 1;
         assert_int_equal(rt_memory_search(m, key, &q, &b), RT_OK);

@@ -8,7 +8,7 @@
 // Data: unit vectors of dimension 384 with the structure of text embeddings (a random low-rank
 // subspace, cluster centres, noise), so recall is neither trivial nor hopeless. Ground truth is exact
 // inner product over all vectors. Usage: bench_ann [--n 100000] [--dim 384] [--nq 1000] [--M 16]
-//        [--efc 200] [--seed 1] [--outliers 8] [--no-faiss] [--cpu-time] [--cache DIR]
+//        [--efc 200] [--seed 1] [--outliers 32] [--no-faiss] [--cpu-time] [--cache DIR]
 // --outliers P plants P isolated pairs (0: none) and prints the outlier column.
 // --cache DIR (for tuning search): the ground truth and the retrace and hnswlib indexes are saved
 // under DIR, and a later run with the same parameters loads each one it finds there instead of
@@ -35,7 +35,7 @@ extern "C" {
 namespace {
 
 struct Config {
-    int n = 100000, dim = 384, nq = 1000, M = 16, efc = 200, k = 10, outliers = 8;
+    int n = 100000, dim = 384, nq = 1000, M = 16, efc = 200, k = 10, outliers = 32;
     uint64_t seed = 1;
     bool faiss = true; // --no-faiss: FAISS's build takes 5x longer; skip it for large n
     std::string cache; // --cache DIR

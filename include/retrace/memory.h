@@ -141,7 +141,7 @@ typedef struct {
     double weight;       /* reward weight in [0, 1]; default RT_MEMORY_REWARD_WEIGHT */
     int ef;              /* HNSW beam width; 0 = the memory's default */
     int candidates;      /* 0 = max(4k, 32) */
-    int exact;           /* brute force instead of the index */
+    int exact;           /* 1: brute force; 0: whichever is cheaper (a scan when few pass); -1: the index */
     int all_outcomes;    /* hits of any outcome (default: successes only, unless `outcome` says) */
     const char *exclude_id;      /* never return this episode (the query's own) */
     const char *exclude_task;    /* nor any episode with exactly this task text (the same task instance) */

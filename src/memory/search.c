@@ -22,9 +22,10 @@ rt_memory_query rt_memory_query_default(void) {
     return q;
 }
 
-/* Nearest `n` under the filter: exact over a small allow list, else the graph. */
+/* Nearest `n` under the filter: exact over a small allow list or a small index, else the graph. */
 static rt_status nearest(rt_memory *m, const rt_memory_query *q, const float *vec, rt_filter *f, int n, rt_hnsw_hit *out, int *n_out) {
-    if (q->exact || (f->allow && f->n_pass <= EXACT_POOL_MAX) || (!f->allow && rt_hnsw_count(m->index) <= EXACT_INDEX_MAX)) {
+    int small = f->allow ? f->n_pass <= EXACT_POOL_MAX : rt_hnsw_count(m->index) <= EXACT_INDEX_MAX;
+    if (q->exact > 0 || (q->exact == 0 && small)) {
         if (!f->allow) return rt_hnsw_search_exact(m->index, vec, n, rt_filter_accept, f, out, n_out);
         /* Distances of just the passing vectors, kept in a bounded sorted list. */
         float *v = rt_malloc((size_t)m->dim * sizeof *v);
