@@ -25,23 +25,8 @@ rt_memory_query rt_memory_query_default(void) {
 /* Nearest `n` under the filter: exact over a small allow list or a small index, else the graph. */
 static rt_status nearest(rt_memory *m, const rt_memory_query *q, const float *vec, rt_filter *f, int n, rt_hnsw_hit *out, int *n_out) {
     int small = f->allow ? f->n_pass <= EXACT_POOL_MAX : rt_hnsw_count(m->index) <= EXACT_INDEX_MAX;
-    if (q->exact > 0 || (q->exact == 0 && small)) {
-        if (!f->allow) return rt_hnsw_search_exact(m->index, vec, n, rt_filter_accept, f, out, n_out);
-        /* Distances of just the passing vectors, kept in a bounded sorted list. */
-        float *v = rt_malloc((size_t)m->dim * sizeof *v);
-        int have = 0;
-        for (size_t i = 0; i < f->n_allow; i++) {
-            if (!rt_filter_accept(f->allow[i], f) || rt_hnsw_get_vector(m->index, f->allow[i], v) != RT_OK) continue;
-            float d = 1.0f - rt_dot(vec, v, m->dim);
-            if (have == n && d >= out[n - 1].distance) continue;
-            int j = have < n ? have++ : n - 1;
-            while (j > 0 && out[j - 1].distance > d) out[j] = out[j - 1], j--;
-            out[j] = (rt_hnsw_hit){f->allow[i], d};
-        }
-        free(v);
-        *n_out = have;
-        return RT_OK;
-    }
+    if (q->exact > 0 || (q->exact == 0 && small))
+        return rt_hnsw_search_exact(m->index, vec, n, f->allow || f->n_deny ? rt_filter_accept : NULL, f, out, n_out);
     int ef = q->ef > 0 ? q->ef : m->ef_search;
     return rt_hnsw_search(m->index, vec, n, ef < n ? n : ef, f->allow || f->n_deny ? rt_filter_accept : NULL, f, out, n_out);
 }
