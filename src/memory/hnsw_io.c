@@ -31,7 +31,7 @@ typedef struct {
 } writer;
 
 static void put(writer *w, const void *p, size_t n) {
-    if (w->st != RT_OK) return;
+    if (w->st != RT_OK || n == 0) return; /* an empty list (no seeds) may have no array at all */
     rt_checksum_update(&w->ck, p, n);
     w->st = rt_atomic_write(&w->f, p, n);
 }
