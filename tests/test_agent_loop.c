@@ -133,7 +133,7 @@ static void test_episode_goes_back_into_memory(void **state) {
     assert_int_equal(as.episodes_added, 1);
     rt_memory_results r;
     rt_memory_query q = rt_memory_query_default();
-    q.k = 10;
+    q.k = 10, q.all_outcomes = 1;
     assert_int_equal(rt_memory_search(mem, json_string_value(json_object_get(ep, "task")), &q, &r), RT_OK);
     int found = 0;
     for (int i = 0; i < r.n_hits; i++) found |= !strcmp(r.hits[i].id, "agent-1");

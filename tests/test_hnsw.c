@@ -124,6 +124,7 @@ static void recall_for_metric(rt_metric metric) {
     assert_int_equal(rt_hnsw_create(&p, &h), RT_OK);
     for (int i = 0; i < n; i++) assert_int_equal(rt_hnsw_insert(h, 1000 + i, data + (size_t)i * DIM), RT_OK);
     assert_int_equal(rt_hnsw_count(h), n);
+    if (rt_hnsw_validate(h) != RT_OK) print_message("%s\n", rt_errmsg());
     assert_int_equal(rt_hnsw_validate(h), RT_OK);
     double r10 = recall_at(h, queries, nq, 10, NULL, NULL);
     double r40 = recall_at(h, queries, nq, 40, NULL, NULL);

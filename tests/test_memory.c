@@ -270,6 +270,18 @@ static void test_search(void **state) {
     rt_memory_query q = rt_memory_query_default();
     q.k = 8;
     rt_memory_results r;
+    /* The default is the agent's retrieval: successes only, at the agent's reward weight. */
+    assert_int_equal(rt_memory_search(m, "task: put a hot apple in the fridge", &q, &r), RT_OK);
+    assert_int_equal(r.n_hits, 8);
+    assert_float_equal(r.weight, RT_MEMORY_REWARD_WEIGHT, 0);
+    for (int i = 0; i < r.n_hits; i++) {
+        assert_string_equal(r.hits[i].outcome, "success");
+        assert_float_equal(r.hits[i].score, 0.5 * r.hits[i].similarity + 0.5 * r.hits[i].reward, 1e-9);
+    }
+    rt_memory_results_free(&r);
+    /* The rest of this test asks for every outcome on purpose. */
+    q.all_outcomes = 1;
+    q.weight = 0;
     /* Pure similarity: the episodes with exactly this task come first (there are two: 0..479 repeat). */
     assert_int_equal(rt_memory_search(m, "task: put a hot apple in the fridge", &q, &r), RT_OK);
     assert_int_equal(r.n_hits, 8);
@@ -350,7 +362,7 @@ static void test_search(void **state) {
         char key[512];
         snprintf(key, sizeof key, "task: %s %s in the %s", T_VERBS[i % 6], T_OBJECTS[(i * 3) % 10], T_PLACES[(i * 7) % 8]);
         rt_memory_results a, b;
-        q.exact = 0;
+        q.exact = -1; /* the index even where a scan would be cheaper */
         assert_int_equal(rt_memory_search(m, key, &q, &a), RT_OK);
         q.exact = 1;
         assert_int_equal(rt_memory_search(m, key, &q, &b), RT_OK);

@@ -56,7 +56,8 @@ void rt_hnsw_free(rt_hnsw *h);
 rt_status rt_hnsw_reserve(rt_hnsw *h, int64_t n);
 /* Adds one vector. A label already present is an RT_ERR_ARG error. */
 rt_status rt_hnsw_insert(rt_hnsw *h, int64_t label, const float *vec);
-/* Removes a label and repairs its neighbours' links; RT_ERR_NOT_FOUND when absent. */
+/* Removes a label and repairs its neighbours' links (and the reachability of the nodes it linked to);
+ * RT_ERR_NOT_FOUND when absent. */
 rt_status rt_hnsw_delete(rt_hnsw *h, int64_t label);
 
 /* The k nearest labels, nearest first; *n_out receives the count (less than k only when fewer than k
@@ -78,8 +79,19 @@ size_t rt_hnsw_memory_bytes(const rt_hnsw *h);
 /* Copies the stored (for cosine: normalised) vector of `label` into out[dim]. */
 rt_status rt_hnsw_get_vector(rt_hnsw *h, int64_t label, float *out);
 /* Walks the graph and checks its invariants (link counts, no self or dangling links, every live node
- * reachable from the entry point on layer 0); fails with a message naming the first broken node. */
+ * reachable from the entry point on layer 0); fails with a message naming the first broken node (for
+ * unreachable nodes: how many, and one label). */
 rt_status rt_hnsw_validate(rt_hnsw *h);
+
+/* Layer-0 connectivity: nodes no search can return whatever its ef (unreachable from the entry point)
+ * and nodes other than the entry point without an incoming link. Both stay 0 through inserts and
+ * deletes (each node keeps a parent that never prunes its link); a file written by an older build may
+ * have some, which a rebuild removes. */
+typedef struct {
+    int64_t unreachable, no_in_link;
+    int64_t first_unreachable; /* a label, -1 when none */
+} rt_hnsw_connectivity_stats;
+rt_status rt_hnsw_connectivity(rt_hnsw *h, rt_hnsw_connectivity_stats *out);
 
 /* ---- persistence ----
  * The file is written atomically. `tag` is opaque caller state stored in the header (the memory store

@@ -130,15 +130,31 @@ rt_status rt_memory_episode_delete(rt_memory *m, const char *id);
 /* ---- retrieval ----
  * score = (1 - weight) * similarity + weight * reward, similarity the cosine of the state text and the
  * episode's key, reward the episode's 0..1 reward. weight 0 is pure similarity. The `candidates` most
- * similar episodes (default max(4k, 32)) are re-ranked by score. */
+ * similar episodes passing the query's filters (default max(4k, 32)) are re-ranked by score.
+ *
+ * One meaning of search everywhere (the CLI, eval, the dataset builder, the agent): hits are successful
+ * episodes ranked by score at RT_MEMORY_REWARD_WEIGHT (the agent's default); failures appear only as
+ * negatives, ranked by similarity. all_outcomes = 1 asks for the mixed list on purpose. Every filter
+ * (including the agent's: exclusions, tool versions in force) runs inside the search, so what is returned
+ * is exactly what retrieval uses, and k hits come back whenever k episodes pass. */
+#define RT_MEMORY_REWARD_WEIGHT 0.5
+#define RT_MEMORY_MAX_PINS 64
+
 typedef struct {
     int k;
     int negatives;       /* also return the N most similar failed episodes */
-    double weight;       /* reward weight in [0, 1] */
+    double weight;       /* reward weight in [0, 1]; default RT_MEMORY_REWARD_WEIGHT */
     int ef;              /* HNSW beam width; 0 = the memory's default */
     int candidates;      /* 0 = max(4k, 32) */
-    int exact;           /* brute force instead of the index */
-    const char *exclude_id; /* never return this episode (the query's own) */
+    int exact;           /* 1: brute force; 0: whichever is cheaper (a scan when few pass); -1: the index */
+    int all_outcomes;    /* hits of any outcome (default: successes only, unless `outcome` says) */
+    const char *exclude_id;      /* never return this episode (the query's own) */
+    const char *exclude_task;    /* nor any episode with exactly this task text (the same task instance) */
+    const char *avoid_task_type; /* no hit of this task type (negatives may be: distractors for training) */
+    /* The tool versions in force: an episode that used one of pin_tools[i] at another version than
+     * pin_versions[i] (as rt_version_text writes it) is stale experience and never returned. */
+    const char *const *pin_tools, *const *pin_versions;
+    int n_pins;
     /* Filters; NULL means any. tool matches an episode whose api_versions has that tool, at
      * tool_version when that is set too. */
     const char *env, *outcome, *task_type, *split, *tool, *tool_version;

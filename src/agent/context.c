@@ -7,7 +7,7 @@
 #include "agent/agent_internal.h"
 
 rt_retrieval_params rt_retrieval_params_default(void) {
-    return (rt_retrieval_params){.k = 2, .negatives = 1, .reward_weight = 0.5, .dynamic = 1, .key_steps = 3, .docs = 1};
+    return (rt_retrieval_params){.k = 2, .negatives = 1, .reward_weight = RT_MEMORY_REWARD_WEIGHT, .dynamic = 1, .key_steps = 3, .docs = 1};
 }
 
 int rt_prompt_stats_cuts(const rt_prompt_stats *ps) {

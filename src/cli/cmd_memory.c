@@ -11,14 +11,21 @@ static const char USAGE[] =
     "usage: retrace memory SUBCOMMAND DIR [options]\n\n"
     "  init DIR [--embedder hash|hash:DIM|MODEL_DIR] [--M N] [--ef-construction N] [--ef N]\n"
     "  add DIR FILE... [--skip-bad] [--replace]     episodes and docs as JSON lines ('-' is stdin)\n"
-    "  search DIR QUERY [-k N] [--negatives N] [--weight W] [--where KEY=VALUE]... [--ef N]\n"
-    "         [--exact] [--exclude ID] [--episode FILE --last N] [--docs] [--json]\n"
-    "      QUERY is the task; --episode takes the task and steps from an episode's JSON (FILE or -) and\n"
-    "      keys on the task plus its last N steps (dynamic retrieval). --where keys: env, outcome,\n"
-    "      task_type, split, tool (tool=NAME or tool=NAME@VERSION). score = (1-W)*similarity + W*reward.\n"
+    "  search DIR QUERY [-k N] [--negatives N] [--weight W] [--where KEY=VALUE]... [--ef N] [--exact]\n"
+    "         [--exclude ID] [--exclude-task TEXT] [--avoid-type TYPE] [--pin TOOL@VERSION]...\n"
+    "         [--all-outcomes] [--episode FILE --last N] [--docs] [--json]\n"
+    "      What the agent retrieves for the same query: hits are successes ranked by\n"
+    "      score = (1-W)*similarity + W*reward (W 0.5, the agent's default), failures only the\n"
+    "      --negatives; --all-outcomes ranks every outcome together instead. QUERY is the task;\n"
+    "      --episode takes the task and steps from an episode's JSON (FILE or -), keys on the task plus\n"
+    "      its last N steps (dynamic retrieval) and excludes the episode itself. --where keys: env,\n"
+    "      outcome, task_type, split, tool (tool=NAME or tool=NAME@VERSION). --pin: a tool version in\n"
+    "      force (an episode that used TOOL at another version is left out, as the agent does);\n"
+    "      --exclude-task: no episode of this exact task; --avoid-type: no hit of this task type.\n"
     "  docs DIR TOOL [--version V] [--json]        the newest doc of TOOL unless a version is given\n"
     "  stats DIR [--json]\n"
-    "  check DIR                                   SQLite integrity_check and the index against the store\n"
+    "  check DIR                                   SQLite integrity_check, the index against the store, and\n"
+    "                                              how many index nodes no search can reach (0 normally)\n"
     "  rebuild DIR                                 rebuild the index from the store\n"
     "  export DIR [-o FILE]                        every episode, then every doc, as added\n"
     "  embed EMBEDDER [TEXT...] [--stdin] [--quiet] the vectors of an embedder (hash, hash:DIM, a model\n"
@@ -160,15 +167,28 @@ static int read_episode_key(const char *path, int last, char **key, char **own_i
     return RT_EXIT_OK;
 }
 
+/* --pin TOOL@VERSION: appended to the query's pinned tool versions. */
+static int parse_pin(char *tv, const char **tools, const char **versions, rt_memory_query *q) {
+    char *at = strrchr(tv, '@');
+    if (!at || at == tv || !at[1]) return rt_cli_usage_error(CMD, "--pin: '%s' is not TOOL@VERSION", tv);
+    if (q->n_pins == RT_MEMORY_MAX_PINS) return rt_cli_usage_error(CMD, "--pin: at most %d", RT_MEMORY_MAX_PINS);
+    *at = '\0';
+    tools[q->n_pins] = tv, versions[q->n_pins++] = at + 1;
+    return RT_EXIT_OK;
+}
+
 static int cmd_search(int argc, char **argv) {
     rt_memory_query q = rt_memory_query_default();
     const char *dir = NULL, *query = NULL, *episode = NULL;
+    const char *pin_tools[RT_MEMORY_MAX_PINS], *pin_versions[RT_MEMORY_MAX_PINS];
+    q.pin_tools = pin_tools, q.pin_versions = pin_versions;
     int as_json = 0, with_docs = 0, last = 3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int takes = strcmp(a, "-k") == 0 || strcmp(a, "--negatives") == 0 || strcmp(a, "--weight") == 0 ||
                     strcmp(a, "--where") == 0 || strcmp(a, "--ef") == 0 || strcmp(a, "--exclude") == 0 ||
-                    strcmp(a, "--episode") == 0 || strcmp(a, "--last") == 0;
+                    strcmp(a, "--episode") == 0 || strcmp(a, "--last") == 0 || strcmp(a, "--exclude-task") == 0 ||
+                    strcmp(a, "--avoid-type") == 0 || strcmp(a, "--pin") == 0;
         if (takes && need_value(i, argc, a)) return RT_EXIT_USAGE;
         double w;
         if (strcmp(a, "-k") == 0) {
@@ -185,7 +205,12 @@ static int cmd_search(int argc, char **argv) {
             q.weight = w;
         } else if (strcmp(a, "--where") == 0) {
             if (parse_where(argv[++i], &q)) return RT_EXIT_USAGE;
+        } else if (strcmp(a, "--pin") == 0) {
+            if (parse_pin(argv[++i], pin_tools, pin_versions, &q)) return RT_EXIT_USAGE;
         } else if (strcmp(a, "--exclude") == 0) q.exclude_id = argv[++i];
+        else if (strcmp(a, "--exclude-task") == 0) q.exclude_task = argv[++i];
+        else if (strcmp(a, "--avoid-type") == 0) q.avoid_task_type = argv[++i];
+        else if (strcmp(a, "--all-outcomes") == 0) q.all_outcomes = 1;
         else if (strcmp(a, "--episode") == 0) episode = argv[++i];
         else if (strcmp(a, "--exact") == 0) q.exact = 1;
         else if (strcmp(a, "--json") == 0) as_json = 1;
@@ -210,7 +235,10 @@ static int cmd_search(int argc, char **argv) {
     rt_status s = rt_memory_open(dir, RT_MEMORY_READ, &m);
     if (s == RT_OK) {
         s = rt_memory_search(m, key, &q, &r);
-        if (s == RT_OK && with_docs) s = rt_memory_docs_for(m, key, &r, &docs, &n_docs);
+        /* The docs the agent gets: at the pinned versions, when there are pins. */
+        if (s == RT_OK && with_docs && q.n_pins > 0)
+            s = rt_memory_docs_at(m, key, &r, q.pin_tools, q.pin_versions, q.n_pins, &docs, &n_docs);
+        else if (s == RT_OK && with_docs) s = rt_memory_docs_for(m, key, &r, &docs, &n_docs);
         if (s != RT_OK) rt_memory_results_free(&r);
         rt_memory_close(m);
     }
@@ -232,7 +260,7 @@ static int cmd_search(int argc, char **argv) {
         free(text);
         json_decref(o);
     } else {
-        print_hits_text("hits:", r.hits, r.n_hits, r.weight);
+        print_hits_text(q.all_outcomes || q.outcome ? "hits:" : "hits (successes):", r.hits, r.n_hits, r.weight);
         if (q.negatives > 0) print_hits_text("negatives (similar failures):", r.negatives, r.n_negatives, 0.0);
         for (int i = 0; i < n_docs; i++) printf("doc %s v%s: %s\n", docs[i].tool, docs[i].version, docs[i].text);
     }
@@ -322,7 +350,12 @@ static int cmd_check(int argc, char **argv) {
     if (rc) return rc;
     rt_status s = rt_memory_check(m);
     int64_t n = rt_hnsw_count(rt_memory_index(m));
+    /* Nodes no search can return, whatever its ef: 0 unless the file was written by an older build. */
+    rt_hnsw_connectivity_stats c;
+    rt_hnsw_connectivity(rt_memory_index(m), &c);
     rt_memory_close(m);
+    printf("unreachable: %lld of %lld index nodes cannot be reached from the entry point%s\n", (long long)c.unreachable,
+           (long long)n, c.unreachable ? " ('retrace memory rebuild' fixes this)" : "");
     if (s != RT_OK) return rt_cli_fail(CMD);
     printf("ok: integrity_check passed, index agrees with the store (%lld vectors)\n", (long long)n);
     return RT_EXIT_OK;

@@ -51,6 +51,7 @@ rt_status rt_hnsw_create(const rt_hnsw_params *p, rt_hnsw **out) {
     h->p = *p;
     if (h->p.ef_search < 1) h->p.ef_search = 1;
     h->M0 = 2 * p->M;
+    h->min_in_links = p->M / RT_HNSW_MIN_IN_LINKS_DIV;
     h->stride = ((size_t)p->dim + RT_HNSW_STRIDE_FLOATS - 1) / RT_HNSW_STRIDE_FLOATS * RT_HNSW_STRIDE_FLOATS;
     h->vec_bytes = h->stride * sizeof(float);
     size_t links_bytes = (size_t)(1 + h->M0) * sizeof(uint32_t);
@@ -58,6 +59,7 @@ rt_status rt_hnsw_create(const rt_hnsw_params *p, rt_hnsw **out) {
     h->dot = rt_dot_kernel();
     h->l2 = rt_l2sq_kernel();
     h->max_level = -1;
+    h->deleting = RT_HNSW_NO_PARENT;
     h->level_mult = 1.0 / log((double)p->M);
     rt_rng_seed(&h->rng, p->seed);
     rt_rwlock_init_writer_first(&h->lock);
@@ -83,6 +85,12 @@ void rt_hnsw_free(rt_hnsw *h) {
     free(h->level);
     free(h->labels);
     free(h->free_ids);
+    free(h->parent);
+    free(h->n_children);
+    free(h->in_degree);
+    free(h->seeds);
+    free(h->is_seed);
+    free(h->seed_d);
     free(h->map_keys);
     free(h->map_vals);
     free(h->map_state);
@@ -142,6 +150,14 @@ static void resize(rt_hnsw *h, uint32_t cap) {
     memset(h->level + h->cap, RT_HNSW_FREE_SLOT, cap - h->cap);
     h->labels = rt_realloc(h->labels, (size_t)cap * sizeof *h->labels);
     h->free_ids = rt_realloc(h->free_ids, (size_t)cap * sizeof *h->free_ids);
+    h->parent = rt_realloc(h->parent, (size_t)cap * sizeof *h->parent);
+    memset(h->parent + h->cap, 0xFF, (size_t)(cap - h->cap) * sizeof *h->parent); /* RT_HNSW_NO_PARENT */
+    h->n_children = rt_realloc(h->n_children, (size_t)cap * sizeof *h->n_children);
+    memset(h->n_children + h->cap, 0, (size_t)(cap - h->cap) * sizeof *h->n_children);
+    h->is_seed = rt_realloc(h->is_seed, cap);
+    memset(h->is_seed + h->cap, 0, cap - h->cap);
+    h->in_degree = rt_realloc(h->in_degree, (size_t)cap * sizeof *h->in_degree);
+    memset(h->in_degree + h->cap, 0, (size_t)(cap - h->cap) * sizeof *h->in_degree);
     h->cap = cap;
 }
 
@@ -288,8 +304,8 @@ rt_status rt_hnsw_get_vector(rt_hnsw *h, int64_t label, float *out) {
 }
 
 size_t rt_hnsw_memory_bytes(const rt_hnsw *h) {
-    size_t per_slot = h->node_bytes + sizeof(uint32_t *) + 1 +
-                      sizeof(int64_t) + sizeof(uint32_t);
+    size_t per_slot = h->node_bytes + sizeof(uint32_t *) + 1 + sizeof(int64_t) + sizeof(uint32_t) +
+                      sizeof(uint32_t) + 2 * sizeof(uint16_t); /* parent, n_children, in_degree */
     size_t total = (size_t)h->cap * per_slot + h->map_cap * (sizeof(int64_t) + sizeof(uint32_t) + 1);
     for (uint32_t i = 0; i < h->n_slots; i++)
         if (h->level[i] != RT_HNSW_FREE_SLOT && h->level[i] > 0)

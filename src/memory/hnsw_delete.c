@@ -30,6 +30,11 @@ static void repair(rt_hnsw *h, rt_hnsw_scratch *s, uint32_t node, uint32_t gone,
     rt_hnsw_cand_sort(cands, n);
     uint32_t kept[2 * RT_HNSW_MAX_M];
     int k = rt_hnsw_select(h, cands, n, rt_hnsw_max_links(h, level), kept);
+    if (level == 0) {
+        rt_hnsw_keep_children(h, node, ln + 1, (int)ln[0], kept, &k);
+        rt_hnsw_set_links0(h, node, kept, k);
+        return;
+    }
     memcpy(ln + 1, kept, (size_t)k * sizeof *kept);
     ln[0] = (uint32_t)k;
 }
@@ -54,7 +59,9 @@ static rt_status delete_locked(rt_hnsw *h, int64_t label) {
     if (!rt_hnsw_map_get(h, label, &id)) return rt_fail(RT_ERR_NOT_FOUND, "hnsw: no label %lld", (long long)label);
     int top = h->level[id];
     rt_hnsw_scratch *s = rt_hnsw_scratch_get(h);
-    uint32_t gone_links[1 + 2 * RT_HNSW_MAX_M];
+    uint32_t gone_links[1 + 2 * RT_HNSW_MAX_M], gone_links0[1 + 2 * RT_HNSW_MAX_M];
+    memcpy(gone_links0, rt_hnsw_links(h, id, 0), (size_t)(1 + rt_hnsw_links(h, id, 0)[0]) * sizeof(uint32_t));
+    h->deleting = id;
     for (int l = 0; l <= top; l++) {
         const uint32_t *own = rt_hnsw_links(h, id, l);
         memcpy(gone_links, own, (size_t)(1 + own[0]) * sizeof(uint32_t));
@@ -64,14 +71,17 @@ static rt_status delete_locked(rt_hnsw *h, int64_t label) {
         }
     }
     rt_hnsw_scratch_put(h, s);
+    h->deleting = RT_HNSW_NO_PARENT;
     h->level[id] = RT_HNSW_FREE_SLOT;
-    rt_hnsw_links(h, id, 0)[0] = 0;
+    rt_hnsw_set_links0(h, id, NULL, 0);
     rt_hnsw_alloc_upper(h, id, 0);
     memset(rt_hnsw_vec(h, id), 0, h->stride * sizeof(float));
     rt_hnsw_map_remove(h, label);
     h->free_ids[h->n_free++] = id;
     h->count--;
+    rt_hnsw_seed_remove(h, id);
     if (h->entry == id) pick_new_entry(h);
+    rt_hnsw_tree_delete(h, id, gone_links0);
     return RT_OK;
 }
 
@@ -82,7 +92,7 @@ rt_status rt_hnsw_delete(rt_hnsw *h, int64_t label) {
     return s;
 }
 
-static rt_status validate_locked(rt_hnsw *h) {
+static rt_status structure_locked(rt_hnsw *h) {
     int64_t live = 0;
     for (uint32_t id = 0; id < h->n_slots; id++) {
         if (h->level[id] == RT_HNSW_FREE_SLOT) continue;
@@ -111,9 +121,32 @@ static rt_status validate_locked(rt_hnsw *h) {
     return RT_OK;
 }
 
+rt_status rt_hnsw_validate_structure(rt_hnsw *h) { return structure_locked(h); }
+
+/* A node no walk from the entry point reaches is never returned by a search, whatever the ef. */
+static rt_status reach_locked(rt_hnsw *h) {
+    int64_t unreachable, orphans;
+    uint32_t first;
+    rt_hnsw_reach(h, &unreachable, &orphans, &first);
+    if (unreachable > 0)
+        return rt_fail(RT_ERR_STATE, "hnsw: %lld of %lld nodes are unreachable from the entry point on layer 0 (first: label %lld); "
+                       "rebuild the index", (long long)unreachable, (long long)h->count, (long long)h->labels[first]);
+    return RT_OK;
+}
+
 rt_status rt_hnsw_validate(rt_hnsw *h) {
     pthread_rwlock_rdlock(&h->lock);
-    rt_status s = validate_locked(h);
+    rt_status s = structure_locked(h);
+    if (s == RT_OK) s = reach_locked(h);
     pthread_rwlock_unlock(&h->lock);
     return s;
+}
+
+rt_status rt_hnsw_connectivity(rt_hnsw *h, rt_hnsw_connectivity_stats *out) {
+    uint32_t first;
+    pthread_rwlock_rdlock(&h->lock);
+    rt_hnsw_reach(h, &out->unreachable, &out->no_in_link, &first);
+    out->first_unreachable = out->unreachable > 0 ? h->labels[first] : -1;
+    pthread_rwlock_unlock(&h->lock);
+    return RT_OK;
 }

@@ -101,6 +101,18 @@ static void search_layer(const rt_hnsw *h, rt_hnsw_scratch *s, const float *q, u
     s->visited[ep] = s->epoch;
     heap_push(&s->cands, ep_d, ep, MINH);
     if (!filter || filter(h->labels[ep], ctx)) heap_push(&s->results, ep_d, ep, MAXH);
+    /* On layer 0 the seeds (nodes the graph leads to poorly) start the search too. */
+    for (uint32_t i = 0; level == 0 && i < h->n_seeds; i++) {
+        uint32_t sd = h->seeds[i];
+        if (s->visited[sd] == s->epoch) continue;
+        s->visited[sd] = s->epoch;
+        float d = rt_hnsw_dist(h, q, rt_hnsw_vec(h, sd));
+        heap_push(&s->cands, d, sd, MINH);
+        if (!filter || filter(h->labels[sd], ctx)) {
+            heap_push(&s->results, d, sd, MAXH);
+            if (s->results.n > (size_t)ef) heap_pop(&s->results, MAXH);
+        }
+    }
     float bound = s->results.n >= (size_t)ef ? s->results.v[0].d : INFINITY;
     while (s->cands.n > 0) {
         rt_hnsw_cand c = s->cands.v[0];
@@ -229,6 +241,19 @@ static int draw_level(rt_hnsw *h) {
     return l > RT_HNSW_MAX_LEVEL ? RT_HNSW_MAX_LEVEL : l;
 }
 
+/* Writes a re-selected list; on layer 0 protected links the selection dropped come back first. */
+static void store_links(rt_hnsw *h, uint32_t node, int level, uint32_t *kept, int k) {
+    if (level == 0) {
+        const uint32_t *ln = rt_hnsw_links(h, node, 0);
+        rt_hnsw_keep_children(h, node, ln + 1, (int)ln[0], kept, &k);
+        rt_hnsw_set_links0(h, node, kept, k);
+        return;
+    }
+    uint32_t *ln = rt_hnsw_links(h, node, level);
+    memcpy(ln + 1, kept, (size_t)k * sizeof *kept);
+    ln[0] = (uint32_t)k;
+}
+
 /* Adds `id` to the links of `nb` on `level`; when full, re-selects among old links plus `id`. */
 static void link_back(rt_hnsw *h, uint32_t nb, uint32_t id, int level) {
     uint32_t *ln = rt_hnsw_links(h, nb, level);
@@ -236,6 +261,7 @@ static void link_back(rt_hnsw *h, uint32_t nb, uint32_t id, int level) {
     if ((int)ln[0] < maxc) {
         ln[1 + ln[0]] = id;
         ln[0]++;
+        if (level == 0) h->in_degree[id]++;
         return;
     }
     rt_hnsw_cand cands[2 * RT_HNSW_MAX_M + 1];
@@ -246,18 +272,15 @@ static void link_back(rt_hnsw *h, uint32_t nb, uint32_t id, int level) {
     rt_hnsw_cand_sort(cands, n);
     uint32_t kept[2 * RT_HNSW_MAX_M];
     int k = rt_hnsw_select(h, cands, n, maxc, kept);
-    memcpy(ln + 1, kept, (size_t)k * sizeof *kept);
-    ln[0] = (uint32_t)k;
+    store_links(h, nb, level, kept, k);
 }
 
-static void connect(rt_hnsw *h, rt_hnsw_scratch *s, uint32_t id, int level, rt_hnsw_cand *sorted, int n) {
-    uint32_t *ln = rt_hnsw_links(h, id, level);
+static void connect(rt_hnsw *h, uint32_t id, int level, rt_hnsw_cand *sorted, int n, uint32_t old_entry) {
     uint32_t kept[2 * RT_HNSW_MAX_M];
     int k = rt_hnsw_select(h, sorted, n, h->p.M, kept);
-    memcpy(ln + 1, kept, (size_t)k * sizeof *kept);
-    ln[0] = (uint32_t)k;
+    store_links(h, id, level, kept, k);
     for (int i = 0; i < k; i++) link_back(h, kept[i], id, level);
-    (void)s;
+    if (level == 0) rt_hnsw_tree_insert(h, id, kept, k, old_entry);
 }
 
 static rt_status insert_locked(rt_hnsw *h, int64_t label, const float *vec) {
@@ -289,23 +312,23 @@ static rt_status insert_locked(rt_hnsw *h, int64_t label, const float *vec) {
         return RT_OK;
     }
     float d;
-    uint32_t ep = descend(h, v, level, &d);
+    uint32_t ep = descend(h, v, level, &d), old_entry = h->entry;
+    int top = level < h->max_level ? level : h->max_level;
+    /* A node above the top level is the new entry point, and the layer-0 tree's new root. */
+    if (level > h->max_level) h->entry = id, h->max_level = level;
     rt_hnsw_scratch *s = rt_hnsw_scratch_get(h);
     rt_hnsw_cand *sorted = rt_malloc((size_t)h->p.ef_construction * sizeof *sorted);
-    for (int l = level < h->max_level ? level : h->max_level; l >= 0; l--) {
+    for (int l = top; l >= 0; l--) {
         search_layer(h, s, v, ep, d, h->p.ef_construction, l, NULL, NULL);
         int n;
         drain_sorted(&s->results, h->p.ef_construction, sorted, &n);
-        connect(h, s, id, l, sorted, n);
+        if (l == 0 && n > 0) rt_hnsw_seed_consider(h, id, sorted[0].d);
+        connect(h, id, l, sorted, n, old_entry);
         ep = sorted[0].id;
         d = sorted[0].d;
     }
     free(sorted);
     rt_hnsw_scratch_put(h, s);
-    if (level > h->max_level) {
-        h->entry = id;
-        h->max_level = level;
-    }
     return RT_OK;
 }
 

@@ -18,6 +18,17 @@
 #define RT_HNSW_MAX_M 128
 #define RT_HNSW_MAX_DIM 65536
 #define RT_HNSW_STRIDE_FLOATS 16 /* vectors start on 64-byte boundaries */
+/* min_in_links = M / this (4 for the default M of 16): the fewest incoming layer-0 links pruning may
+ * leave a node. 4 found every planted isolated pair of tests/test_hnsw_outliers.c at the default ef
+ * where 1 (a single protected parent link) found none at 10k and 100k. */
+#define RT_HNSW_MIN_IN_LINKS_DIV 4
+/* A new node is a seed when its nearest neighbour is farther than the mean of that distance over earlier inserts by
+ * RT_HNSW_SEED_SIGMAS standard deviations (after RT_HNSW_SEED_WARMUP inserts). At most
+ * RT_HNSW_MAX_SEEDS are kept (the farthest), so a search pays at most that many extra distances. */
+#define RT_HNSW_SEED_SIGMAS 3.0
+#define RT_HNSW_SEED_WARMUP 100
+#define RT_HNSW_MAX_SEEDS 64
+#define RT_HNSW_NO_PARENT 0xFFFFFFFFu /* parent[] of the tree's root (the entry point) and of free slots */
 
 typedef struct {
     float d;
@@ -55,6 +66,27 @@ struct rt_hnsw {
     int64_t *labels;
     uint32_t *free_ids;
     uint32_t n_free;
+
+    /* A spanning tree of layer 0 rooted at the entry point (hnsw_tree.c): parent[id] holds id in its
+     * layer-0 links and neighbour pruning never drops it there, so every node stays reachable from
+     * the entry point. n_children[] bounds how many of a node's links the tree may claim. */
+    uint32_t *parent;
+    uint16_t *n_children;
+    /* Incoming layer-0 links per node. A link into a node with at most min_in_links of them is kept
+     * by pruning too: a node unlike every other (whose back links the heuristic drops everywhere) keeps
+     * links from several of its nearest neighbours, which a search for something near it passes. */
+    uint16_t *in_degree;
+    int min_in_links;
+    /* Extra layer-0 starting points of every search: nodes far from every other when inserted (a point
+     * unlike the rest). Links reach such a node
+     * only from neighbours that are themselves far from it, which a search for something near it does
+     * not pass; starting there costs one distance per seed. Saved with the index. */
+    uint32_t *seeds;
+    uint32_t n_seeds, seeds_cap;
+    uint8_t *is_seed;
+    float *seed_d;          /* seeds[i]'s distance to its nearest neighbour when it was inserted */
+    double nn_n, nn_mean, nn_m2; /* running mean and variance of that distance over all inserts */
+    uint32_t deleting; /* the node being deleted (its links are not kept), else RT_HNSW_NO_PARENT */
 
     /* label -> id, open addressing with linear probing; state 0 empty, 1 used, 2 deleted */
     int64_t *map_keys;
@@ -111,5 +143,34 @@ void rt_hnsw_scratch_begin(rt_hnsw_scratch *s);                 /* new visited e
 int rt_hnsw_select(const rt_hnsw *h, const rt_hnsw_cand *cands, int n, int m, uint32_t *out);
 void rt_hnsw_cand_sort(rt_hnsw_cand *c, int n);
 rt_status rt_hnsw_alloc_upper(rt_hnsw *h, uint32_t id, int level);
+/* Structural checks only (no walk); the loader runs them before the tree exists. */
+rt_status rt_hnsw_validate_structure(rt_hnsw *h);
+
+/* ---- the layer-0 tree (hnsw_tree.c); all writer-side except rt_hnsw_reach ---- */
+/* Replaces node's layer-0 links with ids[0..k), keeping in_degree[] current. */
+void rt_hnsw_set_links0(rt_hnsw *h, uint32_t node, const uint32_t *ids, int k);
+/* 1 when pruning must not drop node's link to x (x's tree parent, or x short of in-links). */
+static inline int rt_hnsw_link_protected(const rt_hnsw *h, uint32_t node, uint32_t x) {
+    return h->parent[x] == node || h->in_degree[x] <= h->min_in_links;
+}
+/* After `node`'s layer-0 links were re-selected into kept[0..*k) (nearest first) from a list that held
+ * old[0..n_old), puts back any protected link the selection dropped, in place of the farthest
+ * unprotected one. */
+void rt_hnsw_keep_children(rt_hnsw *h, uint32_t node, const uint32_t *old, int n_old, uint32_t *kept, int *k);
+/* Gives the new node `id` a parent among its layer-0 neighbours kept[0..k) (nearest first), preferring
+ * one whose pruning kept the back link; makes it the root when it is the new entry point. */
+void rt_hnsw_tree_insert(rt_hnsw *h, uint32_t id, const uint32_t *kept, int k, uint32_t old_entry);
+/* Re-homes the children of `gone` (links already repaired, entry already moved) before its slot is freed. */
+void rt_hnsw_tree_delete(rt_hnsw *h, uint32_t gone, const uint32_t *gone_links0);
+/* Drops `id` from the seeds (deletion). */
+void rt_hnsw_seed_remove(rt_hnsw *h, uint32_t id);
+void rt_hnsw_seed_add(rt_hnsw *h, uint32_t id, float nn_d);
+/* Notes a new node's nearest-neighbour distance; makes it a seed when it is an outlier. */
+void rt_hnsw_seed_consider(rt_hnsw *h, uint32_t id, float nn_d);
+/* Rebuilds the tree by a breadth-first walk from the entry point (after loading a file). */
+void rt_hnsw_tree_rebuild(rt_hnsw *h);
+/* Live nodes a breadth-first walk of layer 0 from the entry point does not reach, and nodes other
+ * than the entry with no incoming layer-0 link; *first gets one unreachable node (reader side). */
+void rt_hnsw_reach(const rt_hnsw *h, int64_t *unreachable, int64_t *no_in_link, uint32_t *first);
 
 #endif

@@ -20,7 +20,7 @@
 #endif
 
 static const char MAGIC[8] = {'R', 'T', 'H', 'N', 'S', 'W', 0, 0};
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u /* 2: the seed list after the upper links */
 #define HEADER_BYTES 192
 #define CHECKSUM_BYTES 8
 
@@ -31,7 +31,7 @@ typedef struct {
 } writer;
 
 static void put(writer *w, const void *p, size_t n) {
-    if (w->st != RT_OK) return;
+    if (w->st != RT_OK || n == 0) return; /* an empty list (no seeds) may have no array at all */
     rt_checksum_update(&w->ck, p, n);
     w->st = rt_atomic_write(&w->f, p, n);
 }
@@ -74,6 +74,9 @@ static rt_status save_locked(rt_hnsw *h, const char *path, const uint8_t *tag) {
     for (uint32_t i = 0; i < h->n_slots; i++)
         if (h->level[i] != RT_HNSW_FREE_SLOT && h->level[i] > 0)
             put(&w, h->upper[i], (size_t)h->level[i] * (size_t)(1 + h->p.M) * sizeof(uint32_t));
+    put(&w, &h->n_seeds, sizeof h->n_seeds);
+    put(&w, h->seeds, (size_t)h->n_seeds * sizeof *h->seeds);
+    put(&w, h->seed_d, (size_t)h->n_seeds * sizeof *h->seed_d);
     uint64_t sum = rt_checksum_final(&w.ck);
     if (w.st == RT_OK) w.st = rt_atomic_write(&w.f, &sum, sizeof sum);
     if (w.st != RT_OK) {
@@ -175,12 +178,27 @@ static rt_status load_body(reader *r, const header_fields *f, rt_hnsw *h) {
         rt_hnsw_alloc_upper(h, i, h->level[i]);
         RT_TRY(load_links(r, h, h->upper[i], (size_t)h->level[i] * (size_t)(1 + h->p.M), 1));
     }
+    uint32_t n_seeds = 0;
+    RT_TRY(take(r, &n_seeds, sizeof n_seeds, "seeds"));
+    if (n_seeds > f->n_slots) return rt_fail(RT_ERR_FORMAT, "%s: %u seeds for %u slots", r->path, n_seeds, f->n_slots);
+    if (n_seeds > RT_HNSW_MAX_SEEDS) return rt_fail(RT_ERR_FORMAT, "%s: %u seeds, more than %d", r->path, n_seeds, RT_HNSW_MAX_SEEDS);
+    uint32_t ids[RT_HNSW_MAX_SEEDS];
+    float ds[RT_HNSW_MAX_SEEDS];
+    RT_TRY(take(r, ids, n_seeds * sizeof *ids, "seeds"));
+    RT_TRY(take(r, ds, n_seeds * sizeof *ds, "seeds"));
+    for (uint32_t i = 0; i < n_seeds; i++) {
+        if (ids[i] >= f->n_slots || h->level[ids[i]] == RT_HNSW_FREE_SLOT) return rt_fail(RT_ERR_FORMAT, "%s: seed %u is not a live slot", r->path, ids[i]);
+        rt_hnsw_seed_add(h, ids[i], ds[i]);
+    }
     if (r->off != r->len - CHECKSUM_BYTES) return rt_fail(RT_ERR_FORMAT, "%s: %zu unexpected trailing bytes", r->path, r->len - CHECKSUM_BYTES - r->off);
     h->entry = f->entry;
     h->max_level = live > 0 ? f->top : -1;
     memcpy(h->rng.s, f->rng, sizeof f->rng);
     /* Links were range-checked above; this checks they point at live nodes of the right level. */
-    if (rt_hnsw_validate(h) != RT_OK) return rt_fail_context(RT_ERR_FORMAT, "%s", r->path);
+    if (rt_hnsw_validate_structure(h) != RT_OK) return rt_fail_context(RT_ERR_FORMAT, "%s", r->path);
+    /* The tree is not saved: any spanning tree of the saved links keeps what is reachable reachable.
+     * (A file with unreachable nodes still loads; `check` reports them and `rebuild` fixes them.) */
+    rt_hnsw_tree_rebuild(h);
     return RT_OK;
 }
 

@@ -33,7 +33,7 @@ typedef struct {
     uint64_t used;       /* for least-recently-used eviction */
 } rt_filter_cache;
 
-#define RT_FILTER_CACHE_SLOTS 4
+#define RT_FILTER_CACHE_SLOTS 8 /* the dataset builder alternates a few (pins and avoided types) */
 
 struct rt_memory {
     char *dir, *db_path, *index_path, *lock_path;
@@ -51,7 +51,24 @@ struct rt_memory {
     uint64_t filter_clock;
 };
 
-/* Frees the cached filter results (search.c). */
+/* The episodes one query may return (filter.c). */
+typedef struct {
+    int64_t *allow;  /* the passing seqs, in no order (some may be dropped since); NULL = every episode */
+    size_t n_allow;
+    uint64_t *bits;  /* the passing seqs as a bitmap: what rt_filter_accept tests */
+    int64_t n_bits;
+    int64_t *deny;   /* without an allow list: the seqs excluded */
+    int n_deny;
+    int64_t n_pass;  /* how many pass (-1 without an allow list: all but the denied) */
+} rt_filter;
+
+/* Reads the seqs passing the query's filters with `outcome` in place of its own (NULL: any), the avoided
+ * task type applying when for_hits, less its exclusions (exclude_id, exclude_task). */
+rt_status rt_filter_load(rt_memory *m, const rt_memory_query *q, const char *outcome, int for_hits, rt_filter *f);
+int rt_filter_accept(int64_t label, void *ctx); /* ctx is an rt_filter */
+void rt_filter_drop(rt_filter *f, int64_t seq);
+void rt_filter_free(rt_filter *f);
+/* Frees the cached filter results. */
 void rt_filter_cache_clear(rt_memory *m);
 
 /* A parsed input line. */
