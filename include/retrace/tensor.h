@@ -49,6 +49,8 @@ void rt_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
 
 /* 1 when this build has oneDNN (bf16 products work on any x86-64 CPU, emulated below AVX512-BF16). */
 int rt_bf16_built(void);
+/* 1 when oneDNN also implements bf16 matmuls on this CPU (some builds have none below AVX512). */
+int rt_bf16_supported(void);
 /* 1 when, in addition, the CPU runs bf16 products natively (AVX512-BF16 or AMX), so they are faster
  * than float32. */
 int rt_bf16_native(void);

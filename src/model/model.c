@@ -205,6 +205,8 @@ rt_status rt_model_set_base_dtype(rt_model *m, rt_base_dtype dtype) {
     if (dtype != RT_BASE_F32 && dtype != RT_BASE_BF16) return rt_fail(RT_ERR_ARG, "unknown base dtype %d", (int)dtype);
     if (dtype == RT_BASE_BF16 && !rt_bf16_built())
         return rt_fail(RT_ERR_UNSUPPORTED, "base dtype bf16: retrace was built without oneDNN (install libdnnl-dev and rebuild)");
+    if (dtype == RT_BASE_BF16 && !rt_bf16_supported())
+        return rt_fail(RT_ERR_UNSUPPORTED, "base dtype bf16: oneDNN has no bf16 matmul on this CPU (it needs AVX512 or AMX); use f32");
     base_bf16_free(m);
     /* The activation buffers hold bf16 scratch only in bf16 mode. */
     rt_model_acts_free(m->acts);

@@ -52,15 +52,38 @@ static dnnl_status_t g_init_status = dnnl_runtime_error;
 static prim_entry g_cache[RT_DNNL_CACHE_SIZE];
 static uint64_t g_clock;
 
+static int g_bf16_ok; /* oneDNN has a bf16 matmul for this CPU (probed once) */
+
+static dnnl_status_t matrix_md(dnnl_memory_desc_t *md, int rows, int cols, int ld, int trans, dnnl_data_type_t dt);
+
+/* Whether oneDNN implements a bf16 x bf16 -> f32 matmul here: some builds have none below AVX512 (they
+ * answer dnnl_unimplemented), so ask for the descriptor of a small one instead of failing mid-training. */
+static int probe_bf16(void) {
+    enum { N = 16 };
+    dnnl_memory_desc_t a, b, c;
+    dnnl_matmul_desc_t desc;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = matrix_md(&a, N, N, N, 0, dnnl_bf16);
+    if (st == dnnl_success) st = matrix_md(&b, N, N, N, 0, dnnl_bf16);
+    if (st == dnnl_success) st = matrix_md(&c, N, N, N, 0, dnnl_f32);
+    if (st == dnnl_success) st = dnnl_matmul_desc_init(&desc, &a, &b, NULL, &c);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &desc, NULL, g_engine, NULL);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return st == dnnl_success;
+}
+
 static void dnnl_init_once(void) {
     g_init_status = dnnl_engine_create(&g_engine, dnnl_cpu, 0);
     if (g_init_status == dnnl_success) g_init_status = dnnl_stream_create(&g_stream, g_engine, dnnl_stream_default_flags);
+    if (g_init_status == dnnl_success) g_bf16_ok = probe_bf16();
 }
 
 int rt_bf16_built(void) {
     pthread_once(&g_once, dnnl_init_once);
     return g_init_status == dnnl_success;
 }
+
+int rt_bf16_supported(void) { return rt_bf16_built() && g_bf16_ok; }
 
 int rt_bf16_native(void) {
     if (!rt_bf16_built()) return 0;
@@ -212,6 +235,7 @@ void rt_bf16_release(void) {
 int rt_bf16_built(void) { return 0; }
 
 int rt_bf16_native(void) { return 0; }
+int rt_bf16_supported(void) { return 0; }
 
 rt_status rt_gemm_bf16(int trans_b, int M, int N, int K, const uint16_t *A, const uint16_t *B, float *C,
                        int accumulate) {
