@@ -42,7 +42,7 @@ static rt_status work_reserve(const rt_model *m, rt_gen_work *w, int rows, int s
     w->gate = rt_alloc_floats(n * c->intermediate_size), w->up = rt_alloc_floats(n * c->intermediate_size);
     w->xa = rt_alloc_floats(n * r);
     w->cos_t = rt_alloc_floats(n * hd / 2), w->sin_t = rt_alloc_floats(n * hd / 2), w->inv = rt_alloc_floats(hd / 2);
-    w->scores = rt_alloc_floats((size_t)threads * score_len);
+    w->scores = rt_alloc_floats((size_t)threads * score_len * (c->n_heads / c->n_kv_heads));
     w->row_seq = rt_malloc(sizeof(int) * n), w->row_pos = rt_malloc(sizeof(int) * n);
     w->row_logit = rt_malloc(sizeof(int) * n);
     w->rows = rows, w->r = r, w->score_len = score_len, w->n_threads = threads;
@@ -64,19 +64,19 @@ static void linear(const rt_model *m, rt_gen_work *w, int l, rt_proj p, const fl
     rt_gen_linear(out, o, w->xa, N, r, ad->B, NULL, NULL, o, 1);
 }
 
-/* Every (row, head) pair's attention over its sequence's cache, spread over the threads. */
+/* Every (row, KV head) pair's attention over its sequence's cache, spread over the threads; the query
+ * heads of a KV head go together so its keys and values are read once for all of them. */
 static void attention(const rt_model *m, rt_gen_work *w, const rt_gen_seq *seqs, int l, int N) {
     const rt_model_config *c = &m->cfg;
-    int nh = c->n_heads, hd = c->head_dim, KD = c->n_kv_heads * hd, group = nh / c->n_kv_heads;
-#pragma omp parallel for schedule(dynamic, 4) if ((size_t)N * nh > 8)
-    for (int t = 0; t < N * nh; t++) {
-        int i = t / nh, h = t % nh, pos = w->row_pos[i];
+    int nkv = c->n_kv_heads, hd = c->head_dim, KD = nkv * hd, group = c->n_heads / nkv;
+#pragma omp parallel for schedule(dynamic, 1) if ((size_t)N * nkv > 2)
+    for (int t = 0; t < N * nkv; t++) {
+        int i = t / nkv, g = t % nkv, pos = w->row_pos[i];
         const rt_kv_cache *kc = seqs[w->row_seq[i]].cache;
-        size_t layer = (size_t)l * kc->max_len * KD + (size_t)(h / group) * hd;
+        size_t layer = (size_t)l * kc->max_len * KD + (size_t)g * hd, at = ((size_t)i * c->n_heads + (size_t)g * group) * hd;
         int lo = (c->sliding_window > 0 && pos - c->sliding_window + 1 > 0) ? pos - c->sliding_window + 1 : 0;
-        float *scores = w->scores + (size_t)omp_get_thread_num() * w->score_len;
-        rt_gen_attend_row(w->att + ((size_t)i * nh + h) * hd, w->q + ((size_t)i * nh + h) * hd, kc->k + layer,
-                          kc->v + layer, KD, lo, pos, hd, scores);
+        float *scores = w->scores + (size_t)omp_get_thread_num() * w->score_len * group;
+        rt_gen_attend_group(w->att + at, w->q + at, group, kc->k + layer, kc->v + layer, KD, lo, pos, hd, scores);
     }
 }
 

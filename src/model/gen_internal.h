@@ -18,10 +18,11 @@
 void rt_gen_linear(float *out, int ldo, const float *x, int N, int K, const float *w, const uint16_t *wb,
                    const float *bias, int O, int accumulate);
 
-/* One query row's attention for one head over cached keys lo..pos: o (hd) = softmax(q.k / sqrt(hd)) V.
- * k and v rows are kv_stride floats apart; scores holds pos + 1 floats of scratch. */
-void rt_gen_attend_row(float *o, const float *q, const float *k, const float *v, int kv_stride, int lo, int pos,
-                       int hd, float *scores);
+/* One query row's attention for the G query heads that share one KV head, over cached keys lo..pos:
+ * o_g (hd) = softmax(q_g.k / sqrt(hd)) V, q and o holding the G heads one after another. k and v rows
+ * are kv_stride floats apart; scores holds G * (pos - lo + 1) floats of scratch. */
+void rt_gen_attend_group(float *o, const float *q, int G, const float *k, const float *v, int kv_stride, int lo,
+                         int pos, int hd, float *scores);
 
 /* Scratch of the forward pass, grown on demand and kept between calls (no allocation per token). */
 typedef struct {

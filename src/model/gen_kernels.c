@@ -26,6 +26,8 @@ static inline v8 v8_load_bf16(const uint16_t *p) {
 }
 static inline v8 v8_fma(v8 a, v8 b, v8 c) { return _mm256_fmadd_ps(a, b, c); }
 static inline v8 v8_add(v8 a, v8 b) { return _mm256_add_ps(a, b); }
+static inline v8 v8_sub(v8 a, v8 b) { return _mm256_sub_ps(a, b); }
+static inline v8 v8_mul(v8 a, v8 b) { return _mm256_mul_ps(a, b); }
 static inline v8 v8_max(v8 a, v8 b) { return _mm256_max_ps(a, b); }
 static inline float v8_hmax(v8 a) {
     float t[8];
@@ -33,6 +35,21 @@ static inline float v8_hmax(v8 a) {
     float m = t[0];
     for (int i = 1; i < 8; i++) m = t[i] > m ? t[i] : m;
     return m;
+}
+/* rt_fast_expf on 8 lanes, the same operations in the same order (so the same bits). */
+static inline v8 v8_exp(v8 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    const __m256 shifter = _mm256_set1_ps(12582912.0f);
+    __m256 t = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), shifter);
+    __m256 n = _mm256_sub_ps(t, shifter);
+    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693145751953125f)));
+    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(1.428606765330187e-06f)));
+    static const float c[7] = {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f};
+    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+    for (int i = 0; i < 7; i++) p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(c[i]));
+    __m256i sb = _mm256_add_epi32(_mm256_set1_epi32(0x3F800000),
+                                  _mm256_slli_epi32(_mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B400000)), 23));
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(sb));
 }
 static inline float v8_sum(v8 a) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
@@ -77,6 +94,18 @@ static inline float v8_hmax(v8 a) {
     float m = a.f[0];
     for (int i = 1; i < 8; i++) m = a.f[i] > m ? a.f[i] : m;
     return m;
+}
+static inline v8 v8_exp(v8 x) {
+    for (int i = 0; i < 8; i++) x.f[i] = rt_fast_expf(x.f[i]);
+    return x;
+}
+static inline v8 v8_sub(v8 a, v8 b) {
+    for (int i = 0; i < 8; i++) a.f[i] -= b.f[i];
+    return a;
+}
+static inline v8 v8_mul(v8 a, v8 b) {
+    for (int i = 0; i < 8; i++) a.f[i] *= b.f[i];
+    return a;
 }
 static inline float v8_sum(v8 a) {
     float s[4];
@@ -198,47 +227,79 @@ static void dot4(const float *q, const float *k, int stride, int n, float *s) {
     }
 }
 
-/* o[c0 .. c0 + 8 * NV) = sum_j p_j v_j over those columns, accumulators in registers. */
-#define DEF_PV(NAME, NV)                                                                                  \
-    static inline void NAME(float *o, const float *p, const float *v, int stride, int lo, int hi, int nv) { \
-        v8 acc[NV];                                                                                       \
-        for (int u = 0; u < nv; u++) acc[u] = v8_zero();                                                  \
-        for (int j = lo; j <= hi; j++) {                                                                  \
-            v8 pj = v8_set1(p[j]);                                                                        \
-            const float *vj = v + (size_t)j * stride;                                                     \
-            for (int u = 0; u < nv; u++) acc[u] = v8_fma(pj, v8_load(vj + 8 * u), acc[u]);                \
-        }                                                                                                 \
-        for (int u = 0; u < nv; u++) v8_store(o + 8 * u, acc[u]);                                         \
-    }
-DEF_PV(pv_block, 8)
-
-void rt_gen_attend_row(float *o, const float *q, const float *k, const float *v, int kv_stride, int lo, int pos,
-                       int hd, float *scores) {
-    float scale = 1.0f / sqrtf((float)hd);
-    int j = lo;
-    for (; j + 3 <= pos; j += 4) dot4(q, k + (size_t)j * kv_stride, kv_stride, hd, scores + j);
-    for (; j <= pos; j++) scores[j] = dot1(q, k + (size_t)j * kv_stride, hd);
-    /* max, exp and sum over 8 lanes (the scalar loops would be one long dependent chain) */
-    int n = pos - lo + 1, n8 = n & ~7;
-    float *sc = scores + lo;
+/* Softmax in place over n scores scaled by `scale`: max, exp and sum on 8 lanes (scalar loops would be
+ * one long dependent chain), the tail the same way per element. */
+static void softmax_scaled(float *sc, int n, float scale) {
+    int n8 = n & ~7, j;
     v8 vm = v8_set1(-INFINITY);
     for (j = 0; j < n8; j += 8) vm = v8_max(vm, v8_load(sc + j));
     float mx = v8_hmax(vm);
     for (j = n8; j < n; j++) mx = sc[j] > mx ? sc[j] : mx;
     float smx = mx * scale;
-    for (j = 0; j < n; j++) sc[j] = rt_fast_expf(sc[j] * scale - smx);
-    v8 vs = v8_zero();
-    for (j = 0; j < n8; j += 8) vs = v8_add(vs, v8_load(sc + j));
+    v8 vs = v8_zero(), vscale = v8_set1(scale), vsmx = v8_set1(smx);
+    for (j = 0; j < n8; j += 8) {
+        v8 e = v8_exp(v8_sub(v8_mul(v8_load(sc + j), vscale), vsmx));
+        v8_store(sc + j, e);
+        vs = v8_add(vs, e);
+    }
     float sum = v8_sum(vs);
-    for (j = n8; j < n; j++) sum += sc[j];
+    for (j = n8; j < n; j++) sum += (sc[j] = rt_fast_expf(sc[j] * scale - smx));
     float inv = 1.0f / sum;
-    for (j = 0; j < n; j++) sc[j] *= inv;
-    int hd8 = hd & ~7, c0 = 0;
-    for (; c0 + 64 <= hd8; c0 += 64) pv_block(o + c0, scores, v + c0, kv_stride, lo, pos, 8);
-    if (c0 < hd8) pv_block(o + c0, scores, v + c0, kv_stride, lo, pos, (hd8 - c0) / 8);
-    for (int c = hd8; c < hd; c++) {
-        float s = 0.0f;
-        for (j = lo; j <= pos; j++) s += scores[j] * v[(size_t)j * kv_stride + c];
-        o[c] = s;
+    v8 vinv = v8_set1(inv);
+    for (j = 0; j < n8; j += 8) v8_store(sc + j, v8_mul(v8_load(sc + j), vinv));
+    for (j = n8; j < n; j++) sc[j] *= inv;
+}
+
+#define PV_HEADS 3 /* query heads whose outputs share one pass over V */
+#define PV_VECS 4  /* 8-float columns per pass: 3 x 4 accumulators stay in registers */
+
+/* o_g[c0 .. c0 + 8 nv) = sum_j p_g[j] v_j over those columns, for ng <= PV_HEADS heads at once: each
+ * v row is loaded once for all of them. */
+static inline __attribute__((always_inline)) void pv_pass(float *const *o, const float *const *p, const float *v,
+                                                        int stride, int lo, int hi, int ng, int nv) {
+    v8 acc[PV_HEADS][PV_VECS];
+    for (int g = 0; g < ng; g++)
+        for (int u = 0; u < nv; u++) acc[g][u] = v8_zero();
+    for (int j = lo; j <= hi; j++) {
+        const float *vj = v + (size_t)j * stride;
+        for (int u = 0; u < nv; u++) {
+            v8 vv = v8_load(vj + 8 * u);
+            for (int g = 0; g < ng; g++) acc[g][u] = v8_fma(v8_set1(p[g][j]), vv, acc[g][u]);
+        }
+    }
+    for (int g = 0; g < ng; g++)
+        for (int u = 0; u < nv; u++) v8_store(o[g] + 8 * u, acc[g][u]);
+}
+
+void rt_gen_attend_group(float *o, const float *q, int G, const float *k, const float *v, int kv_stride, int lo,
+                         int pos, int hd, float *scores) {
+    float scale = 1.0f / sqrtf((float)hd);
+    int n = pos - lo + 1, j = lo;
+    /* scores of the G heads, key block by key block so each block of keys is read from memory once */
+    for (; j + 3 <= pos; j += 4)
+        for (int g = 0; g < G; g++)
+            dot4(q + (size_t)g * hd, k + (size_t)j * kv_stride, kv_stride, hd, scores + (size_t)g * n + (j - lo));
+    for (; j <= pos; j++)
+        for (int g = 0; g < G; g++) scores[(size_t)g * n + (j - lo)] = dot1(q + (size_t)g * hd, k + (size_t)j * kv_stride, hd);
+    for (int g = 0; g < G; g++) softmax_scaled(scores + (size_t)g * n, n, scale);
+    int hd8 = hd & ~7;
+    for (int g0 = 0; g0 < G; g0 += PV_HEADS) {
+        int ng = G - g0 < PV_HEADS ? G - g0 : PV_HEADS;
+        float *os[PV_HEADS];
+        const float *ps[PV_HEADS];
+        for (int g = 0; g < ng; g++) os[g] = o + (size_t)(g0 + g) * hd, ps[g] = scores + (size_t)(g0 + g) * n - lo;
+        for (int c0 = 0; c0 < hd8; c0 += 8 * PV_VECS) {
+            int nv = (hd8 - c0) / 8 < PV_VECS ? (hd8 - c0) / 8 : PV_VECS;
+            float *oc[PV_HEADS];
+            for (int g = 0; g < ng; g++) oc[g] = os[g] + c0;
+            if (ng == PV_HEADS && nv == PV_VECS) pv_pass(oc, ps, v + c0, kv_stride, lo, pos, PV_HEADS, PV_VECS);
+            else pv_pass(oc, ps, v + c0, kv_stride, lo, pos, ng, nv);
+        }
+        for (int c = hd8; c < hd; c++)
+            for (int g = 0; g < ng; g++) {
+                float s = 0.0f;
+                for (j = lo; j <= pos; j++) s += ps[g][j] * v[(size_t)j * kv_stride + c];
+                os[g][c] = s;
+            }
     }
 }
