@@ -155,6 +155,29 @@ static void test_prefix_reuse(void **state) {
     }
 }
 
+/* A session's cache grows past its first allocation (512 positions) keeping what it holds. */
+static void test_cache_growth(void **state) {
+    (void)state;
+    rt_model *m = load("mistral");
+    int V = m->cfg.vocab_size;
+    static int32_t prompt[1200];
+    int32_t out[4], want[4];
+    random_ids(prompt, 1200, V, 31);
+    rt_gen_session *s;
+    assert_int_equal(rt_gen_session_new(m, 2000, &s), RT_OK);
+    rt_gen_params gp = rt_gen_params_default();
+    gp.max_new_tokens = 4;
+    int n_out, n_want;
+    assert_int_equal(rt_gen_session_generate(s, prompt, 300, &gp, out, &n_out), RT_OK);
+    assert_int_equal(rt_gen_session_generate(s, prompt, 1100, &gp, out, &n_out), RT_OK);
+    assert_int_equal(rt_gen_session_stats(s).reused, 300);
+    assert_int_equal(rt_generate(m, prompt, 1100, &gp, want, &n_want), RT_OK);
+    assert_int_equal(n_out, n_want);
+    assert_memory_equal(out, want, sizeof(int32_t) * n_out);
+    rt_gen_session_free(s);
+    rt_model_free(m);
+}
+
 /* Sampling: each sequence of a batch draws with its own seed, as rt_generate does with that seed; EOS
  * and stop at different steps per sequence. */
 static void test_sampled_and_eos(void **state) {
@@ -282,6 +305,7 @@ int main(void) {
         cmocka_unit_test(test_batch_equals_single), cmocka_unit_test(test_logits_bitwise),
         cmocka_unit_test(test_prefix_reuse),        cmocka_unit_test(test_sampled_and_eos),
         cmocka_unit_test(test_errors),              cmocka_unit_test(test_bf16_weights),
+        cmocka_unit_test(test_cache_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

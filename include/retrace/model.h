@@ -253,8 +253,9 @@ typedef struct {
     int decoded;   /* generated tokens run through the model (the last generated one never is) */
 } rt_gen_stats;
 
-/* A session for up to max_len positions (prompt plus generated tokens): 2 * n_layers * max_len *
- * n_kv_heads * head_dim floats of cache (SmolLM2-135M: 46 KB per position, 92 MB for 2048). */
+/* A session for up to max_len positions (prompt plus generated tokens). The cache takes 2 * n_layers *
+ * n_kv_heads * head_dim floats per position (SmolLM2-135M: 46 KB, 92 MB for 2048); it is allocated for
+ * 512 positions and grows as prompts need, up to max_len, so a generous max_len costs nothing. */
 rt_status rt_gen_session_new(rt_model *m, int max_len, rt_gen_session **out);
 void rt_gen_session_free(rt_gen_session *s);
 /* Forgets the cache (the next call prefills its whole prompt). */

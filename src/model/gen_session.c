@@ -12,10 +12,13 @@
 
 /* Longest decoded continuation checked against stop strings. */
 #define RT_STOP_DECODE_BYTES 4096
+/* Positions a new session allocates; it grows (doubling, up to its max_len) when a prompt needs more. */
+#define RT_GEN_FIRST_ALLOC 512
 
 struct rt_gen_session {
     rt_model *m;
-    rt_kv_cache cache;
+    int limit;         /* most positions the session may hold; the cache grows up to it as needed */
+    rt_kv_cache cache; /* cache.max_len: the positions allocated now */
     int32_t *ids;  /* the tokens the cache holds (cache.len of them) */
     rt_gen_work work;
     float *logits; /* (V) */
@@ -29,12 +32,17 @@ rt_status rt_gen_session_new(rt_model *m, int max_len, rt_gen_session **out) {
     if (!s) return RT_ERR_NOMEM;
     memset(s, 0, sizeof *s);
     s->m = m;
-    rt_status st = rt_kv_cache_init(&s->cache, m, max_len);
+    if (max_len <= 0) {
+        free(s);
+        return rt_fail(RT_ERR_ARG, "generation session: max_len must be positive (got %d)", max_len);
+    }
+    s->limit = max_len;
+    rt_status st = rt_kv_cache_init(&s->cache, m, max_len < RT_GEN_FIRST_ALLOC ? max_len : RT_GEN_FIRST_ALLOC);
     if (st != RT_OK) {
         free(s);
         return st;
     }
-    s->ids = rt_try_alloc(sizeof(int32_t) * (size_t)max_len, "generation session tokens");
+    s->ids = rt_try_alloc(sizeof(int32_t) * (size_t)s->cache.max_len, "generation session tokens");
     s->logits = rt_alloc_floats((size_t)m->cfg.vocab_size);
     if (!s->ids) {
         rt_gen_session_free(s);
@@ -88,17 +96,43 @@ static int keep_common_prefix(rt_gen_session *s, const int32_t *prompt, int n_pr
     return n;
 }
 
+/* Makes room for `need` positions (need <= limit), keeping the cached ones. */
+static rt_status session_reserve(rt_gen_session *s, int need) {
+    if (need <= s->cache.max_len) return RT_OK;
+    int cap = s->cache.max_len * 2 > need ? s->cache.max_len * 2 : need;
+    cap = cap < s->limit ? cap : s->limit;
+    rt_kv_cache grown;
+    RT_TRY(rt_kv_cache_init(&grown, s->m, cap));
+    int32_t *ids = rt_try_alloc(sizeof(int32_t) * (size_t)cap, "generation session tokens");
+    if (!ids) {
+        rt_kv_cache_free(&grown);
+        return RT_ERR_NOMEM;
+    }
+    size_t KD = (size_t)s->m->cfg.n_kv_heads * s->m->cfg.head_dim, len = (size_t)s->cache.len;
+    for (int l = 0; l < s->m->cfg.n_layers; l++) {
+        memcpy(grown.k + (size_t)l * cap * KD, s->cache.k + (size_t)l * s->cache.max_len * KD, sizeof(float) * len * KD);
+        memcpy(grown.v + (size_t)l * cap * KD, s->cache.v + (size_t)l * s->cache.max_len * KD, sizeof(float) * len * KD);
+    }
+    memcpy(ids, s->ids, sizeof(int32_t) * len);
+    grown.len = s->cache.len;
+    rt_kv_cache_free(&s->cache);
+    free(s->ids);
+    s->cache = grown, s->ids = ids;
+    return RT_OK;
+}
+
 static rt_status check_batch(rt_gen_session *const *ss, int B, const int *n_prompts, const rt_gen_params *params) {
     if (B <= 0) return rt_fail(RT_ERR_ARG, "generate: no sequences");
     for (int b = 0; b < B; b++) {
         if (n_prompts[b] <= 0) return rt_fail(RT_ERR_ARG, "generate: sequence %d has an empty prompt", b);
         if (ss[b]->m != ss[0]->m) return rt_fail(RT_ERR_ARG, "generate: sessions %d and 0 belong to different models", b);
         int need = n_prompts[b] + (params[b].max_new_tokens > 0 ? params[b].max_new_tokens : 1);
-        if (need > ss[b]->cache.max_len)
+        if (need > ss[b]->limit)
             return rt_fail(RT_ERR_ARG, "generate: sequence %d needs %d positions (%d prompt + %d new), its session holds %d",
-                           b, need, n_prompts[b], params[b].max_new_tokens, ss[b]->cache.max_len);
+                           b, need, n_prompts[b], params[b].max_new_tokens, ss[b]->limit);
         for (int c = 0; c < b; c++)
             if (ss[c] == ss[b]) return rt_fail(RT_ERR_ARG, "generate: sequences %d and %d share one session", c, b);
+        RT_TRY(session_reserve(ss[b], need));
         if (params[b].stop_strings && params[b].decode && !ss[b]->text) {
             ss[b]->text = rt_try_alloc(RT_STOP_DECODE_BYTES, "stop-string buffer");
             if (!ss[b]->text) return RT_ERR_NOMEM;
