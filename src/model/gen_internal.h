@@ -50,4 +50,12 @@ typedef struct {
  * projections shared by all sequences of a chunk), appending to each cache. Checks ids and room first. */
 rt_status rt_gen_forward(rt_model *m, rt_gen_work *w, const rt_gen_seq *seqs, int n_seqs);
 
+typedef struct {
+    float p;
+    int id;
+} prob_id;
+
+/* rt_sample with caller scratch (V entries; unused when greedy), so decoding allocates nothing. */
+int rt_gen_sample(float *logits, int V, float temperature, float top_p, rt_rng *rng, prob_id *scratch);
+
 #endif

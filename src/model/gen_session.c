@@ -23,6 +23,7 @@ struct rt_gen_session {
     rt_gen_work work;
     float *logits; /* (V) */
     char *text;    /* stop-string decode buffer, allocated on first use */
+    prob_id *probs; /* sampling scratch (V), allocated on first sampled call */
     rt_gen_stats stats;
 };
 
@@ -59,6 +60,7 @@ void rt_gen_session_free(rt_gen_session *s) {
     free(s->ids);
     rt_free_aligned(s->logits);
     free(s->text);
+    free(s->probs);
     free(s);
 }
 
@@ -133,6 +135,10 @@ static rt_status check_batch(rt_gen_session *const *ss, int B, const int *n_prom
         for (int c = 0; c < b; c++)
             if (ss[c] == ss[b]) return rt_fail(RT_ERR_ARG, "generate: sequences %d and %d share one session", c, b);
         RT_TRY(session_reserve(ss[b], need));
+        if (params[b].temperature > 0.0f && !ss[b]->probs) {
+            ss[b]->probs = rt_try_alloc(sizeof(prob_id) * (size_t)ss[b]->m->cfg.vocab_size, "sampling scratch");
+            if (!ss[b]->probs) return RT_ERR_NOMEM;
+        }
         if (params[b].stop_strings && params[b].decode && !ss[b]->text) {
             ss[b]->text = rt_try_alloc(RT_STOP_DECODE_BYTES, "stop-string buffer");
             if (!ss[b]->text) return RT_ERR_NOMEM;
@@ -152,7 +158,7 @@ static int sample_step(rt_gen_session *const *ss, const rt_gen_params *params, r
         int V = ss[b]->m->cfg.vocab_size;
         V = (p->vocab_limit > 0 && p->vocab_limit < V) ? p->vocab_limit : V;
         if (n_outs[b] >= p->max_new_tokens) continue;
-        int32_t id = rt_sample(ss[b]->logits, V, p->temperature, p->top_p, &rngs[b]);
+        int32_t id = rt_gen_sample(ss[b]->logits, V, p->temperature, p->top_p, &rngs[b], ss[b]->probs);
         if (id == p->eos_token_id) continue;
         outs[b][n_outs[b]++] = id;
         if (hits_stop(p, outs[b], n_outs[b], ss[b]->text) || n_outs[b] == p->max_new_tokens) continue;

@@ -41,11 +41,6 @@ rt_gen_params rt_gen_params_default(void) {
     return p;
 }
 
-typedef struct {
-    float p;
-    int id;
-} prob_id;
-
 static int by_prob_desc(const void *a, const void *b) {
     float pa = ((const prob_id *)a)->p, pb = ((const prob_id *)b)->p;
     if (pa != pb) return pa < pb ? 1 : -1;
@@ -53,6 +48,13 @@ static int by_prob_desc(const void *a, const void *b) {
 }
 
 int rt_sample(float *logits, int V, float temperature, float top_p, rt_rng *rng) {
+    prob_id *ps = temperature > 0.0f ? rt_malloc(sizeof *ps * (size_t)V) : NULL;
+    int id = rt_gen_sample(logits, V, temperature, top_p, rng, ps);
+    free(ps);
+    return id;
+}
+
+int rt_gen_sample(float *logits, int V, float temperature, float top_p, rt_rng *rng, prob_id *ps) {
     int best = 0;
     for (int i = 1; i < V; i++)
         if (logits[i] > logits[best]) best = i; /* first maximum, as torch.argmax */
@@ -60,7 +62,6 @@ int rt_sample(float *logits, int V, float temperature, float top_p, rt_rng *rng)
     float mx = logits[best];
     double sum = 0.0;
     for (int i = 0; i < V; i++) sum += (logits[i] = expf((logits[i] - mx) / temperature));
-    prob_id *ps = rt_malloc(sizeof *ps * (size_t)V);
     for (int i = 0; i < V; i++) ps[i] = (prob_id){(float)(logits[i] / sum), i};
     int keep = V;
     if (top_p > 0.0f && top_p < 1.0f) {
@@ -83,7 +84,6 @@ int rt_sample(float *logits, int V, float temperature, float top_p, rt_rng *rng)
             break;
         }
     }
-    free(ps);
     return chosen;
 }
 
