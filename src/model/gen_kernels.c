@@ -156,15 +156,18 @@ static inline float bf16_to_f32(uint16_t h) {
 DEF_TILE(tile_f32, float, v8_load, F32_ID)
 DEF_TILE(tile_bf16, uint16_t, v8_load_bf16, bf16_to_f32)
 
-/* One tile through a specialisation with constant sizes where it is a full tile or a single row. */
+/* One tile through a specialisation with constant sizes for every row count of a full-width tile (a
+ * batch's last tile has 1 or 2 rows). */
 static void tile_any(const float *x, int K, const float *w, const uint16_t *wb, int mr, int nr, float *res) {
     if (wb) {
         if (mr == MR && nr == NR) tile_bf16(x, K, wb, K, K, MR, NR, res);
         else if (mr == 1 && nr == NR) tile_bf16(x, K, wb, K, K, 1, NR, res);
+        else if (mr == 2 && nr == NR) tile_bf16(x, K, wb, K, K, 2, NR, res);
         else tile_bf16(x, K, wb, K, K, mr, nr, res);
     } else {
         if (mr == MR && nr == NR) tile_f32(x, K, w, K, K, MR, NR, res);
         else if (mr == 1 && nr == NR) tile_f32(x, K, w, K, K, 1, NR, res);
+        else if (mr == 2 && nr == NR) tile_f32(x, K, w, K, K, 2, NR, res);
         else tile_f32(x, K, w, K, K, mr, nr, res);
     }
 }
