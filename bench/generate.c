@@ -5,6 +5,7 @@
  *   bench_generate [--model DIR|FILE] [--threads N] [--prompt 1200] [--decode 64] [--batch 16]
  *                  [--gguf FILE.gguf ...] [--no-peer] [--bf16]
  *                  [--agent-seqs 16] [--agent-steps 10] [--agent-noreuse-seqs 2] [--no-agent]
+ *                  [--agent-modes noreuse,reuse,batched]
  *
  * Without --model the weights are random (rt_model_new_random) in the SmolLM2-135M-Instruct shape:
  * speed does not depend on the values. --gguf (repeatable) names the files the peer runs (by default
@@ -180,7 +181,7 @@ static speed run_peer(const char *gguf, const char *ids_path, int threads, int n
 int main(int argc, char **argv) {
     int threads = rt_threads(), n_prompt = AGENT_PROMPT, n_decode = 64, batch = 16, peer = 1, agent = 1, bf16 = 0;
     int agent_seqs = 16, agent_steps = 10, noreuse_seqs = 2, n_gguf = 0;
-    const char *model = NULL, *gguf[MAX_GGUF];
+    const char *model = NULL, *gguf[MAX_GGUF], *modes = "noreuse,reuse,batched";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int *t = !strcmp(a, "--threads") ? &threads : !strcmp(a, "--prompt") ? &n_prompt : !strcmp(a, "--decode") ? &n_decode
@@ -188,6 +189,7 @@ int main(int argc, char **argv) {
                : !strcmp(a, "--agent-steps") ? &agent_steps : !strcmp(a, "--agent-noreuse-seqs") ? &noreuse_seqs : NULL;
         if (t && i + 1 < argc) *t = atoi(argv[++i]);
         else if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(a, "--agent-modes") && i + 1 < argc) modes = argv[++i];
         else if (!strcmp(a, "--gguf") && i + 1 < argc && n_gguf < MAX_GGUF) gguf[n_gguf++] = argv[++i];
         else if (!strcmp(a, "--no-peer")) peer = 0;
         else if (!strcmp(a, "--no-agent")) agent = 0;
@@ -195,7 +197,7 @@ int main(int argc, char **argv) {
         else {
             fprintf(stderr, "usage: bench_generate [--model DIR] [--threads N] [--prompt P] [--decode D] [--batch B] "
                             "[--gguf FILE]... [--no-peer] [--bf16] [--agent-seqs S] [--agent-steps K] "
-                            "[--agent-noreuse-seqs S] [--no-agent]\n");
+                            "[--agent-noreuse-seqs S] [--no-agent] [--agent-modes noreuse,reuse,batched]\n");
             return 2;
         }
     }
@@ -263,7 +265,11 @@ int main(int argc, char **argv) {
 #endif
         for (int mode = AGENT_NOREUSE; mode <= last_mode; mode++) {
             int seqs = mode == AGENT_NOREUSE ? noreuse_seqs : agent_seqs;
-            if (seqs <= 0) continue;
+            static const char *const keys[] = {"noreuse", "reuse", "batched"};
+            int listed = 0;
+            for (const char *at = strstr(modes, keys[mode]); at && !listed; at = strstr(at + 1, keys[mode]))
+                listed = (at == modes || at[-1] == ',') && (at[strlen(keys[mode])] == ',' || !at[strlen(keys[mode])]);
+            if (seqs <= 0 || !listed) continue;
             double first, later, cpu;
             long tokens;
             run_agent(m, (agent_mode)mode, seqs, agent_steps, bf16, &first, &later, &cpu, &tokens);
