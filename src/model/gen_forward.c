@@ -168,7 +168,7 @@ rt_status rt_gen_forward(rt_model *m, rt_gen_work *w, const rt_gen_seq *seqs, in
             }
             if (off < q->n) break; /* the chunk is full in the middle of this sequence */
         }
-        forward_chunk(m, w, seqs, toks, N);
+        if (N) forward_chunk(m, w, seqs, toks, N); /* N = 0 only for empty trailing sequences */
     }
     /* rows carry their own positions, so the lengths advance once all chunks are done */
     for (s = 0; s < n_seqs; s++) seqs[s].cache->len += seqs[s].n;
