@@ -199,7 +199,7 @@ typedef struct {
 rt_status rt_kv_cache_init(rt_kv_cache *c, const rt_model *m, int max_len);
 void rt_kv_cache_free(rt_kv_cache *c);
 /* Runs n tokens at positions c->len.. through the model, appending to the cache; writes the logits of
- * the last token (V) to `logits`. */
+ * the last token (V) to `logits`. Allocates its scratch per call: loops should use a session. */
 rt_status rt_model_decode(rt_model *m, rt_kv_cache *c, const int32_t *tokens, int n, float *logits);
 
 typedef struct {
@@ -222,6 +222,64 @@ rt_status rt_generate(rt_model *m, const int32_t *prompt, int n_prompt, const rt
                       int *n_out);
 /* Samples one id from logits (V) in place: temperature, then top-p (nucleus). Greedy when temperature 0. */
 int rt_sample(float *logits, int V, float temperature, float top_p, rt_rng *rng);
+
+/* ---- generation sessions: prefix reuse and batched decoding ----
+ *
+ * A session is a KV cache that remembers the tokens it holds. Its generate call takes the FULL prompt,
+ * keeps the longest prefix the cache already holds (dropping the rest), prefills only the new suffix,
+ * then decodes. An agent whose prompt only grows between steps (static retrieval: system prompt,
+ * retrieved episodes, then the history) prefills just the tokens added since the last step:
+ *
+ *     rt_gen_session *s;
+ *     RT_TRY(rt_gen_session_new(m, 4096, &s));       // one per episode; max_len >= prompt + new tokens
+ *     for each step:
+ *         build the full prompt ids (chat template and all), then
+ *         RT_TRY(rt_gen_session_generate(s, ids, n, &gp, out, &n_out));
+ *     rt_gen_session_free(s);
+ *
+ * Several episodes step together with rt_generate_batch: one session each (each its own prompt, length,
+ * parameters and seed); their new suffixes are prefilled together and they decode in lockstep, every
+ * layer's projections one (B, H) x (H, out) product, so the weights are read once per token for all B.
+ * A sequence stops on its own (EOS, stop string, max_new_tokens) while the others go on.
+ *
+ * Results equal rt_generate's bit for bit (greedy tokens, and sampled ones for the same seed): every
+ * row is computed the same way alone, chunked or batched. The kernels are this module's own (tiled
+ * AVX2/FMA where the build has it, portable C otherwise), threaded with OpenMP. A session's scratch
+ * is kept between calls. A session serves one model and one thread at a time; the model must not
+ * change (adapters, merges, weights) while a session holds a cache computed with it, or call
+ * rt_gen_session_reset. */
+typedef struct rt_gen_session rt_gen_session;
+
+/* What the last generate call did for this session (in tokens). */
+typedef struct {
+    int reused;    /* prompt tokens whose cache entries were kept */
+    int prefilled; /* prompt tokens run through the model */
+    int decoded;   /* generated tokens run through the model (the last generated one never is) */
+} rt_gen_stats;
+
+/* A session for up to max_len positions (prompt plus generated tokens). The cache takes 2 * n_layers *
+ * n_kv_heads * head_dim floats per position (SmolLM2-135M: 46 KB, 92 MB for 2048); it is allocated for
+ * 512 positions and grows as prompts need, up to max_len, so a generous max_len costs nothing. */
+rt_status rt_gen_session_new(rt_model *m, int max_len, rt_gen_session **out);
+void rt_gen_session_free(rt_gen_session *s);
+/* Forgets the cache (the next call prefills its whole prompt). */
+void rt_gen_session_reset(rt_gen_session *s);
+/* Number of tokens the cache holds, and those tokens (valid until the next call). */
+int rt_gen_session_len(const rt_gen_session *s);
+const int32_t *rt_gen_session_tokens(const rt_gen_session *s);
+rt_gen_stats rt_gen_session_stats(const rt_gen_session *s);
+/* on = 1: the projections and lm_head use the model's bfloat16 copies (rt_model_set_base_dtype with
+ * RT_BASE_BF16 makes them), activations and sums stay float32: half the weight bytes per token, logits
+ * within bf16 rounding of float32. In a batch the first session's setting applies. */
+rt_status rt_gen_session_set_bf16(rt_gen_session *s, int on);
+/* As rt_generate, for the full prompt, reusing the cached prefix (see above). */
+rt_status rt_gen_session_generate(rt_gen_session *s, const int32_t *prompt, int n_prompt, const rt_gen_params *p,
+                                  int32_t *out, int *n_out);
+/* B sequences at once: sequence b continues sessions[b] with prompts[b] (n_prompts[b] ids) under
+ * params[b], writing up to params[b].max_new_tokens ids to outs[b] and the count to n_outs[b]. The
+ * sessions must be distinct and of one model; the first one's scratch is used. */
+rt_status rt_generate_batch(rt_gen_session *const *sessions, int B, const int32_t *const *prompts,
+                            const int *n_prompts, const rt_gen_params *params, int32_t *const *outs, int *n_outs);
 
 #ifdef __cplusplus
 }
