@@ -138,7 +138,7 @@ static void test_fixture_table(void **state) {
     assert_int_equal(count(html, "<tr data-config="), 12);
     /* Rows in the order of "configs", the configuration's label on its first row only. */
     assert_true(strstr(html, "data-config=\"a\"") < strstr(html, "data-config=\"e\""));
-    assert_non_null(strstr(html, "<td rowspan=\"3\">LoRA SFT</td><td>seen task types</td>"));
+    assert_non_null(strstr(html, "<td rowspan=\"3\"><span class=\"cid\">(c)</span> LoRA SFT</td><td>seen task types</td>"));
     /* Header: date, scale, seconds. */
     assert_non_null(strstr(html, "2026-11-25 12:40 UTC"));
     assert_non_null(strstr(html, "scale <b>quick</b>"));
@@ -172,7 +172,7 @@ static void test_fixture_page(void **state) {
     /* Every label escaped, wherever it appears (table, legend, tooltips, chart titles). */
     assert_null(strstr(html, "<dynamic>"));
     assert_null(strstr(html, "<sft>"));
-    assert_non_null(strstr(html, "<td rowspan=\"3\">retrace &lt;dynamic&gt; &amp; &quot;negatives&quot;</td>"));
+    assert_non_null(strstr(html, "<td rowspan=\"3\"><span class=\"cid\">(e)</span> retrace &lt;dynamic&gt; &amp; &quot;negatives&quot;</td>"));
     assert_non_null(strstr(html, "<title>loss of e &lt;sft&gt;</title>"));
     /* Self-contained: no scripts, and no URL but the SVG namespace. */
     assert_null(strstr(html, "<script"));

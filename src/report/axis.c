@@ -96,6 +96,6 @@ void svg_legend_entry(rt_strbuf *s, double x, double y, const char *color, int m
     if (marker) rt_strbuf_addf(s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>", x + 5, y - 4, color);
     else rt_strbuf_addf(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>", x, y - 9, color);
     rt_strbuf_addf(s, "<text x=\"%.1f\" y=\"%.1f\">", x + 14, y);
-    html_escape_cut(s, label, 32);
+    html_escape(s, label); /* callers measure it (report_text_width) to place the next entry */
     rt_strbuf_add(s, "</text>\n");
 }

@@ -27,7 +27,7 @@ assert "<script" not in text and text.count("http") == text.count('xmlns="http:/
 assert 'retrace &lt;dynamic&gt; &amp; &quot;negatives&quot;' in text and "<dynamic>" not in text
 rows = root.findall(".//tr[@data-config='c'][@data-split='unseen_task']")
 cells = [td.text for td in rows[0].findall("td")]
-assert cells[-5:] == ["20.0%", "7.0\u201345.2%", "16.8", "0.4%", "3/15"], cells
+assert cells[-7:] == ["20.0%", "7.0\u201345.2%", "16.8", "0.4%", "3/15", "n/a", "n/a"], cells
 PY
 ls "$tmp/bench" | grep -q '\.tmp\.' && bad "temporary file left" || ok
 
