@@ -5,7 +5,7 @@
 #include "report/report_internal.h"
 
 #define TICK_LEN_PX 5
-#define FONT_PX 12
+#define FONT_PX REPORT_FONT_PX
 
 void report_axis_nice(double lo, double hi, int max_ticks, report_axis *a) {
     if (!isfinite(lo) || !isfinite(hi)) lo = 0, hi = 1;
@@ -46,7 +46,7 @@ double report_plot_y(const report_plot *p, double y) {
 
 void svg_open(rt_strbuf *s, int w, int h, const char *title) {
     rt_strbuf_addf(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                      "role=\"img\" font-family=\"sans-serif\" font-size=\"%d\"><title>", w, h, w, h, FONT_PX);
+                      "role=\"img\" style=\"font-family:sans-serif;font-size:%dpx\"><title>", w, h, w, h, FONT_PX);
     html_escape(s, title);
     rt_strbuf_add(s, "</title>\n");
 }

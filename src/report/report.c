@@ -26,7 +26,10 @@ static const char CSS[] =
     "ul.retrieved{margin:0.2em 0 0.4em;font-size:0.9em}.past{color:#444;overflow-wrap:anywhere;margin:0.2em 0 0.4em}li.fail{color:#a33}.same{color:#007a55}"
     ".pair{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1em}"
     "ol.steps{padding-left:1.6em}ol.steps li{margin:0.3em 0}"
-    "@media (max-width:700px){.pair{grid-template-columns:minmax(0,1fr)}body{margin:1em auto}}";
+    "table.compact th[scope=row]{position:sticky;left:0}table.tests td{white-space:nowrap}"
+    ".chart{overflow-x:auto;max-width:100%}"
+    "@media (max-width:700px){.pair{grid-template-columns:minmax(0,1fr)}body{margin:1em auto}"
+    ".chart svg{max-width:none;width:640px}}";
 
 static void header(rt_strbuf *s, const report_data *d, const char *bench_dir) {
     rt_strbuf_add(s, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
@@ -155,8 +158,9 @@ rt_status rt_report_render(const char *bench_dir, char **html) {
     report_compact_table(&s, &d);
     report_tests(&s, &d);
     report_ablation(&s, &d);
-    rt_strbuf_add(&s, "<h2 id=\"chart\">Success by configuration and split</h2>\n");
+    rt_strbuf_add(&s, "<h2 id=\"chart\">Success by configuration and split</h2>\n<div class=\"chart\">");
     chart_success(&s, &d);
+    rt_strbuf_add(&s, "</div>\n");
     report_by_type(&s, &d);
     report_examples(&s, &d, bench_dir);
     report_side_by_side(&s, &d, bench_dir);
