@@ -485,7 +485,7 @@ static void test_bench_schema(void **state) {
                                  "<td class=\"num\">31</td><td class=\"num\">2</td><td class=\"num p\">1.309e-07</td>"));
     assert_non_null(strstr(html, "<tr data-ablation=\"e-empty\"><td>e-empty</td><td>empty index</td><td>"
                                  "<span class=\"rate\">25.0%</span>"));
-    assert_non_null(strstr(html, "<tr data-type=\"pick_two_obj_and_place\"><td class=\"type\">pick_two_obj_and_place"
+    assert_non_null(strstr(html, "<tr data-type=\"pick_two_obj_and_place\"><td class=\"type\">pick_<wbr/>two_<wbr/>obj_<wbr/>and_<wbr/>place"
                                  "</td><td class=\"num\"><span class=\"kn\">1/30</span> <span class=\"sub\">3%</span>"));
     /* (c) beside (e): seed 202, which (e) solved and (c) did not; the bad first line of c's file skipped */
     const char *pair = strstr(html, "<div class=\"pair\">");

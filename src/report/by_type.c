@@ -33,6 +33,18 @@ static void type_cell(rt_strbuf *s, const json_t *t) {
     rt_strbuf_add(s, "</td>");
 }
 
+/* A task type with a line-break opportunity after each underscore: on a phone the long names
+ * (pick_heat_then_place_in_recep) break between words, not inside them. */
+static void type_name(rt_strbuf *s, const char *type) {
+    for (const char *p = type; *p;) {
+        const char *u = strchr(p, '_');
+        size_t n = u ? (size_t)(u - p) + 1 : strlen(p);
+        html_escape_n(s, p, n);
+        if (u && u[1]) rt_strbuf_add(s, "<wbr/>");
+        p += n;
+    }
+}
+
 static void split_table(rt_strbuf *s, const report_data *d, int j, const json_t *types) {
     rt_strbuf_add(s, "<h3>");
     html_escape(s, d->splits[j].label);
@@ -52,7 +64,7 @@ static void split_table(rt_strbuf *s, const report_data *d, int j, const json_t 
         rt_strbuf_add(s, "<tr data-type=\"");
         html_escape(s, type);
         rt_strbuf_add(s, "\"><td class=\"type\">");
-        html_escape(s, type);
+        type_name(s, type);
         rt_strbuf_add(s, "</td>");
         for (int i = 0; i < d->n_configs; i++)
             type_cell(s, json_object_get(json_object_get(report_cell(d, i, j), "success_by_type"), type));

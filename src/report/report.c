@@ -16,7 +16,7 @@ static const char CSS[] =
     "td.num{text-align:right;font-variant-numeric:tabular-nums}.na{color:#888}"
     ".scroll{overflow-x:auto;max-width:100%}table.compact td{white-space:nowrap;font-variant-numeric:tabular-nums}"
     ".rate{font-weight:bold}.ci,.sub{color:#555}.sub{font-size:0.85em}.cid{font-weight:bold;white-space:nowrap}"
-    "td.type{overflow-wrap:anywhere}"
+    "td.type{min-width:6em}"
     "figure{margin:1em 0}figcaption{font-size:0.95em;margin-bottom:0.3em}svg{max-width:100%;height:auto}"
     ".note{font-size:0.9em;color:#555}code,a{overflow-wrap:anywhere}"
     "pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;padding:0.5em}"

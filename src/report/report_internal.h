@@ -74,6 +74,8 @@ int report_downsample(report_point *pts, int n, int max_points);
 
 /* Appends text with & < > " ' replaced by character references (safe in elements and attributes). */
 void html_escape(rt_strbuf *s, const char *text);
+/* As html_escape, for the first n bytes of text. */
+void html_escape_n(rt_strbuf *s, const char *text, size_t n);
 /* As html_escape, but at most max_chars code points, ending with an ellipsis when cut. */
 void html_escape_cut(rt_strbuf *s, const char *text, int max_chars);
 /* Appends a number with the given decimals, or "n/a" when have is 0. */
