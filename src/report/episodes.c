@@ -154,11 +154,9 @@ static void example(rt_strbuf *s, const report_data *d, const char *bench_dir, i
         files += eps != NULL;
         int at = eps ? find_retrieval(eps, &ep) : -1;
         if (at >= 0) {
-            rt_strbuf_add(s, "<p class=\"note\">From <a href=\"");
-            html_escape(s, file);
-            rt_strbuf_add(s, "\">");
-            html_escape(s, file);
-            rt_strbuf_add(s, "</a> (");
+            rt_strbuf_add(s, "<p class=\"note\">From ");
+            report_file_link(s, bench_dir, file);
+            rt_strbuf_add(s, " (");
             html_escape(s, d->splits[j].label);
             rt_strbuf_add(s, ").</p>\n");
             episode_head(s, ep);
@@ -186,10 +184,7 @@ static void example(rt_strbuf *s, const report_data *d, const char *bench_dir, i
 }
 
 void report_examples(rt_strbuf *s, const report_data *d, const char *bench_dir) {
-    int any = 0;
-    for (int i = 0; i < d->n_configs; i++)
-        for (int j = 0; j < d->n_splits; j++) any |= report_episode_file(d, i, j) != NULL;
-    if (!any) return;
+    if (!report_has_episode_files(d)) return;
     rt_strbuf_add(s, "<h2 id=\"retrieved\">Retrieved context, one step per configuration</h2>\n<p class=\"note\">The "
                      "first step with a retrieved episode in the first episode that has one, preferring held-out task "
                      "types: the ids, types and scores of what retrieval put in that step's prompt, as the episode "

@@ -150,6 +150,10 @@ void report_run_info(rt_strbuf *s, const report_data *d, const char *bench_dir);
 /* A cell's episode file as results.json names it (relative to the bench folder), or NULL. */
 const char *report_episode_file(const report_data *d, int config, int split);
 void report_episode_links(rt_strbuf *s, const report_data *d, const char *bench_dir);
+/* 1 when any cell names an episode file. */
+int report_has_episode_files(const report_data *d);
+/* A link to a file of the bench folder, marked when it is not there. */
+void report_file_link(rt_strbuf *s, const char *bench_dir, const char *file);
 /* One retrieved-context example per configuration, and (c) beside (e) on one seed. */
 void report_examples(rt_strbuf *s, const report_data *d, const char *bench_dir);
 void report_side_by_side(rt_strbuf *s, const report_data *d, const char *bench_dir);

@@ -162,7 +162,14 @@ const char *report_episode_file(const report_data *d, int i, int j) {
     return json_string_value(f);
 }
 
-static void link(rt_strbuf *s, const char *bench_dir, const char *file) {
+int report_has_episode_files(const report_data *d) {
+    for (int i = 0; i < d->n_configs; i++)
+        for (int j = 0; j < d->n_splits; j++)
+            if (report_episode_file(d, i, j)) return 1;
+    return 0;
+}
+
+void report_file_link(rt_strbuf *s, const char *bench_dir, const char *file) {
     char *full = file[0] == '/' ? rt_strdup(file) : rt_path_join(bench_dir, file);
     int exists = rt_path_exists(full);
     free(full);
@@ -174,10 +181,7 @@ static void link(rt_strbuf *s, const char *bench_dir, const char *file) {
 }
 
 void report_episode_links(rt_strbuf *s, const report_data *d, const char *bench_dir) {
-    int any = 0;
-    for (int i = 0; i < d->n_configs; i++)
-        for (int j = 0; j < d->n_splits; j++) any |= report_episode_file(d, i, j) != NULL;
-    if (!any) return;
+    if (!report_has_episode_files(d)) return;
     rt_strbuf_add(s, "<h2 id=\"episode-files\">Episode files</h2>\n<p class=\"note\">Every evaluation episode, one JSON "
                      "line each (steps, actions, observations, and what was retrieved at each step), next to this "
                      "page in the bench folder.</p>\n<ul class=\"files\">\n");
@@ -190,7 +194,7 @@ void report_episode_links(rt_strbuf *s, const report_data *d, const char *bench_
             rt_strbuf_add(s, ", ");
             html_escape(s, d->splits[j].label);
             rt_strbuf_add(s, ": ");
-            link(s, bench_dir, f);
+            report_file_link(s, bench_dir, f);
             rt_strbuf_add(s, "</li>\n");
         }
     const json_t *rows = json_object_get(json_object_get(d->root, "index_ablation"), "rows"), *row;
@@ -202,7 +206,7 @@ void report_episode_links(rt_strbuf *s, const report_data *d, const char *bench_
         rt_strbuf_add(s, "<li>index ablation, ");
         html_escape(s, label ? label : "n/a");
         rt_strbuf_add(s, ": ");
-        link(s, bench_dir, f);
+        report_file_link(s, bench_dir, f);
         rt_strbuf_add(s, "</li>\n");
     }
     rt_strbuf_add(s, "</ul>\n");
