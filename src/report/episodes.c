@@ -155,7 +155,7 @@ static void example(rt_strbuf *s, const report_data *d, const char *bench_dir, i
         int at = eps ? find_retrieval(eps, &ep) : -1;
         if (at >= 0) {
             rt_strbuf_add(s, "<p class=\"note\">From ");
-            report_file_link(s, bench_dir, file);
+            report_file_link(s, d, bench_dir, file);
             rt_strbuf_add(s, " (");
             html_escape(s, d->splits[j].label);
             rt_strbuf_add(s, ").</p>\n");

@@ -23,7 +23,8 @@ static const char CSS[] =
     "dl.run dt{font-weight:bold}dl.run dd{margin:0 0 0.4em 1.2em;overflow-wrap:anywhere}"
     ".step{white-space:pre-wrap;overflow-wrap:anywhere;font-family:ui-monospace,monospace;font-size:0.85em;"
     "background:#f6f6f6;padding:0.3em 0.5em}.key{color:#0072B2;font-weight:bold}"
-    "ul.retrieved{margin:0.2em 0 0.4em;font-size:0.9em}.past{color:#444;overflow-wrap:anywhere;margin:0.2em 0 0.4em}li.fail{color:#a33}.same{color:#007a55}"
+    "ul.retrieved{margin:0.2em 0 0.4em;font-size:0.9em}li.fail{color:#a33}.same{color:#007a55}"
+    ".past{color:#444;overflow-wrap:anywhere;margin:0.2em 0 0.4em}"
     ".pair{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1em}"
     "ol.steps{padding-left:1.6em}ol.steps li{margin:0.3em 0}"
     "table.compact th[scope=row]{position:sticky;left:0}table.tests td{white-space:nowrap}"
@@ -145,7 +146,8 @@ static void loss_section(rt_strbuf *s, const report_data *d) {
     }
 }
 
-rt_status rt_report_render(const char *bench_dir, char **html) {
+/* The page; links to the bench folder's files start with link_prefix. */
+static rt_status render(const char *bench_dir, const char *link_prefix, char **html) {
     *html = NULL;
     report_data d;
     rt_status st = report_data_load(bench_dir, &d);
@@ -153,6 +155,7 @@ rt_status rt_report_render(const char *bench_dir, char **html) {
         report_data_free(&d);
         return st;
     }
+    d.link_prefix = link_prefix;
     rt_strbuf s = {0};
     header(&s, &d, bench_dir);
     report_compact_table(&s, &d);
@@ -177,9 +180,26 @@ rt_status rt_report_render(const char *bench_dir, char **html) {
     return RT_OK;
 }
 
+rt_status rt_report_render(const char *bench_dir, char **html) { return render(bench_dir, "", html); }
+
+/* "" when the page goes into the bench folder (links by file name, so the folder can move), else the
+ * folder's absolute path and a slash. */
+static char *link_prefix(const char *bench_dir, const char *out_html) {
+    char *out_dir = rt_strdup(out_html), *slash = strrchr(out_dir, '/');
+    if (slash) slash[slash == out_dir ? 1 : 0] = '\0';
+    else strcpy(out_dir, ".");
+    char *a = realpath(bench_dir, NULL), *b = realpath(out_dir, NULL), *prefix;
+    if (!a || (b && !strcmp(a, b))) prefix = rt_strdup("");
+    else prefix = rt_malloc(strlen(a) + 2), sprintf(prefix, "%s/", a);
+    free(a), free(b), free(out_dir);
+    return prefix;
+}
+
 rt_status rt_report_write(const char *bench_dir, const char *out_html) {
-    char *html;
-    RT_TRY(rt_report_render(bench_dir, &html));
+    char *html, *prefix = link_prefix(bench_dir, out_html);
+    rt_status rs = render(bench_dir, prefix, &html);
+    free(prefix);
+    RT_TRY(rs);
     rt_status st = rt_file_write_atomic(out_html, html, strlen(html));
     free(html);
     return st;

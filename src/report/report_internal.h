@@ -45,6 +45,7 @@ typedef struct {
     const json_t *cells; /* object, or NULL */
     report_curve *curves;
     int n_curves;
+    const char *link_prefix; /* put before the bench folder's file names in links ("" beside the page) */
 } report_data;
 
 rt_status report_data_load(const char *bench_dir, report_data *d);
@@ -152,8 +153,8 @@ const char *report_episode_file(const report_data *d, int config, int split);
 void report_episode_links(rt_strbuf *s, const report_data *d, const char *bench_dir);
 /* 1 when any cell names an episode file. */
 int report_has_episode_files(const report_data *d);
-/* A link to a file of the bench folder, marked when it is not there. */
-void report_file_link(rt_strbuf *s, const char *bench_dir, const char *file);
+/* A link to a file of the bench folder (d->link_prefix before its name), marked when it is not there. */
+void report_file_link(rt_strbuf *s, const report_data *d, const char *bench_dir, const char *file);
 /* One retrieved-context example per configuration, and (c) beside (e) on one seed. */
 void report_examples(rt_strbuf *s, const report_data *d, const char *bench_dir);
 void report_side_by_side(rt_strbuf *s, const report_data *d, const char *bench_dir);

@@ -169,11 +169,12 @@ int report_has_episode_files(const report_data *d) {
     return 0;
 }
 
-void report_file_link(rt_strbuf *s, const char *bench_dir, const char *file) {
+void report_file_link(rt_strbuf *s, const report_data *d, const char *bench_dir, const char *file) {
     char *full = file[0] == '/' ? rt_strdup(file) : rt_path_join(bench_dir, file);
     int exists = rt_path_exists(full);
     free(full);
     rt_strbuf_add(s, "<a href=\"");
+    if (file[0] != '/' && d->link_prefix) html_escape(s, d->link_prefix);
     html_escape(s, file);
     rt_strbuf_add(s, "\">");
     html_escape(s, file);
@@ -194,7 +195,7 @@ void report_episode_links(rt_strbuf *s, const report_data *d, const char *bench_
             rt_strbuf_add(s, ", ");
             html_escape(s, d->splits[j].label);
             rt_strbuf_add(s, ": ");
-            report_file_link(s, bench_dir, f);
+            report_file_link(s, d, bench_dir, f);
             rt_strbuf_add(s, "</li>\n");
         }
     const json_t *rows = json_object_get(json_object_get(d->root, "index_ablation"), "rows"), *row;
@@ -206,7 +207,7 @@ void report_episode_links(rt_strbuf *s, const report_data *d, const char *bench_
         rt_strbuf_add(s, "<li>index ablation, ");
         html_escape(s, label ? label : "n/a");
         rt_strbuf_add(s, ": ");
-        report_file_link(s, bench_dir, f);
+        report_file_link(s, d, bench_dir, f);
         rt_strbuf_add(s, "</li>\n");
     }
     rt_strbuf_add(s, "</ul>\n");

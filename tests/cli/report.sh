@@ -130,6 +130,10 @@ hrefs = [a.get("href") for a in root.iter("a")]
 assert hrefs and all("/" not in h and h.endswith(".jsonl") for h in hrefs), hrefs
 assert "episodes_e_unseen_task.jsonl" in hrefs
 PY
+# Written elsewhere (-o), the links point into the bench folder by its absolute path.
+"$bin" report "$tmp/rb" -o "$tmp/elsewhere.html" >/dev/null 2>&1 &&
+  grep -q "<a href=\"$tmp/rb/episodes_e_unseen_task.jsonl\">" "$tmp/elsewhere.html" &&
+  ! grep -q '<a href="episodes_' "$tmp/elsewhere.html" && ok || bad "links of a report written elsewhere"
 if command -v tidy >/dev/null; then
   tidy -q -e "$tmp/rb/report.html" >"$tmp/tidy" 2>&1 && ok || bad "tidy: $(head -5 "$tmp/tidy")"
   tidy -q -e "$tmp/r.html" >"$tmp/tidy" 2>&1 && ok || bad "tidy (old schema): $(head -5 "$tmp/tidy")"
