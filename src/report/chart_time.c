@@ -1,5 +1,6 @@
 /* chart_time.c: where evaluation time went, per configuration summed over its splits: retrieval and
- * decoding seconds as stacked horizontal bars, then the same numbers as a table with retrieval's share. */
+ * decoding seconds as stacked horizontal bars, then the same numbers as a table with retrieval's share
+ * (no section when no cell has times). */
 #include <stdlib.h>
 
 #include "report/report_internal.h"
@@ -63,7 +64,7 @@ static void time_table(rt_strbuf *s, const report_data *d) {
         double r, dec;
         int have_r = report_config_sum(d, i, "retrieval_s", &r), have_d = report_config_sum(d, i, "decode_s", &dec);
         rt_strbuf_add(s, "<tr><td>");
-        html_escape(s, d->configs[i].label);
+        report_config_name(s, d->configs[i].id, d->configs[i].label);
         rt_strbuf_add(s, "</td><td class=\"num\">");
         html_num(s, have_r, r, 2);
         rt_strbuf_add(s, "</td><td class=\"num\">");
@@ -77,6 +78,13 @@ static void time_table(rt_strbuf *s, const report_data *d) {
 }
 
 void chart_time(rt_strbuf *s, const report_data *d) {
+    int any = 0;
+    for (int i = 0; i < d->n_configs; i++) {
+        double x;
+        any |= report_config_sum(d, i, "retrieval_s", &x) | report_config_sum(d, i, "decode_s", &x);
+    }
+    if (!any) return; /* results.json has no times: no section */
+    rt_strbuf_add(s, "<h2 id=\"time\">Evaluation time</h2>\n");
     time_chart(s, d);
     time_table(s, d);
 }

@@ -171,7 +171,6 @@ static rt_status render(const char *bench_dir, const char *link_prefix, char **h
     report_episode_links(&s, &d, bench_dir);
     results_table(&s, &d);
     loss_section(&s, &d);
-    rt_strbuf_add(&s, "<h2 id=\"time\">Evaluation time</h2>\n");
     chart_time(&s, &d);
     rt_strbuf_addf(&s, "<p class=\"note\">Made by retrace %s from results.json.</p>\n</body>\n</html>\n",
                    RT_VERSION_STRING);
