@@ -107,6 +107,10 @@ static void test_bench_schema(void **state) {
                                  "hash --recipe retrace --epochs 2 -k 2 -o " BENCH_FIXTURE));
     assert_non_null(strstr(html, "<a href=\"episodes_c+r_unseen_task.jsonl\">episodes_c+r_unseen_task.jsonl</a> "
                                  "<span class=\"na\">(not in the folder)</span>"));
+    /* the adapter's hyperparameters from its adapter_config.json (found under the bench folder; c's is not) */
+    assert_non_null(strstr(html, "<code>WORK/e/adapter</code></td><td class=\"lora\">r 128, alpha 256, rsLoRA, "
+                                 "dropout 0.05, on q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj</td>"));
+    assert_non_null(strstr(html, "<code>WORK/c/adapter</code></td><td class=\"lora\"><span class=\"na\">n/a</span>"));
     /* escaping of everything from the data */
     assert_null(strstr(html, "<script"));
     assert_null(strstr(html, "<knife>"));

@@ -104,8 +104,46 @@ static void commands(rt_strbuf *s, const report_data *d, const char *bench_dir) 
     free(c.buf);
 }
 
-/* Each configuration's adapter, memory and retrieval, from its first cell that says. */
-static void settings(rt_strbuf *s, const report_data *d) {
+/* The LoRA hyperparameters of an adapter folder (its PEFT adapter_config.json): where the cell's path
+ * is, or the same folder name under the bench folder (a moved or copied bench). */
+static void lora_params(rt_strbuf *s, const char *bench_dir, const char *adapter) {
+    /* "<config>/adapter": the path's last two components */
+    const char *tail = adapter + strlen(adapter);
+    for (int slashes = 0; tail > adapter; tail--)
+        if (tail[-1] == '/' && ++slashes == 2) break;
+    char *near = rt_path_join(bench_dir, tail);
+    const char *dirs[2] = {adapter, near};
+    json_t *cfg = NULL;
+    for (int k = 0; k < 2 && !cfg; k++) {
+        char *path = rt_path_join(dirs[k], "adapter_config.json");
+        if (rt_path_exists(path) && rt_json_load(path, &cfg) != RT_OK) cfg = NULL;
+        free(path);
+    }
+    rt_clear_error();
+    free(near);
+    if (!json_is_object(cfg)) {
+        json_decref(cfg);
+        rt_strbuf_add(s, "<span class=\"na\">n/a</span>");
+        return;
+    }
+    double r = 0, alpha = 0, dropout = 0;
+    if (report_cell_num(cfg, "r", &r)) rt_strbuf_addf(s, "r %g", r);
+    if (report_cell_num(cfg, "lora_alpha", &alpha)) rt_strbuf_addf(s, ", alpha %g", alpha);
+    if (json_is_true(json_object_get(cfg, "use_rslora"))) rt_strbuf_add(s, ", rsLoRA");
+    if (report_cell_num(cfg, "lora_dropout", &dropout)) rt_strbuf_addf(s, ", dropout %.2f", dropout);
+    const json_t *targets = json_object_get(cfg, "target_modules");
+    size_t i;
+    const json_t *t;
+    json_array_foreach(targets, i, t) {
+        rt_strbuf_add(s, i ? ", " : ", on ");
+        html_escape(s, json_string_value(t));
+    }
+    json_decref(cfg);
+}
+
+/* Each configuration's adapter (and its LoRA hyperparameters), memory and retrieval, from its first
+ * cell that says. */
+static void settings(rt_strbuf *s, const report_data *d, const char *bench_dir) {
     static const char *const KEYS[] = {"adapter", "memory", "retrieval"};
     int any = 0;
     for (int i = 0; i < d->n_configs && !any; i++)
@@ -113,7 +151,8 @@ static void settings(rt_strbuf *s, const report_data *d) {
             for (int k = 0; k < 3; k++) any |= json_object_get(report_cell(d, i, j), KEYS[k]) != NULL;
     if (!any) return;
     rt_strbuf_add(s, "<h3>Configurations</h3>\n<div class=\"scroll\"><table class=\"settings\">\n<thead><tr>"
-                     "<th>configuration</th><th>adapter</th><th>memory</th><th>retrieval</th></tr></thead>\n<tbody>\n");
+                     "<th>configuration</th><th>adapter</th><th>LoRA</th><th>memory</th><th>retrieval</th></tr></thead>\n"
+                     "<tbody>\n");
     for (int i = 0; i < d->n_configs; i++) {
         const json_t *cell = NULL;
         for (int j = 0; j < d->n_splits && !cell; j++) cell = report_cell(d, i, j);
@@ -126,6 +165,12 @@ static void settings(rt_strbuf *s, const report_data *d) {
             if (!v || json_is_null(v)) rt_strbuf_add(s, k < 2 ? "none" : "n/a");
             else add_value(s, v);
             rt_strbuf_add(s, "</code></td>");
+            if (k == 0) { /* the adapter's hyperparameters beside it */
+                rt_strbuf_add(s, "<td class=\"lora\">");
+                if (json_is_string(v)) lora_params(s, bench_dir, json_string_value(v));
+                else rt_strbuf_add(s, "<span class=\"na\">none</span>");
+                rt_strbuf_add(s, "</td>");
+            }
         }
         rt_strbuf_add(s, "</tr>\n");
     }
@@ -151,7 +196,7 @@ void report_run_info(rt_strbuf *s, const report_data *d, const char *bench_dir) 
         if (k == n) item(s, key, v);
     }
     rt_strbuf_add(s, "</dl>\n");
-    settings(s, d);
+    settings(s, d, bench_dir);
     commands(s, d, bench_dir);
 }
 
