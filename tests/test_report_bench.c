@@ -99,7 +99,9 @@ static void test_bench_schema(void **state) {
     assert_non_null(strstr(html, "task: heat some &lt;egg&gt; &amp; put it in fridge.<br/>actions: go to fridge 1 "
                                  "\xe2\x86\x92 heat egg 1 with microwave 1<br/>outcome: success"));
     assert_non_null(strstr(html, "failed run <code>hh-noisy-007</code>"));
-    /* the run */
+    /* the run: in the header, then in full */
+    assert_non_null(strstr(html, "<br/>base <code>/models/SmolLM2-135M-Instruct.Q4_1.gguf</code><br/>commit <code>"
+                                 "v0.1.0-42-gabc1234</code><br/>machine <code>AMD EPYC &lt;test&gt; &amp; co</code></p>"));
     assert_non_null(strstr(html, "<dt>commit</dt><dd>v0.1.0-42-gabc1234</dd>"));
     assert_non_null(strstr(html, "<dt>machine</dt><dd>cpu <b>AMD EPYC &lt;test&gt; &amp; co</b> &#183; threads <b>2</b>"));
     assert_non_null(strstr(html, "<code class=\"seeds\">[101,202,303]</code>"));

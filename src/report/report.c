@@ -18,7 +18,7 @@ static const char CSS[] =
     ".rate{font-weight:bold}.ci,.sub{color:#555}.sub{font-size:0.85em}.cid{font-weight:bold;white-space:nowrap}"
     "td.type{min-width:6em}"
     "figure{margin:1em 0}figcaption{font-size:0.95em;margin-bottom:0.3em}svg{max-width:100%;height:auto}"
-    ".note{font-size:0.9em;color:#555}code,a{overflow-wrap:anywhere}"
+    ".note{font-size:0.9em;color:#555}code,a{overflow-wrap:break-word}"
     "pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;padding:0.5em}"
     "dl.run dt{font-weight:bold}dl.run dd{margin:0 0 0.4em 1.2em;overflow-wrap:anywhere}"
     ".step{white-space:pre-wrap;overflow-wrap:anywhere;font-family:ui-monospace,monospace;font-size:0.85em;"
@@ -50,7 +50,19 @@ static void header(rt_strbuf *s, const report_data *d, const char *bench_dir) {
     }
     rt_strbuf_add(s, " &#183; folder <code>");
     html_escape(s, bench_dir);
-    rt_strbuf_add(s, "</code></p>\n");
+    rt_strbuf_add(s, "</code>");
+    /* what the numbers are of, where results.json says: the model, the build, the machine */
+    const char *base = json_string_value(json_object_get(d->root, "base"));
+    const char *commit = json_string_value(json_object_get(d->root, "commit"));
+    const char *cpu = json_string_value(json_object_get(json_object_get(d->root, "machine"), "cpu"));
+    const char *const parts[][2] = {{"base", base}, {"commit", commit}, {"machine", cpu}};
+    for (int i = 0; i < 3; i++) {
+        if (!parts[i][1]) continue;
+        rt_strbuf_addf(s, "<br/>%s <code>", parts[i][0]);
+        html_escape(s, parts[i][1]);
+        rt_strbuf_add(s, "</code>");
+    }
+    rt_strbuf_add(s, "</p>\n");
 }
 
 static void td_num(rt_strbuf *s, int have, double x, int decimals, const char *unit) {
