@@ -17,15 +17,19 @@
 
 static double clamp01(double x) { return x < 0 ? 0 : x > 1 ? 1 : x; }
 
-/* The legend's entries flow left to right and wrap; returns the number of rows. */
+/* The legend's entries flow left to right and wrap; one too long for a row is cut with an ellipsis
+ * (the table has it in full). Returns the number of rows. */
 static int legend(rt_strbuf *s, const report_data *d, int width, int draw) {
-    double x = MARGIN_LEFT_PX, y = 18;
+    double x = MARGIN_LEFT_PX, y = 18, room = width - MARGIN_LEFT_PX - MARGIN_RIGHT_PX - 32;
     int rows = 1;
     for (int j = 0; j < d->n_splits; j++) {
-        double w = 14 + report_text_width(d->splits[j].label, REPORT_FONT_PX) + 18;
+        report_lines l;
+        report_wrap(d->splits[j].label, room, REPORT_FONT_PX, 1, &l);
+        double w = 14 + report_text_width(l.line[0], REPORT_FONT_PX) + 18;
         if (x + w > width && x > MARGIN_LEFT_PX) x = MARGIN_LEFT_PX, y += LEGEND_ROW_PX, rows++;
-        if (draw) svg_legend_entry(s, x, y, report_color(j), 0, d->splits[j].label);
+        if (draw) svg_legend_entry(s, x, y, report_color(j), 0, l.line[0]);
         x += w;
+        report_lines_free(&l);
     }
     return rows;
 }

@@ -9,7 +9,7 @@
 /* Plain CSS inline; system fonts only, so the page looks the same with no network. */
 static const char CSS[] =
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;max-width:1100px;"
-    "margin:2em auto;padding:0 1em;color:#222;line-height:1.4}"
+    "margin:2em auto;padding:0 1em;color:#222;line-height:1.4;overflow-wrap:break-word}"
     "h1{margin-bottom:0.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}h3{margin-bottom:0.3em}"
     ".meta{color:#555}table{border-collapse:collapse;margin:0.6em 0}"
     "th,td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:left;vertical-align:top}th{background:#f3f3f3}"
@@ -18,7 +18,7 @@ static const char CSS[] =
     ".rate{font-weight:bold}.ci,.sub{color:#555}.sub{font-size:0.85em}.cid{font-weight:bold;white-space:nowrap}"
     "td.type{min-width:6em}"
     "figure{margin:1em 0}figcaption{font-size:0.95em;margin-bottom:0.3em}svg{max-width:100%;height:auto}"
-    ".note{font-size:0.9em;color:#555}code,a{overflow-wrap:break-word}"
+    ".note{font-size:0.9em;color:#555}"
     "pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;padding:0.5em}"
     "dl.run dt{font-weight:bold}dl.run dd{margin:0 0 0.4em 1.2em;overflow-wrap:anywhere}"
     ".step{white-space:pre-wrap;overflow-wrap:anywhere;font-family:ui-monospace,monospace;font-size:0.85em;"
