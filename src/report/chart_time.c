@@ -58,7 +58,8 @@ static void time_chart(rt_strbuf *s, const report_data *d) {
 }
 
 static void time_table(rt_strbuf *s, const report_data *d) {
-    rt_strbuf_add(s, "<div class=\"scroll\"><table class=\"time\">\n<thead><tr><th>configuration</th><th>retrieval (s)</th>"
+    rt_strbuf_add(s, "<div class=\"scroll\"><table class=\"time\">\n<thead><tr><th>configuration</th>"
+                     "<th>retrieval (s)</th>"
                      "<th>decoding (s)</th><th>retrieval share</th></tr></thead>\n<tbody>\n");
     for (int i = 0; i < d->n_configs; i++) {
         double r, dec;

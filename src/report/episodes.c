@@ -85,7 +85,8 @@ static void retrieved_list(rt_strbuf *s, const json_t *retrieved, const char *ta
             rt_strbuf_add(s, "</code>, type <code>");
             html_escape(s, type && type[0] ? type : "n/a");
             rt_strbuf_add(s, "</code>");
-            if (type && task_type && !strcmp(type, task_type)) rt_strbuf_add(s, " <span class=\"same\">(same type)</span>");
+            if (type && task_type && !strcmp(type, task_type))
+                rt_strbuf_add(s, " <span class=\"same\">(same type)</span>");
             if (have_score) rt_strbuf_addf(s, ", score %.3f", score);
             json_t *past = bench_dir ? report_find_episode(bench_dir, str(h, "id")) : NULL;
             if (past) past_episode(s, past);
@@ -203,7 +204,9 @@ static int config_index(const report_data *d, const char *id) {
 static const json_t *by_seed(const json_t *eps, const json_t *seed) {
     size_t i;
     const json_t *ep;
-    json_array_foreach(eps, i, ep) if (json_equal(json_object_get(json_object_get(ep, "meta"), "seed"), (json_t *)seed)) return ep;
+    json_array_foreach(eps, i, ep) {
+        if (json_equal(json_object_get(json_object_get(ep, "meta"), "seed"), (json_t *)seed)) return ep;
+    }
     return NULL;
 }
 
@@ -214,7 +217,8 @@ static int pick_pair(const json_t *ce, const json_t *ee, const json_t **c_ep, co
         size_t i;
         const json_t *e;
         json_array_foreach(ee, i, e) {
-            const json_t *seed = json_object_get(json_object_get(e, "meta"), "seed"), *c = seed ? by_seed(ce, seed) : NULL;
+            const json_t *seed = json_object_get(json_object_get(e, "meta"), "seed");
+            const json_t *c = seed ? by_seed(ce, seed) : NULL;
             if (!c) continue;
             int es = rt_episode_succeeded(e), cs = rt_episode_succeeded(c);
             if ((want == 0 && es && !cs) || (want == 1 && es != cs) || want == 2) {
