@@ -12,13 +12,13 @@ if [ $# -ne 2 ]; then
   echo "usage: tools/report_screenshot.sh REPORT_HTML OUT_DIR" >&2
   exit 2
 fi
-html=$(realpath "$1")
-out=$2
 browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [ -z "$browser" ]; then
   echo "report_screenshot: no chromium on PATH (Debian: apt-get install chromium)" >&2
   exit 3
 fi
+html=$(realpath "$1")
+out=$2
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

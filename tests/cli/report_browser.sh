@@ -8,11 +8,11 @@
 set -u
 bin=$1
 fixtures=$2
-here=$(cd "$(dirname "$0")/../.." && pwd)
 if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null; then
   echo "skipped: chromium is not installed (apt-get install chromium), so the report is not checked in a browser"
   exit 0
 fi
+here=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 shots=${RT_TEST_ARTIFACTS:-$tmp}/report-screenshots
