@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "report/report_internal.h"
 #include "report_test_util.h"
@@ -121,7 +122,33 @@ static void test_bench_schema(void **state) {
     free(html);
 }
 
+/* Without the "tests" list the paired tests come from (e)'s cells ("mcnemar"), in split order. */
+static void test_tests_from_cells(void **state) {
+    (void)state;
+    char dir[] = "/tmp/rt_report_XXXXXX", path[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/results.json", dir);
+    const char *json = "{\"configs\": [{\"id\": \"c\"}, {\"id\": \"e\"}], \"splits\": [{\"id\": \"s1\"}, {\"id\": \"s2\"}],"
+                       " \"cells\": {\"e\": {\"s2\": {\"mcnemar\": {\"c\": {\"pairs\": 60, \"e_only\": 9, \"other_only\": 1,"
+                       " \"p\": 0.021484375}}}, \"s1\": {\"mcnemar\": {\"c\": {\"pairs\": 30, \"p\": 1}}}}}}";
+    assert_int_equal(rt_file_write_atomic(path, json, strlen(json)), RT_OK);
+    char *html;
+    assert_int_equal(rt_report_render(dir, &html), RT_OK);
+    const char *s1 = strstr(html, "<tr data-versus=\"c\" data-split=\"s1\"><td>(e) vs (c)</td><td>s1</td>"
+                                  "<td class=\"num\">30</td><td class=\"num\">n/a</td><td class=\"num\">n/a</td>"
+                                  "<td class=\"num p\">1</td></tr>");
+    const char *s2 = strstr(html, "<tr data-versus=\"c\" data-split=\"s2\"><td>(e) vs (c)</td><td>s2</td>"
+                                  "<td class=\"num\">60</td><td class=\"num\">9</td><td class=\"num\">1</td>"
+                                  "<td class=\"num p\">0.02148</td></tr>");
+    assert_true(s1 && s2 && s1 < s2);
+    assert_null(check_well_formed(html));
+    free(html);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_wrap), cmocka_unit_test(test_bench_schema)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_wrap), cmocka_unit_test(test_bench_schema),
+                                       cmocka_unit_test(test_tests_from_cells)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
