@@ -1,23 +1,29 @@
 /* retrace/report.h: the HTML report of a `retrace bench` folder.
  *
  * The report is one self-contained HTML file (inline CSS and inline SVG, no scripts, no network, no
- * external fonts) that opens in a browser offline: the scale and run time, the results table
- * (configuration x split: success rate with its 95% Wilson interval, mean steps, invalid-action rate,
- * successes/episodes), a grouped bar chart of success with the intervals as whiskers, one loss chart per
- * training run (validation loss as markers), and the evaluation time split into retrieval and decoding.
- * The page is also well-formed XML.
+ * external fonts) that opens in a browser offline and reads on a phone: the configuration x split table
+ * (success k/n with its 95% Wilson interval, mean reward, same-type retrieval share), the exact McNemar
+ * tests of (e), the index ablation, a bar chart of success with the intervals as whiskers, success by
+ * task type, one retrieved context per configuration and (c) beside (e) on one seed (read from the
+ * episode files), how the run was made (base, embedder, commit, machine, seeds, settings, command),
+ * links to the episode files, every cell's numbers, one loss chart per training run and the evaluation
+ * time. The page is also well-formed XML. docs/agent.md, "The report", lists what it shows.
  *
- * Input: BENCH_DIR/results.json, as `retrace bench` writes it:
+ * Input: BENCH_DIR/results.json, as `retrace bench` writes it (docs/agent.md, "results.json"):
  *   {"scale": "full", "seconds": 812.3, "date": "..." (optional; else the file's modification time),
- *    "configs": [{"id": "a", "label": "base"}, ...],          rows of the table, in this order
+ *    "configs": [{"id": "a", "label": "base", "episode_files": {"train": "episodes_a_train.jsonl"}}, ...],
  *    "splits":  [{"id": "train", "label": "seen task types"}, ...],
  *    "cells":   {"a": {"train": EVAL, ...}, ...},
+ *    "tests": [{"versus": "c", "split": ..., "pairs", "e_only", "other_only", "p"}, ...],
+ *    "index_ablation": {"split": ..., "rows": [{"id", "label", "cell": EVAL}, ...]},
+ *    "base", "embedder", "commit", "machine", "seeds", "retrieval", "training", "stages", "command(s)",
  *    "loss_logs": {"base (pretrain)": "base/loss.jsonl", ...}} paths relative to BENCH_DIR
  * where EVAL is the summary `retrace eval --json` writes (success_rate, ci_low, ci_high, successes,
- * episodes, mean_steps, invalid_rate, retrieval_s, decode_s). Without "configs" or "splits" the rows
- * and columns are taken from the keys of "cells". Loss logs are the JSON lines of the training loop:
- * {"step", "loss", ...} and {"step", "val_loss"}. A missing loss log, cell or field is shown as "n/a";
- * unreadable loss-log lines are skipped and counted on the page. */
+ * episodes, mean_steps, invalid_rate, mean_reward, retrieval_same_type, retrieval_s, decode_s) with the
+ * bench's success_by_type, episodes_file and mcnemar. Without "configs" or "splits" the rows and
+ * columns are taken from the keys of "cells". Every other key is optional: a missing one leaves its part
+ * out or shows "n/a". Loss logs are the JSON lines of the training loop: {"step", "loss", ...} and
+ * {"step", "val_loss"}; unreadable loss-log and episode lines are skipped. */
 #ifndef RETRACE_REPORT_H
 #define RETRACE_REPORT_H
 

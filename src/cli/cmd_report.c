@@ -9,9 +9,13 @@ const char rt_cmd_report_summary[] = "write the HTML report (table and charts) o
 
 static void usage(void) {
     printf("usage: retrace report BENCH_DIR [-o FILE]\n\n"
-           "Writes one self-contained HTML file (inline CSS and SVG, no scripts, no network) with the results\n"
-           "table, success by configuration and split, the loss curves and the evaluation time, from\n"
-           "BENCH_DIR/results.json and the loss logs it names.\n\n"
+           "Writes one self-contained HTML file (inline CSS and SVG, no scripts, no network) from\n"
+           "BENCH_DIR/results.json and the files next to it: the configuration x split table (success with its\n"
+           "Wilson interval, mean reward, same-type retrieval share), the paired McNemar tests, the index\n"
+           "ablation, success by task type, one retrieved context per configuration and (c) beside (e) on one\n"
+           "seed (from the episode files), the run's settings, seeds, commit and machine, links to the episode\n"
+           "files, the loss curves and the evaluation time (docs/agent.md, \"The report\"). Parts whose data\n"
+           "results.json lacks are left out.\n\n"
            "  -o FILE    where to write it (default: BENCH_DIR/report.html)\n");
 }
 

@@ -5,7 +5,7 @@
 #include "report/report_internal.h"
 
 #define TICK_LEN_PX 5
-#define FONT_PX 12
+#define FONT_PX REPORT_FONT_PX
 
 void report_axis_nice(double lo, double hi, int max_ticks, report_axis *a) {
     if (!isfinite(lo) || !isfinite(hi)) lo = 0, hi = 1;
@@ -46,7 +46,7 @@ double report_plot_y(const report_plot *p, double y) {
 
 void svg_open(rt_strbuf *s, int w, int h, const char *title) {
     rt_strbuf_addf(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                      "role=\"img\" font-family=\"sans-serif\" font-size=\"%d\"><title>", w, h, w, h, FONT_PX);
+                      "role=\"img\" style=\"font-family:sans-serif;font-size:%dpx\"><title>", w, h, w, h, FONT_PX);
     html_escape(s, title);
     rt_strbuf_add(s, "</title>\n");
 }
@@ -96,6 +96,6 @@ void svg_legend_entry(rt_strbuf *s, double x, double y, const char *color, int m
     if (marker) rt_strbuf_addf(s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>", x + 5, y - 4, color);
     else rt_strbuf_addf(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>", x, y - 9, color);
     rt_strbuf_addf(s, "<text x=\"%.1f\" y=\"%.1f\">", x + 14, y);
-    html_escape_cut(s, label, 32);
+    html_escape(s, label); /* callers measure it (report_text_width) to place the next entry */
     rt_strbuf_add(s, "</text>\n");
 }

@@ -1,26 +1,33 @@
 /* chart_time.c: where evaluation time went, per configuration summed over its splits: retrieval and
- * decoding seconds as stacked horizontal bars, then the same numbers as a table with retrieval's share. */
+ * decoding seconds as stacked horizontal bars, then the same numbers as a table with retrieval's share
+ * (no section when no cell has times). */
+#include <stdlib.h>
+
 #include "report/report_internal.h"
 
 #define WIDTH_PX 680
-#define ROW_PX 26
+#define ROW_PX 32
 #define BAR_PX 16
-#define MARGIN_LEFT_PX 180 /* configuration labels */
+#define LINE_PX 13
+#define LABEL_LINES 2          /* a configuration label wraps to at most two lines */
+#define MARGIN_LEFT_PX 190     /* configuration labels */
 #define MARGIN_RIGHT_PX 24
 #define MARGIN_TOP_PX 30
 #define MARGIN_BOTTOM_PX 48
-#define LABEL_CHARS 24
 #define RETRIEVAL_COLOR 1 /* report_color indices */
 #define DECODE_COLOR 0
 
 static void row(rt_strbuf *s, const report_data *d, const report_plot *p, int i) {
     double y = p->top + i * ROW_PX + (ROW_PX - BAR_PX) / 2.0, r, dec;
     int have_r = report_config_sum(d, i, "retrieval_s", &r), have_d = report_config_sum(d, i, "decode_s", &dec);
-    rt_strbuf_addf(s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\"><title>", p->left - 6, y + BAR_PX - 4);
-    html_escape(s, d->configs[i].label);
-    rt_strbuf_add(s, "</title>");
-    html_escape_cut(s, d->configs[i].label, LABEL_CHARS);
-    rt_strbuf_add(s, "</text>\n");
+    rt_strbuf text = {0};
+    rt_strbuf_addf(&text, "(%s) %s", d->configs[i].id, d->configs[i].label);
+    report_lines l;
+    report_wrap(text.buf, p->left - 12, REPORT_FONT_PX, LABEL_LINES, &l);
+    double ty = y + BAR_PX - 4 - (l.n - 1) * LINE_PX / 2.0;
+    svg_wrapped_text(s, p->left - 6, ty, "end", text.buf, &l, LINE_PX);
+    report_lines_free(&l);
+    free(text.buf);
     if (!have_r && !have_d) {
         rt_strbuf_addf(s, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#888\">n/a</text>\n", p->left + 4, y + BAR_PX - 4);
         return;
@@ -51,13 +58,14 @@ static void time_chart(rt_strbuf *s, const report_data *d) {
 }
 
 static void time_table(rt_strbuf *s, const report_data *d) {
-    rt_strbuf_add(s, "<table class=\"time\">\n<thead><tr><th>configuration</th><th>retrieval (s)</th>"
+    rt_strbuf_add(s, "<div class=\"scroll\"><table class=\"time\">\n<thead><tr><th>configuration</th>"
+                     "<th>retrieval (s)</th>"
                      "<th>decoding (s)</th><th>retrieval share</th></tr></thead>\n<tbody>\n");
     for (int i = 0; i < d->n_configs; i++) {
         double r, dec;
         int have_r = report_config_sum(d, i, "retrieval_s", &r), have_d = report_config_sum(d, i, "decode_s", &dec);
         rt_strbuf_add(s, "<tr><td>");
-        html_escape(s, d->configs[i].label);
+        report_config_name(s, d->configs[i].id, d->configs[i].label);
         rt_strbuf_add(s, "</td><td class=\"num\">");
         html_num(s, have_r, r, 2);
         rt_strbuf_add(s, "</td><td class=\"num\">");
@@ -67,10 +75,17 @@ static void time_table(rt_strbuf *s, const report_data *d) {
         html_num(s, have_share, have_share ? 100 * r / (r + dec) : 0, 1);
         rt_strbuf_add(s, have_share ? "%</td></tr>\n" : "</td></tr>\n");
     }
-    rt_strbuf_add(s, "</tbody>\n</table>\n");
+    rt_strbuf_add(s, "</tbody>\n</table></div>\n");
 }
 
 void chart_time(rt_strbuf *s, const report_data *d) {
+    int any = 0;
+    for (int i = 0; i < d->n_configs; i++) {
+        double x;
+        any |= report_config_sum(d, i, "retrieval_s", &x) | report_config_sum(d, i, "decode_s", &x);
+    }
+    if (!any) return; /* results.json has no times: no section */
+    rt_strbuf_add(s, "<h2 id=\"time\">Evaluation time</h2>\n");
     time_chart(s, d);
     time_table(s, d);
 }

@@ -9,7 +9,7 @@
 
 /* Appends text[0..n) escaped. Control characters other than tab and newline are dropped: they are not
  * allowed in XML and never meant to be shown. */
-static void escape_n(rt_strbuf *s, const char *text, size_t n) {
+void html_escape_n(rt_strbuf *s, const char *text, size_t n) {
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)text[i];
@@ -26,7 +26,7 @@ static void escape_n(rt_strbuf *s, const char *text, size_t n) {
     if (!s->buf) rt_strbuf_add(s, "");
 }
 
-void html_escape(rt_strbuf *s, const char *text) { escape_n(s, text ? text : "", text ? strlen(text) : 0); }
+void html_escape(rt_strbuf *s, const char *text) { html_escape_n(s, text ? text : "", text ? strlen(text) : 0); }
 
 void html_escape_cut(rt_strbuf *s, const char *text, int max_chars) {
     if (!text) text = "";
@@ -39,10 +39,10 @@ void html_escape_cut(rt_strbuf *s, const char *text, int max_chars) {
         if (chars++ == max_chars) break;
     }
     if (!text[i]) {
-        escape_n(s, text, i);
+        html_escape_n(s, text, i);
         return;
     }
-    escape_n(s, text, cut);
+    html_escape_n(s, text, cut);
     rt_strbuf_add(s, ELLIPSIS);
 }
 

@@ -16,6 +16,7 @@
 typedef struct {
     const char *id;    /* key into cells */
     const char *label; /* shown; the id when there is no label */
+    const json_t *json; /* the whole entry, for optional fields */
 } report_item;
 
 typedef struct {
@@ -44,6 +45,7 @@ typedef struct {
     const json_t *cells; /* object, or NULL */
     report_curve *curves;
     int n_curves;
+    const char *link_prefix; /* put before the bench folder's file names in links ("" beside the page) */
 } report_data;
 
 rt_status report_data_load(const char *bench_dir, report_data *d);
@@ -73,6 +75,8 @@ int report_downsample(report_point *pts, int n, int max_points);
 
 /* Appends text with & < > " ' replaced by character references (safe in elements and attributes). */
 void html_escape(rt_strbuf *s, const char *text);
+/* As html_escape, for the first n bytes of text. */
+void html_escape_n(rt_strbuf *s, const char *text, size_t n);
 /* As html_escape, but at most max_chars code points, ending with an ellipsis when cut. */
 void html_escape_cut(rt_strbuf *s, const char *text, int max_chars);
 /* Appends a number with the given decimals, or "n/a" when have is 0. */
@@ -108,6 +112,55 @@ void svg_y_axis(rt_strbuf *s, const report_plot *p, double scale, const char *su
 void svg_x_axis(rt_strbuf *s, const report_plot *p, const char *name);
 /* One legend entry at (x, y): a swatch (rect, or a circle when marker) and the escaped label. */
 void svg_legend_entry(rt_strbuf *s, double x, double y, const char *color, int marker, const char *label);
+
+/* ---- label widths and wrapping (text.c) ---- */
+
+#define REPORT_MAX_LINES 3 /* a wrapped label takes at most this many lines, the last one cut */
+#define REPORT_FONT_PX 12  /* the charts' font size */
+
+typedef struct {
+    char *line[REPORT_MAX_LINES];
+    int n;
+    int cut; /* 1 when text was left out (the full text is the tooltip) */
+} report_lines;
+
+/* A width in pixels that the text will not exceed in any common sans-serif font at font_px. */
+double report_text_width(const char *text, double font_px);
+/* Splits text at spaces into at most max_lines (<= REPORT_MAX_LINES) lines no wider than max_px (a
+ * longer word is broken; the last line allowed ends with an ellipsis when text is left). */
+void report_wrap(const char *text, double max_px, double font_px, int max_lines, report_lines *l);
+void report_lines_free(report_lines *l);
+/* A <text> at (x, y) whose lines are tspans line_px apart, with the full text as its tooltip. */
+void svg_wrapped_text(rt_strbuf *s, double x, double y, const char *anchor, const char *text, const report_lines *l,
+                      double line_px);
+
+/* ---- tables (tables.c, by_type.c) ---- */
+
+/* "(id) label", escaped. */
+void report_config_name(rt_strbuf *s, const char *id, const char *label);
+/* A cell's success rate, interval, k/n, mean reward and same-type share (spans with those classes). */
+void report_cell_summary(rt_strbuf *s, const json_t *cell);
+void report_compact_table(rt_strbuf *s, const report_data *d);
+void report_ablation(rt_strbuf *s, const report_data *d);
+void report_tests(rt_strbuf *s, const report_data *d);
+void report_by_type(rt_strbuf *s, const report_data *d);
+
+/* ---- the run, its files and its episodes (run_info.c, episodes.c) ---- */
+
+void report_run_info(rt_strbuf *s, const report_data *d, const char *bench_dir);
+/* A cell's episode file as results.json names it (relative to the bench folder), or NULL. */
+const char *report_episode_file(const report_data *d, int config, int split);
+void report_episode_links(rt_strbuf *s, const report_data *d, const char *bench_dir);
+/* 1 when any cell names an episode file. */
+int report_has_episode_files(const report_data *d);
+/* A link to a file of the bench folder (d->link_prefix before its name), marked when it is not there. */
+void report_file_link(rt_strbuf *s, const report_data *d, const char *bench_dir, const char *file);
+/* One retrieved-context example per configuration, and (c) beside (e) on one seed. */
+void report_examples(rt_strbuf *s, const report_data *d, const char *bench_dir);
+void report_side_by_side(rt_strbuf *s, const report_data *d, const char *bench_dir);
+/* The episode with this id in the bench folder's experience files (*.jsonl but the evaluation episodes
+ * and the training examples), or NULL. */
+json_t *report_find_episode(const char *bench_dir, const char *id);
 
 /* ---- charts (chart_*.c) ---- */
 

@@ -25,6 +25,7 @@ static rt_status read_items(report_data *d, const char *key, report_item **items
             return rt_fail(RT_ERR_FORMAT, "%s: %s[%d] must be an object with a string 'id'", d->results_path, key, i);
         (*items)[i].id = json_string_value(id);
         (*items)[i].label = json_is_string(label) ? json_string_value(label) : json_string_value(id);
+        (*items)[i].json = it;
     }
     return RT_OK;
 }
@@ -37,7 +38,7 @@ static int has_item(const report_item *items, int n, const char *id) {
 
 static void add_item(report_item **items, int *n, const char *id) {
     *items = rt_realloc(*items, (size_t)(*n + 1) * sizeof **items);
-    (*items)[(*n)++] = (report_item){id, id};
+    (*items)[(*n)++] = (report_item){id, id, NULL};
 }
 
 /* Without "configs" or "splits" the table still shows every cell: rows and columns come from the keys of
