@@ -145,6 +145,9 @@ int rt_is_dir(const char *path);
 rt_status rt_mkdir_p(const char *path);
 /* Joins two path parts into a newly allocated string. */
 char *rt_path_join(const char *dir, const char *name);
+/* Copies each file named in `names` (NULL-terminated) that exists in from_dir to to_dir, atomically;
+ * names that from_dir lacks are skipped. */
+rt_status rt_copy_files(const char *from_dir, const char *to_dir, const char *const *names);
 
 /* ---- JSON (over jansson) ---- */
 

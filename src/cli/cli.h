@@ -24,6 +24,10 @@ int rt_cli_parse_float(const char *cmd, const char *opt, const char *val, double
  * trained for that base (rt_lora_check_base); prints a warning on stderr when that cannot be checked. */
 rt_status rt_cli_load_adapter(const char *cmd, rt_model *m, const char *model_dir, const char *adapter_dir);
 
+/* The files of a model folder besides its config and weights (tokenizer, generation defaults), NULL-ended:
+ * what a command that writes a new model folder from an old one copies across. */
+extern const char *const rt_cli_model_side_files[];
+
 #define RT_COMMAND(name)                       \
     int rt_cmd_##name(int argc, char **argv);  \
     extern const char rt_cmd_##name##_summary[];

@@ -37,13 +37,13 @@ static rt_status plain_alpha(const char *in, const char *out) {
 }
 
 int rt_cmd_adapter(int argc, char **argv) {
-    if (argc < 2 || rt_cli_is_help(argv[1])) {
+    if (argc < 2 || rt_cli_is_help(argv[1]) || (argc > 2 && rt_cli_is_help(argv[2]))) {
         FILE *o = argc < 2 ? stderr : stdout;
         fprintf(o, "usage: retrace adapter plain-alpha IN_DIR OUT_DIR\n\n"
                    "plain-alpha: writes OUT_DIR as the same adapter with use_rslora false and lora_alpha multiplied\n"
                    "by sqrt(r), which gives the same scale alpha/sqrt(r) under the plain alpha/r rule (for llama.cpp's\n"
                    "convert_lora_to_gguf.py, which ignores use_rslora). A plain adapter is copied unchanged.\n");
-        return argc < 2 ? RT_EXIT_USAGE : RT_EXIT_OK;
+        return argc < 2 ? RT_EXIT_USAGE : RT_EXIT_OK; /* `adapter plain-alpha --help` is help too */
     }
     if (strcmp(argv[1], "plain-alpha") != 0) return rt_cli_usage_error("adapter", "unknown subcommand '%s'", argv[1]);
     if (argc != 4) return rt_cli_usage_error("adapter", "plain-alpha takes IN_DIR OUT_DIR");

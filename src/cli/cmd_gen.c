@@ -26,7 +26,7 @@ static void usage(FILE *out) {
             "  --step-timeout-ms N  exec: how long one reply may take (default 10000)\n"
             "  --packs DIR          toolapi: where the packs are (default $RETRACE_PACKS or packs/)\n"
             "  --docs FILE          toolapi: where the docs go (default FILE with .docs.jsonl)\n"
-            "  -o, --output FILE    episodes, one JSON object per line\n");
+            "  -o, --output FILE    episodes, one JSON object per line (- for stdout)\n");
 }
 
 typedef struct {
@@ -83,12 +83,18 @@ static char *default_docs_path(const char *out) {
     return p;
 }
 
+/* One JSON line to an atomic file, or to stdout when f is NULL (`-o -`). */
 static rt_status write_line(rt_atomic_file *f, const json_t *obj) {
     char *line = rt_episode_line(obj);
-    if (!line) return rt_fail(RT_ERR_NOMEM, "%s: cannot serialise an episode", f->path);
-    rt_status s = rt_atomic_write(f, line, strlen(line));
+    if (!line) return rt_fail(RT_ERR_NOMEM, "%s: cannot serialise an episode", f ? f->path : "stdout");
+    rt_status s = RT_OK;
+    if (f) {
+        s = rt_atomic_write(f, line, strlen(line));
+        if (s == RT_OK) s = rt_atomic_write(f, "\n", 1);
+    } else if (puts(line) == EOF) {
+        s = rt_fail(RT_ERR_IO, "stdout: write failed");
+    }
     free(line);
-    if (s == RT_OK) s = rt_atomic_write(f, "\n", 1);
     return s;
 }
 
@@ -103,7 +109,7 @@ static rt_status write_docs(rt_env *env, const char *path) {
         json_array_foreach(docs, i, d) if (s == RT_OK) s = write_line(&f, d);
         if (s == RT_OK) s = rt_atomic_commit(&f);
         else rt_atomic_abort(&f);
-        if (s == RT_OK) printf("wrote %zu docs to %s\n", json_array_size(docs), path);
+        if (s == RT_OK) rt_info("wrote %zu docs to %s", json_array_size(docs), path);
     }
     json_decref(docs);
     return s;
@@ -112,8 +118,10 @@ static rt_status write_docs(rt_env *env, const char *path) {
 /* Each episode as it ends: its line, the counts, the progress line. */
 typedef struct {
     rt_atomic_file f;
+    int to_stdout;
     rt_progress pg;
-    long long wins;
+    long long wins, env_errors;
+    char *first_error; /* the environment's first error, for the run's verdict */
     double reward_sum;
 } gen_sink;
 
@@ -121,7 +129,9 @@ static rt_status on_episode(void *ctx, const json_t *ep, long long i) {
     gen_sink *k = ctx;
     k->wins += rt_episode_succeeded(ep);
     k->reward_sum += json_real_value(json_object_get(ep, "reward"));
-    rt_status s = write_line(&k->f, ep);
+    const char *err = json_string_value(json_object_get(json_object_get(ep, "meta"), "error"));
+    if (err && k->env_errors++ == 0) k->first_error = rt_strdup(err);
+    rt_status s = write_line(k->to_stdout ? NULL : &k->f, ep);
     char extra[64];
     snprintf(extra, sizeof extra, "success %.1f%%", 100.0 * (double)k->wins / (double)(i + 1));
     rt_progress_update(&k->pg, i + 1, extra);
@@ -129,16 +139,27 @@ static rt_status on_episode(void *ctx, const json_t *ep, long long i) {
 }
 
 static rt_status generate(const gen_args *a, rt_env *env, const rt_policy *pol) {
-    gen_sink k = {.wins = 0};
-    RT_TRY(rt_atomic_open(&k.f, a->out));
+    gen_sink k = {.to_stdout = !strcmp(a->out, "-")};
+    if (!k.to_stdout) RT_TRY(rt_atomic_open(&k.f, a->out));
     rt_progress_begin(&k.pg, "gen", a->episodes);
     rt_status s = rt_env_run_episodes(env, pol, (uint64_t)a->seed, a->episodes, on_episode, &k);
     rt_progress_end(&k.pg);
-    if (s == RT_OK) s = rt_atomic_commit(&k.f);
-    else rt_atomic_abort(&k.f);
+    /* An environment that failed every episode is a broken run, not a dataset of failures. */
+    if (s == RT_OK && k.env_errors == a->episodes)
+        s = rt_fail(RT_ERR_IO, "the environment failed on every episode (%lld); the first error: %s", a->episodes,
+                    k.first_error);
+    else if (k.env_errors)
+        rt_warn("the environment failed on %lld of %lld episodes (kept as failures); the first error: %s", k.env_errors,
+                a->episodes, k.first_error);
+    free(k.first_error);
+    if (k.to_stdout && s == RT_OK && fflush(stdout) != 0) s = rt_fail(RT_ERR_IO, "stdout: write failed");
+    else if (!k.to_stdout && s == RT_OK) s = rt_atomic_commit(&k.f);
+    else if (!k.to_stdout) rt_atomic_abort(&k.f);
+    /* With the episodes on stdout, the summary goes to stderr. */
     if (s == RT_OK)
-        printf("wrote %lld episodes to %s: success %.1f%%, mean reward %.4f\n", a->episodes, a->out,
-               100.0 * (double)k.wins / (double)a->episodes, k.reward_sum / (double)a->episodes);
+        fprintf(k.to_stdout ? stderr : stdout, "wrote %lld episodes to %s: success %.1f%%, mean reward %.4f\n",
+                a->episodes, k.to_stdout ? "stdout" : a->out, 100.0 * (double)k.wins / (double)a->episodes,
+                k.reward_sum / (double)a->episodes);
     return s;
 }
 
@@ -160,9 +181,10 @@ int rt_cmd_gen(int argc, char **argv) {
     if (rt_policy_parse(a.policy, &pol.kind) != RT_OK) return rt_cli_usage_error("gen", "%s", rt_errmsg());
     rt_env *env;
     if (rt_env_open(a.env, &a.cfg, &env) != RT_OK) return rt_cli_fail("gen");
-    char *docs = a.docs ? rt_strdup(a.docs) : default_docs_path(a.out);
+    /* Episodes on stdout get docs only where --docs says. */
+    char *docs = a.docs ? rt_strdup(a.docs) : strcmp(a.out, "-") ? default_docs_path(a.out) : NULL;
     rt_status s = generate(&a, env, &pol);
-    if (s == RT_OK) s = write_docs(env, docs);
+    if (s == RT_OK && docs) s = write_docs(env, docs);
     free(docs);
     rt_env_close(env);
     return s == RT_OK ? RT_EXIT_OK : rt_cli_fail("gen");

@@ -20,6 +20,22 @@ static void usage(void) {
            "  --stop TEXT          stop once the continuation contains TEXT (repeatable)\n");
 }
 
+/* Positions past max_position_embeddings were never trained (rotary embeddings do not extrapolate): a
+ * prompt that fills them is refused, and the new tokens are cut to what is left, with a warning. */
+static rt_status fit_positions(const rt_model *m, long long n_prompt, const char *model, long long *max_new) {
+    long long limit = m->cfg.max_position_embeddings;
+    if (limit <= 0) return RT_OK;
+    if (n_prompt >= limit)
+        return rt_fail(RT_ERR_ARG, "the prompt has %lld tokens but %s/config.json allows %lld positions "
+                       "(max_position_embeddings)", n_prompt, model, limit);
+    if (n_prompt + *max_new > limit) {
+        rt_warn("the prompt (%lld tokens) and --max-new %lld exceed max_position_embeddings %lld of %s: generating "
+                "at most %lld tokens", n_prompt, *max_new, limit, model, limit - n_prompt);
+        *max_new = limit - n_prompt;
+    }
+    return RT_OK;
+}
+
 int rt_cmd_generate(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *tokdir = NULL, *prompt = NULL, *stops[MAX_STOPS + 1] = {0};
     int chat = 0, n_stops = 0;
@@ -78,6 +94,7 @@ int rt_cmd_generate(int argc, char **argv) {
         s = rt_tokenizer_encode(tok, text, strlen(text), rendered ? 0 : RT_TOK_ADD_SPECIAL, &ids);
     }
     if (s == RT_OK && ids.n == 0) s = rt_fail(RT_ERR_ARG, "the prompt is empty");
+    if (s == RT_OK) s = fit_positions(m, (long long)ids.n, model, &max_new);
     int n_out = 0;
     if (s == RT_OK) {
         rt_gen_params gp = rt_gen_params_default();

@@ -13,7 +13,8 @@ int rt_cmd_merge(int argc, char **argv) {
         if (rt_cli_is_help(a)) {
             printf("usage: retrace merge --model DIR --adapter DIR -o OUT\n\n"
                    "Computes W + scale * B A for every adapted projection (scale alpha/r, or alpha/sqrt(r) for\n"
-                   "rsLoRA) and writes OUT/config.json and OUT/model.safetensors (float32).\n");
+                   "rsLoRA) and writes OUT/config.json and OUT/model.safetensors (float32), with the base's tokenizer\n"
+                   "and generation_config.json files copied beside them.\n");
             return RT_EXIT_OK;
         }
         if (!v) return rt_cli_usage_error("merge", "'%s' needs a value (see --help)", a);
@@ -28,6 +29,8 @@ int rt_cmd_merge(int argc, char **argv) {
     rt_status s = rt_cli_load_adapter("merge", m, model_dir, adapter);
     if (s == RT_OK) s = rt_lora_merge(m);
     if (s == RT_OK) s = rt_model_save(m, out);
+    /* The merged folder must stand alone: generate, transformers and llama.cpp's converter read these. */
+    if (s == RT_OK) s = rt_copy_files(model_dir, out, rt_cli_model_side_files);
     rt_model_free(m);
     if (s != RT_OK) return rt_cli_fail("merge");
     printf("merged %s into %s: saved %s\n", adapter, model_dir, out);

@@ -3,6 +3,7 @@
  * stream, trains on random windows of it (the corpus and windows are src/dataset/corpus.c) with
  * checkpoints and resume, and saves a complete Hugging Face folder (config, weights, tokenizer) that
  * `retrace train`, `retrace generate` and transformers load. */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +152,35 @@ static rt_status get_tokenizer(const options *o, const char *text_file, const ch
     return rt_tokenizer_load(model_dir, tok);
 }
 
+/* The options that fix a run's shape, kept in DIR/pretrain_args.json: a resumed run must repeat them (a
+ * changed --seq or --batch would silently change what a step means; a changed model shape cannot load). */
+static rt_status check_run_shape(const options *o, const char *path) {
+    const struct {
+        const char *name;
+        long long v;
+    } shape[] = {{"--seq", o->seq},     {"--batch", o->batch},       {"--hidden", o->hidden},
+                 {"--layers", o->layers}, {"--heads", o->heads},   {"--kv-heads", o->kv_heads},
+                 {"--intermediate", o->intermediate}, {"--vocab", o->vocab}};
+    const size_t n = sizeof shape / sizeof *shape;
+    json_t *root = NULL;
+    rt_status s = RT_OK;
+    if (!o->resume) {
+        root = json_object();
+        for (size_t i = 0; i < n; i++) json_object_set_new(root, shape[i].name + 2, json_integer(shape[i].v));
+        s = rt_json_save(path, root);
+    } else if (rt_path_exists(path) && (s = rt_json_load(path, &root)) == RT_OK) {
+        for (size_t i = 0; i < n && s == RT_OK; i++) {
+            int64_t was;
+            s = rt_json_get_int(root, shape[i].name + 2, path, &was);
+            if (s == RT_OK && was != shape[i].v)
+                s = rt_fail(RT_ERR_ARG, "%s was %lld when the run started and is %lld now: a resumed run keeps its "
+                            "shape (%s)", shape[i].name, (long long)was, shape[i].v, path);
+        }
+    }
+    json_decref(root);
+    return s;
+}
+
 int rt_cmd_pretrain(int argc, char **argv) {
     options o;
     int rc = parse(argc, argv, &o);
@@ -165,6 +195,9 @@ int rt_cmd_pretrain(int argc, char **argv) {
     rt_windows data = {0};
     size_t *offsets = NULL, n_eps = 0;
     rt_status s = rt_mkdir_p(model_dir);
+    char *args_path = rt_path_join(o.out_dir, "pretrain_args.json");
+    if (s == RT_OK) s = check_run_shape(&o, args_path);
+    free(args_path);
     const char *text_file = o.text_path ? o.text_path : corpus_path;
     if (s == RT_OK && o.text_path) s = rt_file_read(o.text_path, &text, &len);
     if (s == RT_OK && o.episodes_path) s = rt_corpus_render_episodes(o.episodes_path, &text, &len, &offsets, &n_eps);

@@ -46,6 +46,13 @@ int main(int argc, char **argv) {
         print_usage(stderr);
         return RT_EXIT_USAGE;
     }
+    /* `retrace help CMD` is `retrace CMD --help`. */
+    if (strcmp(argv[1], "help") == 0 && argc > 2) {
+        static char help_opt[] = "--help";
+        static char *help_argv[4];
+        help_argv[0] = argv[0], help_argv[1] = argv[2], help_argv[2] = help_opt, help_argv[3] = NULL;
+        argc = 3, argv = help_argv;
+    }
     if (rt_cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
         print_usage(stdout);
         return RT_EXIT_OK;
@@ -56,6 +63,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "retrace: unknown command '%s' (retrace --help lists them)\n", argv[1]);
     return RT_EXIT_USAGE;
 }
+
+const char *const rt_cli_model_side_files[] = {
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.model",
+    "vocab.json", "merges.txt", "chat_template.jinja", "generation_config.json", NULL};
 
 int rt_cli_fail(const char *cmd) {
     fprintf(stderr, "retrace %s: %s\n", cmd, rt_errmsg());

@@ -78,6 +78,11 @@ static rt_status line_examples(const rt_dataset_params *p, rt_memory *mem, const
     rt_episode ep;
     if (!o || !json_is_object(o)) s = rt_fail(RT_ERR_FORMAT, "%s: invalid JSON: %s", where, o ? "not an object" : err.text);
     else if (rt_line_kind_of(o) == RT_LINE_DOC) s = RT_OK;
+    else if (!json_object_get(o, "steps") && (json_object_get(o, "prompt") || json_object_get(o, "messages") ||
+                                              json_object_get(o, "text")))
+        s = rt_fail(RT_ERR_FORMAT, "%s: this is a training example (prompt/completion, messages or text), not an "
+                    "episode: --from takes episodes as `retrace gen` writes them (JSON lines with \"task\" and "
+                    "\"steps\")", where);
     else if (!rt_episode_succeeded(o)) st->skipped_failures++;
     else if ((s = rt_episode_steps_from_json(o, where, &ep)) == RT_OK) {
         s = rt_dataset_episode_examples(p, mem, tok, &ep, rng, write_example, out, st);
