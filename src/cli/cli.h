@@ -7,6 +7,8 @@
 
 #include "retrace.h"
 
+#include "cli/args.h"
+
 /* Exit codes shared by all commands. */
 enum { RT_EXIT_OK = 0, RT_EXIT_FAIL = 1, RT_EXIT_USAGE = 2 };
 

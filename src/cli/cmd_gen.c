@@ -8,14 +8,14 @@
 
 const char rt_cmd_gen_summary[] = "generate episodes from an environment with an expert, noisy or random policy";
 
-static void usage(FILE *out) {
-    fprintf(out,
+static void usage(void) {
+    printf(
             "usage: retrace gen --env ENV --episodes N -o FILE [options]\n\n"
             "ENV is household, toolapi (every pack in packs/), PACK.json, or exec:CMD (an external environment\n"
             "speaking the JSON-lines protocol of docs/environments.md).\n\n"
             "options:\n"
             "  --episodes N         how many episodes (required)\n"
-            "  --seed S             run seed (default 1); the same seed gives byte-identical files\n"
+            "  -s, --seed S         run seed (default 1); the same seed gives byte-identical files\n"
             "  --policy P           expert (default), noisy or random\n"
             "  --noise X            noisy: probability in [0,1] of a committed mistake per episode (default 0.3)\n"
             "  --split S            train (default), unseen_task, unseen_scene, unseen_api, unseen\n"
@@ -36,41 +36,21 @@ typedef struct {
     rt_env_config cfg;
 } gen_args;
 
-#define GEN_HELP (-1)
-
-/* Every option takes a value. Returns RT_EXIT_OK, a usage exit code, or GEN_HELP. */
+/* Returns 0, a usage exit code, or RT_ARGS_HELP. */
 static int parse_args(int argc, char **argv, gen_args *a) {
-    long long v;
-    for (int i = 1; i < argc; i += 2) {
-        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (rt_cli_is_help(o)) return GEN_HELP;
-        if (!val) return rt_cli_usage_error("gen", "%s needs a value", o);
-        if (strcmp(o, "--env") == 0) a->env = val;
-        else if (strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) a->out = val;
-        else if (strcmp(o, "--docs") == 0) a->docs = val;
-        else if (strcmp(o, "--policy") == 0) a->policy = val;
-        else if (strcmp(o, "--split") == 0) a->cfg.split = val;
-        else if (strcmp(o, "--held-out") == 0) a->cfg.held_out = val;
-        else if (strcmp(o, "--packs") == 0) a->cfg.packs_dir = val;
-        else if (strcmp(o, "--episodes") == 0) {
-            if (rt_cli_parse_int("gen", o, val, &a->episodes)) return RT_EXIT_USAGE;
-        } else if (strcmp(o, "--seed") == 0) {
-            if (rt_cli_parse_int("gen", o, val, &a->seed)) return RT_EXIT_USAGE;
-        } else if (strcmp(o, "--noise") == 0) {
-            if (rt_cli_parse_float("gen", o, val, &a->noise)) return RT_EXIT_USAGE;
-        } else if (strcmp(o, "--max-steps") == 0 || strcmp(o, "--api-version") == 0 || strcmp(o, "--step-timeout-ms") == 0) {
-            if (rt_cli_parse_int("gen", o, val, &v)) return RT_EXIT_USAGE;
-            if (v < 1 || v > 1000000) return rt_cli_usage_error("gen", "%s must be between 1 and 1000000", o);
-            if (o[2] == 'm') a->cfg.max_steps = (int)v;
-            else if (o[2] == 'a') a->cfg.api_version = (int)v;
-            else a->cfg.step_timeout_ms = (int)v;
-        } else return rt_cli_usage_error("gen", "unknown option '%s' (retrace gen --help)", o);
-    }
+    const rt_arg args[] = {
+        RT_ARG_S("--env", &a->env), RT_ARG_S("-o|--output", &a->out), RT_ARG_S("--docs", &a->docs),
+        RT_ARG_S("--policy", &a->policy), RT_ARG_S("--split", &a->cfg.split), RT_ARG_S("--held-out", &a->cfg.held_out),
+        RT_ARG_S("--packs", &a->cfg.packs_dir), RT_ARG_I("--episodes", &a->episodes, 1, 1e18),
+        RT_ARG_I("-s|--seed", &a->seed, 0, 1e18), RT_ARG_F("--noise", &a->noise, 0, 1),
+        RT_ARG_I32("--max-steps", &a->cfg.max_steps, 1, 1000000), RT_ARG_I32("--api-version", &a->cfg.api_version, 1, 1000000),
+        RT_ARG_I32("--step-timeout-ms", &a->cfg.step_timeout_ms, 1, 1000000), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"gen", usage, args, 0, 0, 0};
+    int rc = rt_args_parse(&spec, argc, argv, NULL, NULL);
+    if (rc) return rc;
     if (!a->env) return rt_cli_usage_error("gen", "--env is required");
     if (!a->out) return rt_cli_usage_error("gen", "-o FILE is required");
     if (a->episodes < 1) return rt_cli_usage_error("gen", "--episodes must be at least 1");
-    if (a->seed < 0) return rt_cli_usage_error("gen", "--seed must not be negative");
-    if (a->noise < 0 || a->noise > 1) return rt_cli_usage_error("gen", "--noise must be in [0, 1]");
     return RT_EXIT_OK;
 }
 
@@ -171,11 +151,7 @@ int rt_cmd_gen(int argc, char **argv) {
     a.seed = 1;
     a.noise = rt_policy_default().noise;
     int rc = parse_args(argc, argv, &a);
-    if (rc == GEN_HELP) {
-        usage(stdout);
-        return RT_EXIT_OK;
-    }
-    if (rc != RT_EXIT_OK) return rc;
+    if (rc) return RT_ARGS_EXIT(rc);
     rt_policy pol = rt_policy_default();
     pol.noise = a.noise;
     if (rt_policy_parse(a.policy, &pol.kind) != RT_OK) return rt_cli_usage_error("gen", "%s", rt_errmsg());

@@ -10,14 +10,31 @@ const char rt_cmd_generate_summary[] = "generate text from a prompt with a model
 #define MAX_STOPS 8
 
 static void usage(void) {
-    printf("usage: retrace generate --model DIR [--adapter DIR] [--tokenizer DIR] [--prompt TEXT | < prompt.txt]\n\n"
+    printf("usage: retrace generate -m DIR [--adapter DIR] [--tokenizer DIR] [-p TEXT | < prompt.txt]\n\n"
            "Prints the model's continuation of the prompt (read from stdin without --prompt).\n\n"
-           "  --chat               wrap the prompt as a user message in the tokenizer's chat template\n"
-           "  --max-new N          tokens to generate at most (128)\n"
-           "  --temperature X      0 = greedy (default), else sample\n"
-           "  --top-p X            nucleus sampling mass (1 = off)\n"
-           "  --seed N             sampling seed (0)\n"
-           "  --stop TEXT          stop once the continuation contains TEXT (repeatable)\n");
+           "  -m, --model DIR          the model folder\n"
+           "  --adapter, --lora DIR    a PEFT adapter on the model\n"
+           "  --tokenizer DIR          default: the model folder\n"
+           "  -p, --prompt TEXT        the prompt\n"
+           "  --chat                   wrap the prompt as a user message in the tokenizer's chat template\n"
+           "  -n, --max-new-tokens N   tokens to generate at most (128; also --max-new, --n-predict)\n"
+           "  --temp, --temperature X  0 = greedy (default), else sample\n"
+           "  --top-p X                nucleus sampling mass (1 = off)\n"
+           "  -s, --seed N             sampling seed (0)\n"
+           "  --stop, -r TEXT          stop once the continuation contains TEXT (repeatable, at most %d)\n",
+           MAX_STOPS);
+}
+
+typedef struct {
+    const char *stops[MAX_STOPS + 1];
+    int n;
+} stop_list;
+
+static int add_stop(void *dst, const char *value) {
+    stop_list *l = dst;
+    if (l->n == MAX_STOPS) return rt_fail(RT_ERR_ARG, "at most %d stop strings", MAX_STOPS);
+    l->stops[l->n++] = value;
+    return 0;
 }
 
 /* Positions past max_position_embeddings were never trained (rotary embeddings do not extrapolate): a
@@ -37,32 +54,23 @@ static rt_status fit_positions(const rt_model *m, long long n_prompt, const char
 }
 
 int rt_cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *adapter = NULL, *tokdir = NULL, *prompt = NULL, *stops[MAX_STOPS + 1] = {0};
-    int chat = 0, n_stops = 0;
+    const char *model = NULL, *adapter = NULL, *tokdir = NULL, *prompt = NULL;
+    stop_list stop = {{0}, 0};
+    int chat = 0;
     long long max_new = 128, seed = 0;
     double temperature = 0.0, top_p = 1.0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (rt_cli_is_help(a)) return usage(), RT_EXIT_OK;
-        if (!strcmp(a, "--chat")) { chat = 1; continue; }
-        if (!v) return rt_cli_usage_error("generate", "'%s' needs a value (see --help)", a);
-        i++;
-        if (!strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "--adapter")) adapter = v;
-        else if (!strcmp(a, "--tokenizer")) tokdir = v;
-        else if (!strcmp(a, "--prompt")) prompt = v;
-        else if (!strcmp(a, "--stop")) {
-            if (n_stops == MAX_STOPS) return rt_cli_usage_error("generate", "at most %d --stop strings", MAX_STOPS);
-            stops[n_stops++] = v;
-        } else if (!strcmp(a, "--max-new")) { if (rt_cli_parse_int("generate", a, v, &max_new)) return RT_EXIT_USAGE; }
-        else if (!strcmp(a, "--seed")) { if (rt_cli_parse_int("generate", a, v, &seed)) return RT_EXIT_USAGE; }
-        else if (!strcmp(a, "--temperature")) { if (rt_cli_parse_float("generate", a, v, &temperature)) return RT_EXIT_USAGE; }
-        else if (!strcmp(a, "--top-p")) { if (rt_cli_parse_float("generate", a, v, &top_p)) return RT_EXIT_USAGE; }
-        else return rt_cli_usage_error("generate", "unknown option '%s'", a);
-    }
+    const rt_arg args[] = {
+        RT_ARG_S("-m|--model", &model), RT_ARG_S("--adapter|--lora", &adapter), RT_ARG_S("--tokenizer", &tokdir),
+        RT_ARG_S("-p|--prompt", &prompt), RT_ARG_B("--chat", &chat, 1),
+        RT_ARG_I("-n|--max-new-tokens|--max-new|--n-predict", &max_new, 1, 1e9),
+        RT_ARG_F("--temp|--temperature", &temperature, 0, 1e9), RT_ARG_F("--top-p", &top_p, 0, 1),
+        RT_ARG_I("-s|--seed", &seed, 0, 9e18), RT_ARG_CALL("--stop|-r|--reverse-prompt", add_stop, &stop),
+        RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"generate", usage, args, 0, 0, 1};
+    int rc = rt_args_parse(&spec, argc, argv, NULL, NULL);
+    if (rc) return RT_ARGS_EXIT(rc);
     if (!model) return rt_cli_usage_error("generate", "--model is required");
-    if (max_new < 1 || temperature < 0 || top_p <= 0 || top_p > 1)
-        return rt_cli_usage_error("generate", "--max-new must be positive, --temperature >= 0, --top-p in (0, 1]");
+    if (top_p <= 0) return rt_cli_usage_error("generate", "--top-p must be in (0, 1]");
     char *input = NULL;
     if (!prompt) {
         size_t cap = 0, len = 0;
@@ -101,7 +109,7 @@ int rt_cmd_generate(int argc, char **argv) {
         gp.max_new_tokens = (int)max_new, gp.temperature = (float)temperature, gp.top_p = (float)top_p;
         gp.seed = (uint64_t)seed, gp.eos_token_id = rt_tokenizer_eos_id(tok);
         gp.vocab_limit = rt_tokenizer_vocab_size(tok);
-        gp.stop_strings = n_stops ? stops : NULL, gp.decode = rt_tokenizer_gen_decode, gp.decode_ctx = tok;
+        gp.stop_strings = stop.n ? stop.stops : NULL, gp.decode = rt_tokenizer_gen_decode, gp.decode_ctx = tok;
         out = rt_malloc(sizeof(int32_t) * (size_t)max_new);
         s = rt_generate(m, ids.ids, (int)ids.n, &gp, out, &n_out);
     }
@@ -109,6 +117,11 @@ int rt_cmd_generate(int argc, char **argv) {
         char *text;
         size_t len;
         s = rt_tokenizer_decode(tok, out, (size_t)n_out, 1, &text, &len);
+        if (rt_log_get_level() <= RT_LOG_DEBUG) { /* --verbose: the ids, to check the text against */
+            fprintf(stderr, "debug: generated ids:");
+            for (int i = 0; i < n_out; i++) fprintf(stderr, " %d", (int)out[i]);
+            fputc('\n', stderr);
+        }
         if (s == RT_OK) {
             fwrite(text, 1, len, stdout);
             fputc('\n', stdout);

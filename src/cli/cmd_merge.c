@@ -6,23 +6,23 @@
 
 const char rt_cmd_merge_summary[] = "merge a LoRA adapter into its base model and save the merged model";
 
+static void usage(void) {
+    printf("usage: retrace merge -m DIR --adapter DIR -o OUT\n\n"
+           "Computes W + scale * B A for every adapted projection (scale alpha/r, or alpha/sqrt(r) for\n"
+           "rsLoRA) and writes OUT/config.json and OUT/model.safetensors (float32), with the base's tokenizer\n"
+           "and generation_config.json files copied beside them.\n\n"
+           "  -m, --model DIR          the base model folder\n"
+           "  --adapter, --lora DIR    the PEFT adapter trained on it\n"
+           "  -o, --output OUT         the merged model folder\n");
+}
+
 int rt_cmd_merge(int argc, char **argv) {
     const char *model_dir = NULL, *adapter = NULL, *out = NULL;
-    for (int i = 1; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (rt_cli_is_help(a)) {
-            printf("usage: retrace merge --model DIR --adapter DIR -o OUT\n\n"
-                   "Computes W + scale * B A for every adapted projection (scale alpha/r, or alpha/sqrt(r) for\n"
-                   "rsLoRA) and writes OUT/config.json and OUT/model.safetensors (float32), with the base's tokenizer\n"
-                   "and generation_config.json files copied beside them.\n");
-            return RT_EXIT_OK;
-        }
-        if (!v) return rt_cli_usage_error("merge", "'%s' needs a value (see --help)", a);
-        if (strcmp(a, "--model") == 0) model_dir = v;
-        else if (strcmp(a, "--adapter") == 0) adapter = v;
-        else if (strcmp(a, "-o") == 0) out = v;
-        else return rt_cli_usage_error("merge", "unknown option '%s'", a);
-    }
+    const rt_arg args[] = {RT_ARG_S("-m|--model", &model_dir), RT_ARG_S("--adapter|--lora", &adapter),
+                           RT_ARG_S("-o|--output", &out), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"merge", usage, args, 0, 0, 1};
+    int rc = rt_args_parse(&spec, argc, argv, NULL, NULL);
+    if (rc) return RT_ARGS_EXIT(rc);
     if (!model_dir || !adapter || !out) return rt_cli_usage_error("merge", "--model, --adapter and -o are required");
     rt_model *m;
     if (rt_model_load(model_dir, &m) != RT_OK) return rt_cli_fail("merge");
