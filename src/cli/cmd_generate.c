@@ -53,6 +53,44 @@ static rt_status fit_positions(const rt_model *m, long long n_prompt, const char
     return RT_OK;
 }
 
+/* Streaming: rt_generate decodes the continuation after every token (to look for stop strings) through
+ * rt_gen_params.decode; this decode hook also prints what is new since its last call, so text appears as it
+ * is generated. Bytes that may still change are held back: an incomplete UTF-8 sequence at the end, and a
+ * trailing U+FFFD (a byte-level token that is half of a character decodes to it until the other half). */
+typedef struct {
+    const rt_tokenizer *tok;
+    size_t shown; /* bytes of the continuation already printed */
+} stream_ctx;
+
+static size_t stable_length(const char *text, size_t len) {
+    size_t i = len, back = 0;
+    while (i > 0 && back < 4 && ((unsigned char)text[i - 1] & 0xC0) == 0x80) i--, back++;
+    if (i > 0) {
+        unsigned char lead = (unsigned char)text[i - 1];
+        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+        if (need > back + 1) len = i - 1; /* the last character is not complete yet */
+    }
+    while (len >= 3 && memcmp(text + len - 3, "\xEF\xBF\xBD", 3) == 0) len -= 3;
+    return len;
+}
+
+static int stream_decode(void *ctx, const int32_t *ids, int n, char *buf, int cap) {
+    stream_ctx *c = ctx;
+    char *text;
+    size_t len;
+    if (rt_tokenizer_decode(c->tok, ids, (size_t)n, 1, &text, &len) != RT_OK) return -1;
+    size_t stable = stable_length(text, len);
+    if (stable > c->shown) {
+        fwrite(text + c->shown, 1, stable - c->shown, stdout);
+        fflush(stdout);
+        c->shown = stable;
+    }
+    int k = (int)(len < (size_t)cap ? len : (size_t)cap);
+    memcpy(buf, text, (size_t)k);
+    free(text);
+    return k;
+}
+
 int rt_cmd_generate(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *tokdir = NULL, *prompt = NULL;
     stop_list stop = {{0}, 0};
@@ -104,12 +142,14 @@ int rt_cmd_generate(int argc, char **argv) {
     if (s == RT_OK && ids.n == 0) s = rt_fail(RT_ERR_ARG, "the prompt is empty");
     if (s == RT_OK) s = fit_positions(m, (long long)ids.n, model, &max_new);
     int n_out = 0;
+    stream_ctx stream = {tok, 0};
     if (s == RT_OK) {
         rt_gen_params gp = rt_gen_params_default();
         gp.max_new_tokens = (int)max_new, gp.temperature = (float)temperature, gp.top_p = (float)top_p;
         gp.seed = (uint64_t)seed, gp.eos_token_id = rt_tokenizer_eos_id(tok);
         gp.vocab_limit = rt_tokenizer_vocab_size(tok);
-        gp.stop_strings = stop.n ? stop.stops : NULL, gp.decode = rt_tokenizer_gen_decode, gp.decode_ctx = tok;
+        /* An empty stop list still has rt_generate call the decode hook after every token. */
+        gp.stop_strings = stop.stops, gp.decode = stream_decode, gp.decode_ctx = &stream;
         out = rt_malloc(sizeof(int32_t) * (size_t)max_new);
         s = rt_generate(m, ids.ids, (int)ids.n, &gp, out, &n_out);
     }
@@ -122,8 +162,8 @@ int rt_cmd_generate(int argc, char **argv) {
             for (int i = 0; i < n_out; i++) fprintf(stderr, " %d", (int)out[i]);
             fputc('\n', stderr);
         }
-        if (s == RT_OK) {
-            fwrite(text, 1, len, stdout);
+        if (s == RT_OK) { /* the rest: what was held back, or what the last token added */
+            if (stream.shown <= len) fwrite(text + stream.shown, 1, len - stream.shown, stdout);
             fputc('\n', stdout);
             free(text);
         }
