@@ -157,6 +157,10 @@ struct json_t;
 rt_status rt_json_load(const char *path, struct json_t **out);
 /* Saves atomically with sorted keys and 2-space indentation. */
 rt_status rt_json_save(const char *path, const struct json_t *root);
+/* A JSON number for a float32 value as it was written: the shortest decimal that reads back as the same
+ * float (1e-05f becomes 1e-05, not 9.9999997473787516e-06). rt_json_save prints every real with the fewest
+ * digits that read back as the same double. */
+struct json_t *rt_json_float(float x);
 /* Typed getters: a missing or mistyped key fails with "<file>: key '<key>' ..." (file may be NULL). */
 rt_status rt_json_get_int(const struct json_t *obj, const char *key, const char *file, int64_t *out);
 rt_status rt_json_get_number(const struct json_t *obj, const char *key, const char *file, double *out);
