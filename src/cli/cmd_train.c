@@ -10,7 +10,7 @@
 const char rt_cmd_train_summary[] = "fine-tune a model (LoRA or full) on prompt/completion JSON lines";
 
 typedef struct {
-    const char *model, *data, *val, *tokenizer, *out, *adapter, *targets, *decay, *base_dtype;
+    const char *model, *data, *val, *tokenizer, *out, *adapter, *targets, *decay, *base_dtype, *dump;
     long long r, batch, accum, max_len, steps, seed, eval_every, ckpt_every;
     double alpha, dropout, lr, warmup, epochs, wd, clip;
     int full, rslora, resume, chat;
@@ -22,8 +22,10 @@ typedef struct {
 
 static void usage(void) {
     printf("usage: retrace train -m DIR --data FILE -o OUT [options]\n\n"
-           "Fine-tunes MODEL (config.json + safetensors; tokenizer.json in it or --tokenizer) on JSON lines\n"
-           "{\"prompt\": ..., \"completion\": ...}: the loss is on the completion (and EOS) only. Writes\n"
+           "Fine-tunes MODEL (config.json + safetensors; tokenizer.json in it or --tokenizer) on JSON lines of\n"
+           "TRL's row kinds: {\"prompt\", \"completion\"} (loss on the completion and EOS), {\"messages\": [{\"role\",\n"
+           "\"content\"}, ...]} (the chat template's rendering, loss on the assistant turns) or {\"text\"} (loss on\n"
+           "every token). Writes\n"
            "OUT/adapter (PEFT) or, with --full, OUT/model; OUT/checkpoint.safetensors; OUT/loss.jsonl.\n\n"
            "Defaults are the paper recipe: rsLoRA r 128, alpha 256, all seven projections, AdamW lr 1e-5,\n"
            "linear warmup over 10%% of the steps then linear decay. --preset tiny is for the built-in tiny\n"
@@ -33,6 +35,8 @@ static void usage(void) {
            "  --tokenizer DIR       tokenizer folder (default: the model folder)\n"
            "  --preset paper|tiny   hyperparameter preset (paper)\n"
            "  --full                train every parameter instead of LoRA\n"
+           "  --dump-tokens FILE    write the tokenized examples ({\"input_ids\", \"mask\"} lines; mask 1 = a\n"
+           "                        target) to FILE and stop: what the model would be trained on\n"
            "  --chat                put each prompt in a user message of the tokenizer's chat template\n"
            "                        (instruct models; what `retrace eval --chat` shows the model)\n"
            "  --adapter DIR         continue training an existing PEFT adapter\n"
@@ -70,7 +74,7 @@ static int parse(int argc, char **argv, options *o) {
         RT_ARG_S("-m|--model", &o->model), RT_ARG_S("--data|--dataset", &o->data), RT_ARG_S("--val", &o->val),
         RT_ARG_S("--tokenizer", &o->tokenizer), RT_ARG_S("-o|--output|--output-dir|--output_dir", &o->out),
         RT_ARG_S("--adapter|--lora", &o->adapter), RT_ARG_S("--targets", &o->targets), RT_ARG_S("--decay", &o->decay),
-        RT_ARG_S("--base-dtype", &o->base_dtype), RT_ARG_S("--preset", &preset_name),
+        RT_ARG_S("--base-dtype", &o->base_dtype), RT_ARG_S("--preset", &preset_name), RT_ARG_S("--dump-tokens", &o->dump),
         RT_ARG_B("--full", &o->full, 1), RT_ARG_B("--chat", &o->chat, 1), RT_ARG_B("--rslora", &o->rslora, 1),
         RT_ARG_B("--no-rslora", &o->rslora, 0), RT_ARG_B("--resume", &o->resume, 1),
         RT_ARG_I("-r|--lora-r", &o->r, 1, 1e18), RT_ARG_I("--batch", &o->batch, 1, 1e18),
@@ -87,6 +91,7 @@ static int parse(int argc, char **argv, options *o) {
     if (strcmp(preset_name, "paper") && strcmp(preset_name, "tiny"))
         return rt_cli_usage_error("train", "--preset must be paper or tiny (got '%s')", preset_name);
     preset(o, preset_name);
+    if (o->dump && o->data && (o->model || o->tokenizer)) return 0;
     if (!o->model || !o->data || !o->out) return rt_cli_usage_error("train", "--model, --data and -o are required");
     if (strcmp(o->decay, "linear") && strcmp(o->decay, "cosine") && strcmp(o->decay, "constant"))
         return rt_cli_usage_error("train", "--decay must be linear, cosine or constant");
@@ -149,6 +154,30 @@ static rt_status save_outputs(const options *o, rt_model *m) {
     return s;
 }
 
+/* --dump-tokens: every kept example's ids and target mask, one JSON object per line. */
+static rt_status dump_tokens(const rt_sft_data *d, const char *path) {
+    rt_atomic_file f;
+    RT_TRY(rt_atomic_open(&f, path));
+    rt_status s = RT_OK;
+    for (size_t i = 0; i < rt_sft_count(d) && s == RT_OK; i++) {
+        const int32_t *ids, *mask;
+        int len;
+        rt_sft_example(d, i, &ids, &mask, &len);
+        json_t *o = json_object(), *ji = json_array(), *jm = json_array();
+        for (int k = 0; k < len; k++) json_array_append_new(ji, json_integer(ids[k])), json_array_append_new(jm, json_integer(mask[k]));
+        json_object_set_new(o, "input_ids", ji);
+        json_object_set_new(o, "mask", jm);
+        char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        s = rt_atomic_write(&f, line, strlen(line));
+        if (s == RT_OK) s = rt_atomic_write(&f, "\n", 1);
+        free(line);
+        json_decref(o);
+    }
+    if (s == RT_OK) return rt_atomic_commit(&f);
+    rt_atomic_abort(&f);
+    return s;
+}
+
 int rt_cmd_train(int argc, char **argv) {
     options o;
     int rc = parse(argc, argv, &o);
@@ -162,6 +191,10 @@ int rt_cmd_train(int argc, char **argv) {
     rt_status s = rt_tokenizer_load(o.tokenizer ? o.tokenizer : o.model, &tok);
     if (s == RT_OK) s = rt_sft_load(o.data, tok, &sp, &train, &st);
     if (s == RT_OK) report_stats(o.data, &st, o.max_len);
+    if (s == RT_OK && o.dump) {
+        if ((s = dump_tokens(train, o.dump)) == RT_OK) printf("wrote %zu tokenized examples to %s\n", rt_sft_count(train), o.dump);
+        goto done;
+    }
     if (s == RT_OK && o.val && (s = rt_sft_load(o.val, tok, &sp, &val, &st)) == RT_OK) report_stats(o.val, &st, o.max_len);
     if (s == RT_OK) s = setup_model(&o, &m);
     if (s == RT_OK && rt_tokenizer_vocab_size(tok) > m->cfg.vocab_size)
