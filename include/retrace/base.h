@@ -82,15 +82,17 @@ void rt_log(rt_log_level level, const char *fmt, ...) __attribute__((format(prin
 #define rt_warn(...) rt_log(RT_LOG_WARN, __VA_ARGS__)
 #define rt_debug(...) rt_log(RT_LOG_DEBUG, __VA_ARGS__)
 
-/* A progress line on stderr: redrawn in place on a terminal, silent when stderr is not a terminal
- * (pipes and CI logs get only what the caller logs itself). */
+/* A progress line on stderr: redrawn in place on a terminal; where stderr is not a terminal (pipes, CI
+ * logs), a heartbeat: one plain line per minute (RETRACE_HEARTBEAT_S seconds if set), so a long command
+ * shows it is alive without flooding the log. Both are off below RT_LOG_INFO (--quiet). */
 typedef struct {
     const char *label;
     int64_t total;     /* number of units of work, 0 if unknown */
     int64_t done;
     double t_start;    /* seconds, rt_now() */
     double t_last_draw;
-    int enabled;
+    int enabled;       /* a terminal: redraw in place */
+    double heartbeat_s; /* not a terminal: seconds between lines (0: every update); -1: none */
 } rt_progress;
 
 void rt_progress_begin(rt_progress *p, const char *label, int64_t total);
