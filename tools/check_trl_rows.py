@@ -6,7 +6,8 @@ usage: check_trl_rows.py TOKENIZER_DIR ROWS.jsonl DUMP.jsonl
 For each row kind TRL's SFTTrainer reads ({"prompt","completion"}, {"text"}, {"messages"}), builds the
 trainer's dataset the way TRL does (a tiny random Llama as the model: only the data path is used) and checks
 that retrace's input_ids are TRL's and retrace's target mask is TRL's loss mask (completion_mask for
-prompt/completion, every token for text, assistant_masks with assistant_only_loss for messages). The first
+prompt/completion, every token for text, assistant_masks with assistant_only_loss for messages; newer
+TRL folds these into labels, -100 where there is no loss). The first
 token is never a target in retrace (nothing predicts it), so masks are compared from the second token on.
 
 Exit status: 0 all equal, 1 a difference (printed), 77 TRL or its dependencies are missing (printed).
@@ -54,13 +55,15 @@ def trl_rows(tok_dir, rows, kind, workdir):
         kwargs["assistant_only_loss"] = True
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                       num_attention_heads=2, num_key_value_heads=1)
-    args = SFTConfig(output_dir=workdir, report_to=[], max_length=None, dataset_num_proc=None, **kwargs)
+    args = SFTConfig(output_dir=workdir, report_to=[], max_length=None, use_cpu=True, bf16=False, **kwargs)
     trainer = SFTTrainer(model=LlamaForCausalLM(cfg), args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tok)
     out = []
     for ex in trainer.train_dataset:
         ids = list(ex["input_ids"])
-        if "assistant_masks" in ex:
+        if "labels" in ex:  # TRL >= 1.x folds its masks into labels (-100: no loss)
+            mask = [int(label != -100) for label in ex["labels"]]
+        elif "assistant_masks" in ex:
             mask = list(ex["assistant_masks"])
         elif "completion_mask" in ex:
             mask = list(ex["completion_mask"])
