@@ -2,15 +2,7 @@
 # One option parser for every command (src/cli/args.c): --help on every command, GNU forms (--opt=value,
 # -k3, bundled short flags, --), llama.cpp's and Hugging Face's spellings, and the same one-line errors.
 # Args: RETRACE_BIN FIXTURES_DIR
-set -u
-bin=$1
-fx=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export OMP_NUM_THREADS=1
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/../cli_common.sh"
 
 # Every command: --help and -h exit 0 with usage on stdout, `help CMD` prints the same, and an unknown
 # option is one line on stderr with exit 2.
@@ -86,5 +78,4 @@ printf '{"prompt": "a", "completion": " b"}\n' >"$tmp/d.jsonl"
   --lora_alpha 8 -r 4 --preset tiny -t 1 -q >/dev/null 2>"$tmp/err" && grep -q '"lora_alpha": 8' "$tmp/run/adapter/adapter_config.json" &&
   grep -q '"r": 4' "$tmp/run/adapter/adapter_config.json" && ok || bad "train with HF spellings: $(cat "$tmp/err")"
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

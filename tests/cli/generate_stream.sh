@@ -3,15 +3,7 @@
 # decoding of the generated ids (checked with `retrace tokenize --decode`) even when tokens split UTF-8
 # characters, on a pipe and on a terminal, and the text must leave in several writes, not one at the end.
 # Args: RETRACE_BIN FIXTURES_DIR
-set -u
-bin=$(realpath "$1")
-fx=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export OMP_NUM_THREADS=1
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/../cli_common.sh"
 
 # A random tiny model over a byte-level BPE trained on accented and CJK text: its samples are full of
 # tokens that are pieces of a character, the hard case for printing text before the end.
@@ -46,5 +38,4 @@ else
   echo "skip: strace unavailable, the number of writes not checked"
 fi
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

@@ -2,20 +2,10 @@
 # Bugs a new user met (issue 17): merge keeps the tokenizer, `gen -o -`, dataset given an SFT file, a broken
 # environment, pretrain --resume with another shape, generate past max_position_embeddings, `help CMD`,
 # `adapter plain-alpha --help`. Args: RETRACE_BIN FIXTURES_DIR
-set -u
-bin=$(realpath "$1")
-fx=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export OMP_NUM_THREADS=1
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/../cli_common.sh"
 
 # A model folder with a tokenizer: the llama fixture (320 ids) and a 300-id BPE trained for it.
-cp -r "$fx/models/llama/model" "$tmp/model"
-"$bin" tokenizer-train --vocab 300 --special '<s>' --special '</s>' --bos '<s>' --eos '</s>' \
-  -o "$tmp/model" "$fx/tok/train_corpus.txt" >/dev/null 2>&1 || bad "tokenizer-train"
+model_with_tokenizer "$tmp/model" --special '<s>' --special '</s>' --bos '<s>' --eos '</s>'
 
 # merge: the merged folder carries the tokenizer and generation_config.json, so generate runs on it.
 "$bin" merge --model "$tmp/model" --adapter "$fx/models/llama/adapter" -o "$tmp/merged" >/dev/null || bad "merge failed"
@@ -72,5 +62,4 @@ grep -q '"max_position_embeddings": 8' "$tmp/short/config.json" || bad "fixture 
 "$bin" help train | grep -q "usage: retrace train" && ok || bad "retrace help train"
 "$bin" adapter plain-alpha --help >/dev/null && ok || bad "adapter plain-alpha --help exits $?"
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

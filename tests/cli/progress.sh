@@ -2,15 +2,7 @@
 # Progress (src/base/log.c): redrawn in place on a terminal; in a pipe, a heartbeat line per minute (every
 # update with RETRACE_HEARTBEAT_S=0, which this test uses to see the lines); nothing with --quiet. `dataset`
 # shows its progress over the episodes of --from. Args: RETRACE_BIN FIXTURES_DIR
-set -u
-bin=$(realpath "$1")
-fx=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export OMP_NUM_THREADS=1
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/../cli_common.sh"
 
 # In a pipe (stderr to a file): plain whole lines, no carriage returns or escape codes.
 RETRACE_HEARTBEAT_S=0 "$bin" gen --env household --episodes 5 -o "$tmp/eps.jsonl" >/dev/null 2>"$tmp/err" || bad "gen"
@@ -24,8 +16,7 @@ RETRACE_HEARTBEAT_S=0 "$bin" gen --env household --episodes 5 -q -o "$tmp/eps.js
 
 # dataset counts the episodes of --from and ends at 100%.
 "$bin" gen --env household --episodes 6 -o "$tmp/eps.jsonl" >/dev/null 2>&1
-cp -r "$fx/models/llama/model" "$tmp/model"
-"$bin" tokenizer-train --vocab 300 -o "$tmp/model" "$fx/tok/train_corpus.txt" >/dev/null 2>&1
+model_with_tokenizer "$tmp/model"
 RETRACE_HEARTBEAT_S=0 "$bin" dataset --no-retrieval --from "$tmp/eps.jsonl" --tokenizer "$tmp/model" -o "$tmp/sft.jsonl" \
   >/dev/null 2>"$tmp/err" || bad "dataset: $(cat "$tmp/err")"
 grep -q "^dataset 6/6 (100%) .*[0-9]* examples" "$tmp/err" && ok || bad "dataset progress: $(cat "$tmp/err")"
@@ -38,5 +29,4 @@ else
   echo "skip: script(1) not installed, the terminal line not checked"
 fi
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

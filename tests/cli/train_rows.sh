@@ -3,16 +3,7 @@
 # tokenized examples (--dump-tokens) must be TRL's own tokenization of the same rows (tools/check_trl_rows.py,
 # skipped with the reason where TRL is not installed); without TRL the targets are checked by decoding them.
 # Training runs on a file mixing the three kinds. Args: RETRACE_BIN FIXTURES_DIR
-set -u
-bin=$1
-fx=$2
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export OMP_NUM_THREADS=1
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/../cli_common.sh"
 
 cat >"$tmp/rows.jsonl" <<'EOF'
 {"prompt": "task: put the apple in the fridge.\n", "completion": "act: take apple"}
@@ -46,7 +37,7 @@ want=$(printf 'act: take mug<|im_end|>\nact: go to shelf<|im_end|>\n')
   ok || bad "messages rendering: $(row 6 | alltext | decode)"
 
 # With TRL: the same ids and masks as TRL's SFTTrainer builds.
-python3 "$here/../../tools/check_trl_rows.py" "$tokdir" "$tmp/rows.jsonl" "$tmp/dump.jsonl" >"$tmp/trl" 2>"$tmp/trl.err"
+python3 "$(dirname "$0")/../../tools/check_trl_rows.py" "$tokdir" "$tmp/rows.jsonl" "$tmp/dump.jsonl" >"$tmp/trl" 2>"$tmp/trl.err"
 rc=$?
 if [ $rc -eq 77 ]; then cat "$tmp/trl"
 elif [ $rc -eq 0 ]; then ok; cat "$tmp/trl"
@@ -61,12 +52,9 @@ err=$("$bin" train --tokenizer "$tokdir" --data "$tmp/noasst.jsonl" --dump-token
 [ $? -eq 1 ] && echo "$err" | grep -q "no usable example" && ok || bad "a conversation without an assistant turn: $err"
 
 # Training on the three kinds mixed: a ChatML BPE of 300 ids for the llama fixture (320 ids).
-cp -r "$fx/models/llama/model" "$tmp/model"
-"$bin" tokenizer-train --vocab 300 --chat-template chatml -o "$tmp/model" "$fx/tok/train_corpus.txt" >/dev/null 2>&1 ||
-  bad "tokenizer-train"
+model_with_tokenizer "$tmp/model" --chat-template chatml
 "$bin" train -m "$tmp/model" --data "$tmp/rows.jsonl" --preset tiny --steps 3 --batch 2 --max-len 64 -t 1 \
   -o "$tmp/run" >"$tmp/out" 2>"$tmp/err" && grep -q "6 examples" "$tmp/err" && [ -f "$tmp/run/adapter/adapter_model.safetensors" ] &&
   ok || bad "train on mixed rows: $(cat "$tmp/out" "$tmp/err")"
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish
