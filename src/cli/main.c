@@ -41,7 +41,23 @@ static void print_usage(FILE *out) {
     }
 }
 
+/* RETRACE_SIMD=scalar|avx2|avx512|auto caps the kernels chosen at run time (the distance kernels; BLAS
+ * and oneDNN have their own switches): to check that the portable binary gives the same results on a CPU
+ * without those units. */
+static int apply_simd_env(void) {
+    const char *v = getenv("RETRACE_SIMD");
+    if (!v || !*v || strcmp(v, "auto") == 0) return 0;
+    int level = !strcmp(v, "scalar") ? 0 : !strcmp(v, "avx2") ? 1 : !strcmp(v, "avx512") ? 2 : -1;
+    if (level < 0) {
+        fprintf(stderr, "retrace: RETRACE_SIMD must be scalar, avx2, avx512 or auto (got '%s')\n", v);
+        return -1;
+    }
+    rt_distance_limit(level);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (apply_simd_env() != 0) return RT_EXIT_USAGE;
     if (argc < 2) {
         print_usage(stderr);
         return RT_EXIT_USAGE;
