@@ -41,7 +41,7 @@ static int parse(int argc, char **argv, options *o) {
         RT_ARG_F("--reward-weight", &r->reward_weight, 0, 1), RT_ARG_I32("-k|--retrieve", &r->k, 0, 100000000),
         RT_ARG_I32("--negatives", &r->negatives, 0, 100000000), RT_ARG_I32("--budget", &o->dp.budget_tokens, 0, 100000000),
         RT_ARG_I("-s|--seed", &seed, 0, 1e18), RT_ARG_TABLE_END};
-    const rt_args_spec spec = {"dataset", usage, args, 0, 1, 0};
+    const rt_args_spec spec = {"dataset", usage, args, 0, 1, 1};
     int n_pos = 0, rc = rt_args_parse(&spec, argc, argv, &o->memory, &n_pos);
     if (rc) return rc;
     o->dp.seed = (uint64_t)seed;

@@ -22,7 +22,7 @@ done
 for c in generate train pretrain eval dataset gen merge inspect tokenize tokenizer-train demo version; do
   "$bin" "$c" --help | grep -q "^common options: -h, --help; -q, --quiet" && ok || bad "$c --help lacks the common options"
 done
-for c in generate train pretrain eval merge demo; do
+for c in generate train pretrain eval dataset merge demo; do
   "$bin" "$c" --help | grep -q -- "-t, --threads N" && ok || bad "$c --help lacks -t/--threads"
 done
 
