@@ -135,11 +135,12 @@ static rt_status generate(const gen_args *a, rt_env *env, const rt_policy *pol) 
     if (k.to_stdout && s == RT_OK && fflush(stdout) != 0) s = rt_fail(RT_ERR_IO, "stdout: write failed");
     else if (!k.to_stdout && s == RT_OK) s = rt_atomic_commit(&k.f);
     else if (!k.to_stdout) rt_atomic_abort(&k.f);
-    /* With the episodes on stdout, the summary goes to stderr. */
-    if (s == RT_OK)
-        fprintf(k.to_stdout ? stderr : stdout, "wrote %lld episodes to %s: success %.1f%%, mean reward %.4f\n",
-                a->episodes, k.to_stdout ? "stdout" : a->out, 100.0 * (double)k.wins / (double)a->episodes,
-                k.reward_sum / (double)a->episodes);
+    /* With the episodes on stdout, the summary is a log line on stderr (--quiet drops it). */
+    double rate = 100.0 * (double)k.wins / (double)a->episodes, mean = k.reward_sum / (double)a->episodes;
+    if (s == RT_OK && k.to_stdout)
+        rt_info("wrote %lld episodes to stdout: success %.1f%%, mean reward %.4f", a->episodes, rate, mean);
+    else if (s == RT_OK)
+        printf("wrote %lld episodes to %s: success %.1f%%, mean reward %.4f\n", a->episodes, a->out, rate, mean);
     return s;
 }
 
