@@ -12,6 +12,8 @@ model_with_tokenizer "$tmp/model" --special '<s>' --special '</s>' --bos '<s>' -
 for f in tokenizer.json tokenizer_config.json generation_config.json; do
   [ -f "$tmp/merged/$f" ] && cmp -s "$tmp/model/$f" "$tmp/merged/$f" && ok || bad "merge did not copy $f"
 done
+# Numbers written as they were read: the fixture's rms_norm_eps 1e-05 (a float32), not 9.9999997473787516e-06.
+grep -q '"rms_norm_eps": 1e-0\?5,' "$tmp/merged/config.json" && ok || bad "rms_norm_eps written as $(grep rms_norm_eps "$tmp/merged/config.json")"
 "$bin" generate --model "$tmp/merged" --prompt "hello" --max-new 3 >/dev/null 2>"$tmp/err" && ok ||
   bad "generate on the merged model: $(cat "$tmp/err")"
 
