@@ -82,12 +82,46 @@ static void test_json_getters(void **state) {
     json_decref(o);
 }
 
+/* Numbers are written as they were read: a float32 hyperparameter as its shortest decimal, and every real
+ * with the fewest digits that read back as the same double (the comparison is Python's repr). */
+static void test_json_numbers_as_read(void **state) {
+    (void)state;
+    char dir[] = "/tmp/rt_test_json_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *path = rt_path_join(dir, "n.json"), *text = NULL;
+    size_t len;
+    json_t *root = json_object();
+    json_object_set_new(root, "eps", rt_json_float(1e-5f));
+    json_object_set_new(root, "eps6", rt_json_float(1e-6f));
+    json_object_set_new(root, "dropout", json_real(0.05));
+    json_object_set_new(root, "theta", json_real(500000.0));
+    json_object_set_new(root, "list", json_pack("[f]", 0.1));
+    assert_int_equal(rt_json_save(path, root), RT_OK);
+    assert_int_equal(rt_file_read(path, &text, &len), RT_OK);
+    /* jansson drops the exponent's leading zero: 1e-5 where Python writes 1e-05 (the same number) */
+    assert_non_null(strstr(text, "\"eps\": 1e-5,"));
+    assert_non_null(strstr(text, "\"eps6\": 1e-6,"));
+    assert_non_null(strstr(text, "\"dropout\": 0.05,"));
+    assert_non_null(strstr(text, "\"theta\": 500000.0\n"));
+    assert_non_null(strstr(text, "0.1\n"));
+    /* A value that needs all 17 digits keeps them: nothing is rounded away. */
+    json_t *back = NULL;
+    json_object_set_new(root, "third", json_real(1.0 / 3.0));
+    assert_int_equal(rt_json_save(path, root), RT_OK);
+    assert_int_equal(rt_json_load(path, &back), RT_OK);
+    assert_true(json_real_value(json_object_get(back, "third")) == 1.0 / 3.0);
+    assert_true((float)json_real_value(json_object_get(back, "eps")) == 1e-5f);
+    json_decref(back), json_decref(root), free(text);
+    unlink(path), rmdir(dir), free(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_message),
         cmocka_unit_test(test_rng_reproducible),
         cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_json_getters),
+        cmocka_unit_test(test_json_numbers_as_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,15 +95,17 @@ void rt_log(rt_log_level level, const char *fmt, ...) __attribute__((format(prin
 #define rt_warn(...) rt_log(RT_LOG_WARN, __VA_ARGS__)
 #define rt_debug(...) rt_log(RT_LOG_DEBUG, __VA_ARGS__)
 
-/* A progress line on stderr: redrawn in place on a terminal, silent when stderr is not a terminal
- * (pipes and CI logs get only what the caller logs itself). */
+/* A progress line on stderr: redrawn in place on a terminal; where stderr is not a terminal (pipes, CI
+ * logs), a heartbeat: one plain line per minute (RETRACE_HEARTBEAT_S seconds if set), so a long command
+ * shows it is alive without flooding the log. Both are off below RT_LOG_INFO (--quiet). */
 typedef struct {
     const char *label;
     int64_t total;     /* number of units of work, 0 if unknown */
     int64_t done;
     double t_start;    /* seconds, rt_now() */
     double t_last_draw;
-    int enabled;
+    int enabled;       /* a terminal: redraw in place */
+    double heartbeat_s; /* not a terminal: seconds between lines (0: every update); -1: none */
 } rt_progress;
 
 void rt_progress_begin(rt_progress *p, const char *label, int64_t total);
@@ -168,6 +170,9 @@ int rt_is_dir(const char *path);
 rt_status rt_mkdir_p(const char *path);
 /* Joins two path parts into a newly allocated string. */
 char *rt_path_join(const char *dir, const char *name);
+/* Copies each file named in `names` (NULL-terminated) that exists in from_dir to to_dir, atomically;
+ * names that from_dir lacks are skipped. */
+rt_status rt_copy_files(const char *from_dir, const char *to_dir, const char *const *names);
 
 /* ---- JSON (over jansson) ---- */
 
@@ -177,6 +182,10 @@ struct json_t;
 rt_status rt_json_load(const char *path, struct json_t **out);
 /* Saves atomically with sorted keys and 2-space indentation. */
 rt_status rt_json_save(const char *path, const struct json_t *root);
+/* A JSON number for a float32 value as it was written: the shortest decimal that reads back as the same
+ * float (1e-05f becomes 1e-05, not 9.9999997473787516e-06). rt_json_save prints every real with the fewest
+ * digits that read back as the same double. */
+struct json_t *rt_json_float(float x);
 /* Typed getters: a missing or mistyped key fails with "<file>: key '<key>' ..." (file may be NULL). */
 rt_status rt_json_get_int(const struct json_t *obj, const char *key, const char *file, int64_t *out);
 rt_status rt_json_get_number(const struct json_t *obj, const char *key, const char *file, double *out);

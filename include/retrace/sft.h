@@ -1,5 +1,7 @@
 /* retrace/sft.h: supervised fine-tuning data: JSON lines of {"prompt": ..., "completion": ...}
- * tokenized with the model's tokenizer, the loss taken on the completion only.
+ * tokenized with the model's tokenizer, the loss taken on the completion only. TRL's other row kinds are
+ * read too: {"text"} (loss on every token) and {"messages": [{"role", "content"}, ...]} (the chat
+ * template's rendering, loss on the assistant turns); those are cut at the end to max_len, as TRL cuts.
  *
  * Each example becomes [BOS] prompt completion [EOS] (BOS when the tokenizer config names one, EOS
  * likewise); the prompt and the completion are tokenized separately, so the boundary is exact. An

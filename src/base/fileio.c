@@ -177,3 +177,17 @@ char *rt_path_join(const char *dir, const char *name) {
     memcpy(out + a + sep, name, b + 1);
     return out;
 }
+
+rt_status rt_copy_files(const char *from_dir, const char *to_dir, const char *const *names) {
+    rt_status s = RT_OK;
+    for (; s == RT_OK && *names; names++) {
+        char *src = rt_path_join(from_dir, *names), *dst = rt_path_join(to_dir, *names), *data = NULL;
+        size_t len = 0;
+        if (rt_path_exists(src)) {
+            s = rt_file_read(src, &data, &len);
+            if (s == RT_OK) s = rt_file_write_atomic(dst, data, len);
+        }
+        free(src), free(dst), free(data);
+    }
+    return s;
+}

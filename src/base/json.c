@@ -2,6 +2,8 @@
 #include "retrace/base.h"
 
 #include <jansson.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +17,47 @@ rt_status rt_json_load(const char *path, json_t **out) {
     return RT_OK;
 }
 
+/* The fewest significant digits (1..17) that print x so that it reads back as x; at least the digits of
+ * its integer part, so that 500000.0 stays 500000.0 rather than 5e+05. */
+static int real_digits(double x) {
+    char buf[40];
+    int p = 1;
+    for (double a = fabs(x); a >= 10.0 && p < 17; a /= 10.0) p++;
+    for (; p < 17; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, x);
+        if (strtod(buf, NULL) == x) return p;
+    }
+    return 17;
+}
+
+/* The most digits any real in v needs (jansson prints all reals of a dump with one precision). */
+static int max_real_digits(const json_t *v) {
+    int most = 1;
+    if (json_is_real(v)) return real_digits(json_real_value(v));
+    if (json_is_array(v))
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            int d = max_real_digits(json_array_get(v, i));
+            most = d > most ? d : most;
+        }
+    if (json_is_object(v))
+        for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
+            int d = max_real_digits(json_object_iter_value(it));
+            most = d > most ? d : most;
+        }
+    return most;
+}
+
+json_t *rt_json_float(float x) {
+    char buf[40];
+    for (int p = 1; p < 9; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, (double)x);
+        if ((float)strtod(buf, NULL) == x) return json_real(strtod(buf, NULL));
+    }
+    return json_real((double)x);
+}
+
 rt_status rt_json_save(const char *path, const json_t *root) {
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(max_real_digits(root)));
     if (!text) return rt_fail(RT_ERR_NOMEM, "%s: cannot serialise JSON", path);
     size_t n = strlen(text);
     char *buf = rt_malloc(n + 2);

@@ -6,6 +6,10 @@
 
 /* Redraw at most this often so progress never costs measurable time. */
 #define RT_PROGRESS_REDRAW_S 0.2
+/* Where stderr is not a terminal, one progress line this often (RETRACE_HEARTBEAT_S overrides). */
+#define RT_PROGRESS_HEARTBEAT_S 60.0
+
+#include <stdlib.h>
 
 static rt_log_level g_level = RT_LOG_INFO;
 
@@ -36,6 +40,14 @@ void rt_progress_begin(rt_progress *p, const char *label, int64_t total) {
     p->t_start = rt_now();
     p->t_last_draw = 0.0;
     p->enabled = isatty(STDERR_FILENO) && g_level <= RT_LOG_INFO;
+    p->heartbeat_s = -1.0;
+    if (!p->enabled && g_level <= RT_LOG_INFO) {
+        const char *env = getenv("RETRACE_HEARTBEAT_S");
+        char *end;
+        double s = env ? strtod(env, &end) : RT_PROGRESS_HEARTBEAT_S;
+        p->heartbeat_s = env && (end == env || s < 0) ? RT_PROGRESS_HEARTBEAT_S : s;
+        p->t_last_draw = p->t_start;
+    }
 }
 
 static void format_duration(char *buf, size_t n, double s) {
@@ -44,6 +56,7 @@ static void format_duration(char *buf, size_t n, double s) {
     else snprintf(buf, n, "%lldm%02llds", (long long)(t / 60), (long long)(t % 60));
 }
 
+/* Draws the line: in place on a terminal (final ends it), or as one whole line for a log (newline). */
 static void draw(rt_progress *p, const char *extra, int final) {
     double elapsed = rt_now() - p->t_start;
     char eta[32] = "";
@@ -54,20 +67,27 @@ static void draw(rt_progress *p, const char *extra, int final) {
     }
     char el[24];
     format_duration(el, sizeof el, elapsed);
+    const char *start = p->enabled ? "\r\033[K" : "";
     if (p->total > 0)
-        fprintf(stderr, "\r\033[K%s %lld/%lld (%3.0f%%)  %s%s%s%s", p->label, (long long)p->done,
+        fprintf(stderr, "%s%s %lld/%lld (%3.0f%%)  %s%s%s%s", start, p->label, (long long)p->done,
                 (long long)p->total, 100.0 * (double)p->done / (double)p->total, el, eta,
                 extra ? "  " : "", extra ? extra : "");
     else
-        fprintf(stderr, "\r\033[K%s %lld  %s%s%s", p->label, (long long)p->done, el, extra ? "  " : "",
+        fprintf(stderr, "%s%s %lld  %s%s%s", start, p->label, (long long)p->done, el, extra ? "  " : "",
                 extra ? extra : "");
-    if (final) fputc('\n', stderr);
+    if (final || !p->enabled) fputc('\n', stderr);
     fflush(stderr);
 }
 
 void rt_progress_update(rt_progress *p, int64_t done, const char *extra) {
     p->done = done;
-    if (!p->enabled) return;
+    if (!p->enabled) {
+        double now = rt_now();
+        if (p->heartbeat_s < 0.0 || now - p->t_last_draw < p->heartbeat_s) return;
+        p->t_last_draw = now;
+        draw(p, extra, 0);
+        return;
+    }
     double t = rt_now();
     if (t - p->t_last_draw < RT_PROGRESS_REDRAW_S && done != p->total) return;
     p->t_last_draw = t;

@@ -7,6 +7,8 @@
 
 #include "retrace.h"
 
+#include "cli/args.h"
+
 /* Exit codes shared by all commands. */
 enum { RT_EXIT_OK = 0, RT_EXIT_FAIL = 1, RT_EXIT_USAGE = 2 };
 
@@ -26,6 +28,10 @@ rt_status rt_cli_load_adapter(const char *cmd, rt_model *m, const char *model_di
 
 /* Writes the logits of every position of ids (n) as safetensors: input_ids I32 [n], logits F32 [n, V]. */
 rt_status rt_cli_dump_logits(rt_model *m, const int32_t *ids, int n, const char *path);
+
+/* The files of a model folder besides its config and weights (tokenizer, generation defaults), NULL-ended:
+ * what a command that writes a new model folder from an old one copies across. */
+extern const char *const rt_cli_model_side_files[];
 
 #define RT_COMMAND(name)                       \
     int rt_cmd_##name(int argc, char **argv);  \

@@ -36,18 +36,29 @@ static rt_status plain_alpha(const char *in, const char *out) {
     return s;
 }
 
+static void usage(void) {
+    printf("usage: retrace adapter plain-alpha IN_DIR OUT_DIR\n\n"
+           "plain-alpha: writes OUT_DIR as the same adapter with use_rslora false and lora_alpha multiplied\n"
+           "by sqrt(r), which gives the same scale alpha/sqrt(r) under the plain alpha/r rule (for llama.cpp's\n"
+           "convert_lora_to_gguf.py, which ignores use_rslora). A plain adapter is copied unchanged.\n");
+}
+
 int rt_cmd_adapter(int argc, char **argv) {
-    if (argc < 2 || rt_cli_is_help(argv[1])) {
-        FILE *o = argc < 2 ? stderr : stdout;
-        fprintf(o, "usage: retrace adapter plain-alpha IN_DIR OUT_DIR\n\n"
-                   "plain-alpha: writes OUT_DIR as the same adapter with use_rslora false and lora_alpha multiplied\n"
-                   "by sqrt(r), which gives the same scale alpha/sqrt(r) under the plain alpha/r rule (for llama.cpp's\n"
-                   "convert_lora_to_gguf.py, which ignores use_rslora). A plain adapter is copied unchanged.\n");
-        return argc < 2 ? RT_EXIT_USAGE : RT_EXIT_OK;
+    const rt_arg none[] = {RT_ARG_TABLE_END};
+    /* The group's own options (--help) come before the subcommand; the subcommand's after it. */
+    if (argc < 2 || argv[1][0] == '-') {
+        const rt_args_spec group = {"adapter", usage, none, 0, 0, 0};
+        int rc = rt_args_parse(&group, argc, argv, NULL, NULL);
+        if (rc) return RT_ARGS_EXIT(rc);
+        return rt_cli_usage_error("adapter", "missing the subcommand: plain-alpha (retrace adapter --help)");
     }
-    if (strcmp(argv[1], "plain-alpha") != 0) return rt_cli_usage_error("adapter", "unknown subcommand '%s'", argv[1]);
-    if (argc != 4) return rt_cli_usage_error("adapter", "plain-alpha takes IN_DIR OUT_DIR");
-    if (plain_alpha(argv[2], argv[3]) != RT_OK) return rt_cli_fail("adapter");
-    printf("wrote %s\n", argv[3]);
+    if (strcmp(argv[1], "plain-alpha") != 0)
+        return rt_cli_usage_error("adapter", "unknown subcommand '%s' (retrace adapter --help)", argv[1]);
+    const rt_args_spec spec = {"adapter plain-alpha", usage, none, 2, 2, 0};
+    const char *pos[2];
+    int rc = rt_args_parse(&spec, argc - 1, argv + 1, pos, NULL);
+    if (rc) return RT_ARGS_EXIT(rc);
+    if (plain_alpha(pos[0], pos[1]) != RT_OK) return rt_cli_fail("adapter");
+    printf("wrote %s\n", pos[1]);
     return RT_EXIT_OK;
 }

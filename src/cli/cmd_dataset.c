@@ -1,7 +1,5 @@
 /* cmd_dataset.c: `retrace dataset`: options around rt_dataset_build (src/dataset), which turns successful
  * episodes into retrieval-augmented SFT examples (RAFT style). */
-#include <string.h>
-
 #include "cli/cli.h"
 
 const char rt_cmd_dataset_summary[] = "build retrieval-augmented SFT examples (RAFT style) from episodes and a memory";
@@ -18,7 +16,7 @@ static void usage(void) {
            "\"useful\", \"task_type\"}: the prompt the agent would see before that step and the step\n"
            "(\"think: ...\\nact: ...\\n\") as the completion. Ready for `retrace train`. A step marked\n"
            "\"slip\": true (a noisy policy's deliberate mistake) is never a completion; it stays in the history.\n\n"
-           "  --retrieve K          successful episodes retrieved (2); the episode itself is never retrieved\n"
+           "  -k, --retrieve K      successful episodes retrieved (2); the episode itself is never retrieved\n"
            "  --negatives N         failed episodes mined (1)\n"
            "  --p-useful P          fraction of examples whose retrieval may hold useful episodes (0.8); the\n"
            "                        rest get distractors only: no success of the same task type (RAFT)\n"
@@ -28,46 +26,25 @@ static void usage(void) {
            "  --static | --dynamic  retrieval key: the task alone, or the task and the last steps (dynamic)\n"
            "  --reward-weight X (0.5)  --no-docs  --no-retrieval (plain SFT examples: task and history only)\n"
            "  --budget N            prompt tokens (1024), cut by the documented policy (docs/agent.md)\n"
-           "  --seed N              the useful/distractor draw (1)\n");
+           "  -s, --seed N          the useful/distractor draw (1)\n");
 }
 
 static int parse(int argc, char **argv, options *o) {
     *o = (options){.dp = rt_dataset_params_default()};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-        if (rt_cli_is_help(a)) return usage(), -1;
-        if (!strcmp(a, "--static")) { o->dp.retrieval.dynamic = 0; continue; }
-        if (!strcmp(a, "--dynamic")) { o->dp.retrieval.dynamic = 1; continue; }
-        if (!strcmp(a, "--no-docs")) { o->dp.retrieval.docs = 0; continue; }
-        if (!strcmp(a, "--no-retrieval")) { o->no_retrieval = 1; continue; }
-        if (!strcmp(a, "--exclude-same-task")) { o->dp.exclude_same_task = 1; continue; }
-        if (!strcmp(a, "--any-version")) { o->dp.retrieval.any_version = 1; continue; }
-        if (a[0] != '-') {
-            if (o->memory) return rt_cli_usage_error("dataset", "unexpected argument '%s'", a);
-            o->memory = a;
-            continue;
-        }
-        if (!v) return rt_cli_usage_error("dataset", "'%s' needs a value (see --help)", a);
-        i++;
-        if (!strcmp(a, "--from")) o->from = v;
-        else if (!strcmp(a, "-o")) o->out = v;
-        else if (!strcmp(a, "--tokenizer")) o->tokenizer = v;
-        else if (!strcmp(a, "--p-useful") || !strcmp(a, "--reward-weight")) {
-            double x;
-            if (rt_cli_parse_float("dataset", a, v, &x)) return RT_EXIT_USAGE;
-            if (x < 0 || x > 1) return rt_cli_usage_error("dataset", "%s must be in [0, 1]", a);
-            if (!strcmp(a, "--p-useful")) o->dp.p_useful = x;
-            else o->dp.retrieval.reward_weight = x;
-        } else if (!strcmp(a, "--retrieve") || !strcmp(a, "--negatives") || !strcmp(a, "--budget") || !strcmp(a, "--seed")) {
-            if (rt_cli_parse_int("dataset", a, v, &n)) return RT_EXIT_USAGE;
-            if (n < 0 || n > 100000000) return rt_cli_usage_error("dataset", "%s out of range", a);
-            if (!strcmp(a, "--retrieve")) o->dp.retrieval.k = (int)n;
-            else if (!strcmp(a, "--negatives")) o->dp.retrieval.negatives = (int)n;
-            else if (!strcmp(a, "--budget")) o->dp.budget_tokens = (int)n;
-            else o->dp.seed = (uint64_t)n;
-        } else return rt_cli_usage_error("dataset", "unknown option '%s'", a);
-    }
+    long long seed = (long long)o->dp.seed;
+    rt_retrieval_params *r = &o->dp.retrieval;
+    const rt_arg args[] = {
+        RT_ARG_S("--from", &o->from), RT_ARG_S("-o|--output", &o->out), RT_ARG_S("--tokenizer", &o->tokenizer),
+        RT_ARG_B("--static", &r->dynamic, 0), RT_ARG_B("--dynamic", &r->dynamic, 1), RT_ARG_B("--no-docs", &r->docs, 0),
+        RT_ARG_B("--no-retrieval", &o->no_retrieval, 1), RT_ARG_B("--exclude-same-task", &o->dp.exclude_same_task, 1),
+        RT_ARG_B("--any-version", &r->any_version, 1), RT_ARG_F("--p-useful", &o->dp.p_useful, 0, 1),
+        RT_ARG_F("--reward-weight", &r->reward_weight, 0, 1), RT_ARG_I32("-k|--retrieve", &r->k, 0, 100000000),
+        RT_ARG_I32("--negatives", &r->negatives, 0, 100000000), RT_ARG_I32("--budget", &o->dp.budget_tokens, 0, 100000000),
+        RT_ARG_I("-s|--seed", &seed, 0, 1e18), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"dataset", usage, args, 0, 1, 1};
+    int n_pos = 0, rc = rt_args_parse(&spec, argc, argv, &o->memory, &n_pos);
+    if (rc) return rc;
+    o->dp.seed = (uint64_t)seed;
     if (!o->memory && !o->no_retrieval) return rt_cli_usage_error("dataset", "missing MEMORY_DIR (or --no-retrieval)");
     if (!o->from || !o->out || !o->tokenizer) return rt_cli_usage_error("dataset", "--from, --tokenizer and -o are required");
     return 0;
@@ -76,7 +53,7 @@ static int parse(int argc, char **argv, options *o) {
 int rt_cmd_dataset(int argc, char **argv) {
     options o;
     int rc = parse(argc, argv, &o);
-    if (rc) return rc < 0 ? RT_EXIT_OK : rc;
+    if (rc) return RT_ARGS_EXIT(rc);
     rt_tokenizer *tok = NULL;
     rt_memory *mem = NULL;
     rt_dataset_stats st = {0};

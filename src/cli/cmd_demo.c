@@ -1,31 +1,27 @@
 /* cmd_demo.c: `retrace demo`, the main job on built-in data: the whole chain of `retrace bench`
  * (generate experience, build the memory, pretrain the tiny base model, build the datasets, train three
  * LoRA adapters, evaluate five configurations on four splits), ending with the table and the report. */
-#include <string.h>
-
 #include "cli/cli.h"
 
 const char rt_cmd_demo_summary[] = "run the whole chain on built-in data and print the comparison table";
 
+static void usage(void) {
+    printf("usage: retrace demo [--quick] [-o DIR]\n\n"
+           "Runs the whole chain on the built-in environments, as `retrace bench` does: generates\n"
+           "household and toolapi experience, builds the memory, pretrains a tiny Llama-style model, builds\n"
+           "plain, RAFT and retrace datasets, trains three LoRA adapters and compares five configurations on\n"
+           "seen task types, unseen task types, seen APIs and drifted APIs. About 15 minutes on 2 cores;\n"
+           "--quick runs the same chain at a toy size in under a minute (its numbers mean nothing). Output\n"
+           "in DIR (demo-out): results.json, report.html, and every intermediate file.\n");
+}
+
 int rt_cmd_demo(int argc, char **argv) {
     const char *out = "demo-out";
     int quick = 0;
-    for (int i = 1; i < argc; i++) {
-        if (rt_cli_is_help(argv[i])) {
-            printf("usage: retrace demo [--quick] [-o DIR]\n\n"
-                   "Runs the whole chain on the built-in environments, as `retrace bench` does: generates\n"
-                   "household and toolapi experience, builds the memory, pretrains a tiny Llama-style model, builds\n"
-                   "plain, RAFT and retrace datasets, trains three LoRA adapters and compares five configurations on\n"
-                   "seen task types, unseen task types, seen APIs and drifted APIs. About 15 minutes on 2 cores;\n"
-                   "--quick runs the same chain at a toy size in under a minute (its numbers mean nothing). Output\n"
-                   "in DIR"
-                   " (demo-out): results.json, report.html, and every intermediate file.\n");
-            return RT_EXIT_OK;
-        }
-        if (strcmp(argv[i], "--quick") == 0) quick = 1;
-        else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out = argv[++i];
-        else return rt_cli_usage_error("demo", "unknown option '%s' (see --help)", argv[i]);
-    }
+    const rt_arg opts[] = {RT_ARG_B("--quick", &quick, 1), RT_ARG_S("-o|--output", &out), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"demo", usage, opts, 0, 0, 1};
+    int rc = rt_args_parse(&spec, argc, argv, NULL, NULL);
+    if (rc) return RT_ARGS_EXIT(rc);
     char *args[] = {"bench", "-o", (char *)out, quick ? "--quick" : NULL, NULL};
     printf("retrace demo: the whole chain (experience -> memory -> pretraining -> datasets -> LoRA SFT -> evaluation)%s\n",
            quick ? ", toy size" : "");

@@ -11,13 +11,13 @@ const char rt_cmd_eval_summary[] = "run the agent on an environment split and re
 
 typedef struct {
     const char *model, *adapter, *tokenizer, *memory, *env, *split, *held_out, *out, *json_out;
-    long long episodes, seed, threads, max_steps;
+    long long episodes, seed, max_steps;
     rt_agent_params ap;
     int no_retrieval;
 } options;
 
 static void usage(void) {
-    printf("usage: retrace eval --model DIR --env household|toolapi|PACK.json|exec:CMD [options]\n\n"
+    printf("usage: retrace eval -m DIR --env household|toolapi|PACK.json|exec:CMD [options]\n\n"
            "Runs the agent on --episodes episodes of the split and prints the success rate with its 95%%\n"
            "Wilson interval, mean steps and the invalid-action rate.\n\n"
            "  --adapter DIR         PEFT adapter on the model\n"
@@ -25,11 +25,11 @@ static void usage(void) {
            "  --memory DIR          retrieve experience from this memory (else no retrieval)\n"
            "  --split NAME          train, unseen_task, unseen_scene, unseen_api, unseen (train)\n"
            "  --held-out TYPES      household task types held out (default: the world's pair)\n"
-           "  --episodes N (20)  --seed N (%d)  --max-steps N (the world's budget)  --threads N\n"
+           "  --episodes N (20)  -s, --seed N (%d)  --max-steps N (the world's budget)\n"
            "  --static | --dynamic  retrieve once per episode or before every step (dynamic)\n"
-           "  -k N (2)  --negatives N (1)  --reward-weight X (0.5)  --no-docs  --no-retrieval\n"
-           "  --budget N            prompt tokens (1024)   --max-new N  tokens per step (96)\n"
-           "  --temperature X (0)  --chat (wrap prompts in the chat template)\n"
+           "  -k, --retrieve N (2)  --negatives N (1)  --reward-weight X (0.5)  --no-docs  --no-retrieval\n"
+           "  --budget N            prompt tokens (1024)   -n, --max-new-tokens N  tokens per step (96)\n"
+           "  --temp, --temperature X (0)  --chat (wrap prompts in the chat template)\n"
            "  --any-version         also retrieve episodes that used another version of a tool in force,\n"
            "                        and the newest docs (default: only the versions in force)\n"
            "  --no-resample         keep an action that repeats one of the last two (default: decode that\n"
@@ -42,53 +42,25 @@ static void usage(void) {
 static int parse(int argc, char **argv, options *o) {
     *o = (options){.episodes = rt_eval_params_default().episodes, .seed = (long long)rt_eval_params_default().seed,
                    .ap = rt_agent_params_default()};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-        double x;
-        if (rt_cli_is_help(a)) return usage(), -1;
-        if (!strcmp(a, "--static")) { o->ap.retrieval.dynamic = 0; continue; }
-        if (!strcmp(a, "--dynamic")) { o->ap.retrieval.dynamic = 1; continue; }
-        if (!strcmp(a, "--no-docs")) { o->ap.retrieval.docs = 0; continue; }
-        if (!strcmp(a, "--no-retrieval")) { o->no_retrieval = 1; continue; }
-        if (!strcmp(a, "--chat")) { o->ap.decoding.chat = 1; continue; }
-        if (!strcmp(a, "--no-resample")) { o->ap.loop_breaking.resample = 0; continue; }
-        if (!strcmp(a, "--any-version")) { o->ap.retrieval.any_version = 1; continue; }
-        if (!v) return rt_cli_usage_error("eval", "'%s' needs a value (see --help)", a);
-        i++;
-        const char **str = !strcmp(a, "--model") ? &o->model : !strcmp(a, "--adapter") ? &o->adapter
-                         : !strcmp(a, "--tokenizer") ? &o->tokenizer : !strcmp(a, "--memory") ? &o->memory
-                         : !strcmp(a, "--env") ? &o->env : !strcmp(a, "--split") ? &o->split
-                         : !strcmp(a, "--held-out") ? &o->held_out : !strcmp(a, "-o") ? &o->out
-                         : !strcmp(a, "--json") ? &o->json_out : NULL;
-        if (str) { *str = v; continue; }
-        long long *num = !strcmp(a, "--episodes") ? &o->episodes : !strcmp(a, "--seed") ? &o->seed
-                       : !strcmp(a, "--threads") ? &o->threads : !strcmp(a, "--max-steps") ? &o->max_steps : NULL;
-        if (num) {
-            if (rt_cli_parse_int("eval", a, v, num)) return RT_EXIT_USAGE;
-            if (*num < 0) return rt_cli_usage_error("eval", "%s must not be negative", a);
-            continue;
-        }
-        if (!strcmp(a, "-k") || !strcmp(a, "--negatives") || !strcmp(a, "--budget") || !strcmp(a, "--max-new")) {
-            if (rt_cli_parse_int("eval", a, v, &n)) return RT_EXIT_USAGE;
-            if (n < 0 || n > 1000000) return rt_cli_usage_error("eval", "%s out of range", a);
-            int *t = !strcmp(a, "-k") ? &o->ap.retrieval.k : !strcmp(a, "--negatives") ? &o->ap.retrieval.negatives
-                   : !strcmp(a, "--budget") ? &o->ap.budget_tokens : &o->ap.decoding.max_new_tokens;
-            *t = (int)n;
-            continue;
-        }
-        if (!strcmp(a, "--reward-weight") || !strcmp(a, "--temperature")) {
-            if (rt_cli_parse_float("eval", a, v, &x)) return RT_EXIT_USAGE;
-            if (x < 0 || (!strcmp(a, "--reward-weight") && x > 1)) return rt_cli_usage_error("eval", "%s out of range", a);
-            if (!strcmp(a, "--reward-weight")) o->ap.retrieval.reward_weight = x;
-            else o->ap.decoding.temperature = (float)x;
-            continue;
-        }
-        return rt_cli_usage_error("eval", "unknown option '%s'", a);
-    }
+    rt_retrieval_params *r = &o->ap.retrieval;
+    const rt_arg args[] = {
+        RT_ARG_S("-m|--model", &o->model), RT_ARG_S("--adapter|--lora", &o->adapter), RT_ARG_S("--tokenizer", &o->tokenizer),
+        RT_ARG_S("--memory", &o->memory), RT_ARG_S("--env", &o->env), RT_ARG_S("--split", &o->split),
+        RT_ARG_S("--held-out", &o->held_out), RT_ARG_S("-o|--output", &o->out), RT_ARG_S("--json", &o->json_out),
+        RT_ARG_I("--episodes", &o->episodes, 1, 1e18), RT_ARG_I("-s|--seed", &o->seed, 0, 1e18),
+        RT_ARG_I("--max-steps", &o->max_steps, 0, 1000000),
+        RT_ARG_B("--static", &r->dynamic, 0), RT_ARG_B("--dynamic", &r->dynamic, 1), RT_ARG_B("--no-docs", &r->docs, 0),
+        RT_ARG_B("--no-retrieval", &o->no_retrieval, 1), RT_ARG_B("--chat", &o->ap.decoding.chat, 1),
+        RT_ARG_B("--no-resample", &o->ap.loop_breaking.resample, 0), RT_ARG_B("--any-version", &r->any_version, 1),
+        RT_ARG_I32("-k|--retrieve", &r->k, 0, 1000000), RT_ARG_I32("--negatives", &r->negatives, 0, 1000000),
+        RT_ARG_I32("--budget", &o->ap.budget_tokens, 16, 1000000),
+        RT_ARG_I32("-n|--max-new-tokens|--max-new", &o->ap.decoding.max_new_tokens, 1, 1000000),
+        RT_ARG_F("--reward-weight", &r->reward_weight, 0, 1),
+        RT_ARG_F32("--temp|--temperature", &o->ap.decoding.temperature, 0, 1e9), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"eval", usage, args, 0, 0, 1};
+    int rc = rt_args_parse(&spec, argc, argv, NULL, NULL);
+    if (rc) return rc;
     if (!o->model || !o->env) return rt_cli_usage_error("eval", "--model and --env are required");
-    if (o->episodes < 1 || o->ap.decoding.max_new_tokens < 1 || o->ap.budget_tokens < 16)
-        return rt_cli_usage_error("eval", "--episodes and --max-new must be positive, --budget at least 16");
     o->ap.decoding.seed = (uint64_t)o->seed;
     return 0;
 }
@@ -127,8 +99,7 @@ static rt_status write_episode(void *ctx, const json_t *ep, const rt_eval_summar
 int rt_cmd_eval(int argc, char **argv) {
     options o;
     int rc = parse(argc, argv, &o);
-    if (rc) return rc < 0 ? RT_EXIT_OK : rc;
-    if (o.threads > 0) rt_set_threads((int)o.threads);
+    if (rc) return RT_ARGS_EXIT(rc);
     rt_tokenizer *tok = NULL;
     rt_model *m = NULL;
     rt_memory *mem = NULL;

@@ -8,14 +8,14 @@
 
 const char rt_cmd_gen_summary[] = "generate episodes from an environment with an expert, noisy or random policy";
 
-static void usage(FILE *out) {
-    fprintf(out,
+static void usage(void) {
+    printf(
             "usage: retrace gen --env ENV --episodes N -o FILE [options]\n\n"
             "ENV is household, toolapi (every pack in packs/), PACK.json, or exec:CMD (an external environment\n"
             "speaking the JSON-lines protocol of docs/environments.md).\n\n"
             "options:\n"
             "  --episodes N         how many episodes (required)\n"
-            "  --seed S             run seed (default 1); the same seed gives byte-identical files\n"
+            "  -s, --seed S         run seed (default 1); the same seed gives byte-identical files\n"
             "  --policy P           expert (default), noisy or random\n"
             "  --noise X            noisy: probability in [0,1] of a committed mistake per episode (default 0.3)\n"
             "  --split S            train (default), unseen_task, unseen_scene, unseen_api, unseen\n"
@@ -26,7 +26,7 @@ static void usage(FILE *out) {
             "  --step-timeout-ms N  exec: how long one reply may take (default 10000)\n"
             "  --packs DIR          toolapi: where the packs are (default $RETRACE_PACKS or packs/)\n"
             "  --docs FILE          toolapi: where the docs go (default FILE with .docs.jsonl)\n"
-            "  -o, --output FILE    episodes, one JSON object per line\n");
+            "  -o, --output FILE    episodes, one JSON object per line (- for stdout)\n");
 }
 
 typedef struct {
@@ -36,41 +36,21 @@ typedef struct {
     rt_env_config cfg;
 } gen_args;
 
-#define GEN_HELP (-1)
-
-/* Every option takes a value. Returns RT_EXIT_OK, a usage exit code, or GEN_HELP. */
+/* Returns 0, a usage exit code, or RT_ARGS_HELP. */
 static int parse_args(int argc, char **argv, gen_args *a) {
-    long long v;
-    for (int i = 1; i < argc; i += 2) {
-        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (rt_cli_is_help(o)) return GEN_HELP;
-        if (!val) return rt_cli_usage_error("gen", "%s needs a value", o);
-        if (strcmp(o, "--env") == 0) a->env = val;
-        else if (strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) a->out = val;
-        else if (strcmp(o, "--docs") == 0) a->docs = val;
-        else if (strcmp(o, "--policy") == 0) a->policy = val;
-        else if (strcmp(o, "--split") == 0) a->cfg.split = val;
-        else if (strcmp(o, "--held-out") == 0) a->cfg.held_out = val;
-        else if (strcmp(o, "--packs") == 0) a->cfg.packs_dir = val;
-        else if (strcmp(o, "--episodes") == 0) {
-            if (rt_cli_parse_int("gen", o, val, &a->episodes)) return RT_EXIT_USAGE;
-        } else if (strcmp(o, "--seed") == 0) {
-            if (rt_cli_parse_int("gen", o, val, &a->seed)) return RT_EXIT_USAGE;
-        } else if (strcmp(o, "--noise") == 0) {
-            if (rt_cli_parse_float("gen", o, val, &a->noise)) return RT_EXIT_USAGE;
-        } else if (strcmp(o, "--max-steps") == 0 || strcmp(o, "--api-version") == 0 || strcmp(o, "--step-timeout-ms") == 0) {
-            if (rt_cli_parse_int("gen", o, val, &v)) return RT_EXIT_USAGE;
-            if (v < 1 || v > 1000000) return rt_cli_usage_error("gen", "%s must be between 1 and 1000000", o);
-            if (o[2] == 'm') a->cfg.max_steps = (int)v;
-            else if (o[2] == 'a') a->cfg.api_version = (int)v;
-            else a->cfg.step_timeout_ms = (int)v;
-        } else return rt_cli_usage_error("gen", "unknown option '%s' (retrace gen --help)", o);
-    }
+    const rt_arg args[] = {
+        RT_ARG_S("--env", &a->env), RT_ARG_S("-o|--output", &a->out), RT_ARG_S("--docs", &a->docs),
+        RT_ARG_S("--policy", &a->policy), RT_ARG_S("--split", &a->cfg.split), RT_ARG_S("--held-out", &a->cfg.held_out),
+        RT_ARG_S("--packs", &a->cfg.packs_dir), RT_ARG_I("--episodes", &a->episodes, 1, 1e18),
+        RT_ARG_I("-s|--seed", &a->seed, 0, 1e18), RT_ARG_F("--noise", &a->noise, 0, 1),
+        RT_ARG_I32("--max-steps", &a->cfg.max_steps, 1, 1000000), RT_ARG_I32("--api-version", &a->cfg.api_version, 1, 1000000),
+        RT_ARG_I32("--step-timeout-ms", &a->cfg.step_timeout_ms, 1, 1000000), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"gen", usage, args, 0, 0, 0};
+    int rc = rt_args_parse(&spec, argc, argv, NULL, NULL);
+    if (rc) return rc;
     if (!a->env) return rt_cli_usage_error("gen", "--env is required");
     if (!a->out) return rt_cli_usage_error("gen", "-o FILE is required");
     if (a->episodes < 1) return rt_cli_usage_error("gen", "--episodes must be at least 1");
-    if (a->seed < 0) return rt_cli_usage_error("gen", "--seed must not be negative");
-    if (a->noise < 0 || a->noise > 1) return rt_cli_usage_error("gen", "--noise must be in [0, 1]");
     return RT_EXIT_OK;
 }
 
@@ -83,12 +63,18 @@ static char *default_docs_path(const char *out) {
     return p;
 }
 
+/* One JSON line to an atomic file, or to stdout when f is NULL (`-o -`). */
 static rt_status write_line(rt_atomic_file *f, const json_t *obj) {
     char *line = rt_episode_line(obj);
-    if (!line) return rt_fail(RT_ERR_NOMEM, "%s: cannot serialise an episode", f->path);
-    rt_status s = rt_atomic_write(f, line, strlen(line));
+    if (!line) return rt_fail(RT_ERR_NOMEM, "%s: cannot serialise an episode", f ? f->path : "stdout");
+    rt_status s = RT_OK;
+    if (f) {
+        s = rt_atomic_write(f, line, strlen(line));
+        if (s == RT_OK) s = rt_atomic_write(f, "\n", 1);
+    } else if (puts(line) == EOF) {
+        s = rt_fail(RT_ERR_IO, "stdout: write failed");
+    }
     free(line);
-    if (s == RT_OK) s = rt_atomic_write(f, "\n", 1);
     return s;
 }
 
@@ -103,7 +89,7 @@ static rt_status write_docs(rt_env *env, const char *path) {
         json_array_foreach(docs, i, d) if (s == RT_OK) s = write_line(&f, d);
         if (s == RT_OK) s = rt_atomic_commit(&f);
         else rt_atomic_abort(&f);
-        if (s == RT_OK) printf("wrote %zu docs to %s\n", json_array_size(docs), path);
+        if (s == RT_OK) rt_info("wrote %zu docs to %s", json_array_size(docs), path);
     }
     json_decref(docs);
     return s;
@@ -112,8 +98,10 @@ static rt_status write_docs(rt_env *env, const char *path) {
 /* Each episode as it ends: its line, the counts, the progress line. */
 typedef struct {
     rt_atomic_file f;
+    int to_stdout;
     rt_progress pg;
-    long long wins;
+    long long wins, env_errors;
+    char *first_error; /* the environment's first error, for the run's verdict */
     double reward_sum;
 } gen_sink;
 
@@ -121,7 +109,9 @@ static rt_status on_episode(void *ctx, const json_t *ep, long long i) {
     gen_sink *k = ctx;
     k->wins += rt_episode_succeeded(ep);
     k->reward_sum += json_real_value(json_object_get(ep, "reward"));
-    rt_status s = write_line(&k->f, ep);
+    const char *err = json_string_value(json_object_get(json_object_get(ep, "meta"), "error"));
+    if (err && k->env_errors++ == 0) k->first_error = rt_strdup(err);
+    rt_status s = write_line(k->to_stdout ? NULL : &k->f, ep);
     char extra[64];
     snprintf(extra, sizeof extra, "success %.1f%%", 100.0 * (double)k->wins / (double)(i + 1));
     rt_progress_update(&k->pg, i + 1, extra);
@@ -129,16 +119,28 @@ static rt_status on_episode(void *ctx, const json_t *ep, long long i) {
 }
 
 static rt_status generate(const gen_args *a, rt_env *env, const rt_policy *pol) {
-    gen_sink k = {.wins = 0};
-    RT_TRY(rt_atomic_open(&k.f, a->out));
+    gen_sink k = {.to_stdout = !strcmp(a->out, "-")};
+    if (!k.to_stdout) RT_TRY(rt_atomic_open(&k.f, a->out));
     rt_progress_begin(&k.pg, "gen", a->episodes);
     rt_status s = rt_env_run_episodes(env, pol, (uint64_t)a->seed, a->episodes, on_episode, &k);
     rt_progress_end(&k.pg);
-    if (s == RT_OK) s = rt_atomic_commit(&k.f);
-    else rt_atomic_abort(&k.f);
-    if (s == RT_OK)
-        printf("wrote %lld episodes to %s: success %.1f%%, mean reward %.4f\n", a->episodes, a->out,
-               100.0 * (double)k.wins / (double)a->episodes, k.reward_sum / (double)a->episodes);
+    /* An environment that failed every episode is a broken run, not a dataset of failures. */
+    if (s == RT_OK && k.env_errors == a->episodes)
+        s = rt_fail(RT_ERR_IO, "the environment failed on every episode (%lld); the first error: %s", a->episodes,
+                    k.first_error);
+    else if (k.env_errors)
+        rt_warn("the environment failed on %lld of %lld episodes (kept as failures); the first error: %s", k.env_errors,
+                a->episodes, k.first_error);
+    free(k.first_error);
+    if (k.to_stdout && s == RT_OK && fflush(stdout) != 0) s = rt_fail(RT_ERR_IO, "stdout: write failed");
+    else if (!k.to_stdout && s == RT_OK) s = rt_atomic_commit(&k.f);
+    else if (!k.to_stdout) rt_atomic_abort(&k.f);
+    /* With the episodes on stdout, the summary is a log line on stderr (--quiet drops it). */
+    double rate = 100.0 * (double)k.wins / (double)a->episodes, mean = k.reward_sum / (double)a->episodes;
+    if (s == RT_OK && k.to_stdout)
+        rt_info("wrote %lld episodes to stdout: success %.1f%%, mean reward %.4f", a->episodes, rate, mean);
+    else if (s == RT_OK)
+        printf("wrote %lld episodes to %s: success %.1f%%, mean reward %.4f\n", a->episodes, a->out, rate, mean);
     return s;
 }
 
@@ -150,19 +152,16 @@ int rt_cmd_gen(int argc, char **argv) {
     a.seed = 1;
     a.noise = rt_policy_default().noise;
     int rc = parse_args(argc, argv, &a);
-    if (rc == GEN_HELP) {
-        usage(stdout);
-        return RT_EXIT_OK;
-    }
-    if (rc != RT_EXIT_OK) return rc;
+    if (rc) return RT_ARGS_EXIT(rc);
     rt_policy pol = rt_policy_default();
     pol.noise = a.noise;
     if (rt_policy_parse(a.policy, &pol.kind) != RT_OK) return rt_cli_usage_error("gen", "%s", rt_errmsg());
     rt_env *env;
     if (rt_env_open(a.env, &a.cfg, &env) != RT_OK) return rt_cli_fail("gen");
-    char *docs = a.docs ? rt_strdup(a.docs) : default_docs_path(a.out);
+    /* Episodes on stdout get docs only where --docs says. */
+    char *docs = a.docs ? rt_strdup(a.docs) : strcmp(a.out, "-") ? default_docs_path(a.out) : NULL;
     rt_status s = generate(&a, env, &pol);
-    if (s == RT_OK) s = write_docs(env, docs);
+    if (s == RT_OK && docs) s = write_docs(env, docs);
     free(docs);
     rt_env_close(env);
     return s == RT_OK ? RT_EXIT_OK : rt_cli_fail("gen");

@@ -1,7 +1,5 @@
 /* cmd_inspect.c: `retrace inspect MODEL_DIR [--adapter DIR]` loads and validates a Hugging Face model
  * folder (and a PEFT adapter) and describes it. Every tensor is read, so a bad file is found here. */
-#include <string.h>
-
 #include "cli/cli.h"
 
 const char rt_cmd_inspect_summary[] = "load and describe a model folder (and a PEFT adapter)";
@@ -14,21 +12,24 @@ static const char *rope_name(rt_rope_kind k) {
     return k == RT_ROPE_LLAMA3 ? "llama3" : k == RT_ROPE_LINEAR ? "linear" : "default";
 }
 
+static void usage(void) {
+    printf("usage: retrace inspect MODEL_DIR [--adapter ADAPTER_DIR]\n\n"
+           "Loads config.json and every weight of a Llama, Mistral or Qwen2 folder (model.safetensors or a\n"
+           "sharded index; F32, BF16 or F16), and a PEFT LoRA adapter if given, then prints what they hold.\n"
+           "Exits 1 with a one-line reason naming the file and tensor or key when anything is wrong.\n\n"
+           "  -m, --model DIR          the model folder (or give it as MODEL_DIR)\n"
+           "  --adapter, --lora DIR    a PEFT adapter to load on it\n");
+}
+
 int rt_cmd_inspect(int argc, char **argv) {
     const char *model_dir = NULL, *adapter = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (rt_cli_is_help(argv[i])) {
-            printf("usage: retrace inspect MODEL_DIR [--adapter ADAPTER_DIR]\n\n"
-                   "Loads config.json and every weight of a Llama, Mistral or Qwen2 folder (model.safetensors or a\n"
-                   "sharded index; F32, BF16 or F16), and a PEFT LoRA adapter if given, then prints what they hold.\n"
-                   "Exits 1 with a one-line reason naming the file and tensor or key when anything is wrong.\n");
-            return RT_EXIT_OK;
-        }
-        if (strcmp(argv[i], "--adapter") == 0 && i + 1 < argc) adapter = argv[++i];
-        else if (argv[i][0] == '-') return rt_cli_usage_error("inspect", "unknown option '%s'", argv[i]);
-        else if (!model_dir) model_dir = argv[i];
-        else return rt_cli_usage_error("inspect", "unexpected argument '%s'", argv[i]);
-    }
+    const rt_arg args[] = {RT_ARG_S("-m|--model", &model_dir), RT_ARG_S("--adapter|--lora", &adapter), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"inspect", usage, args, 0, 1, 0};
+    const char *pos[1];
+    int n_pos = 0, rc = rt_args_parse(&spec, argc, argv, pos, &n_pos);
+    if (rc) return RT_ARGS_EXIT(rc);
+    if (n_pos && model_dir) return rt_cli_usage_error("inspect", "give the model as MODEL_DIR or --model, not both");
+    if (n_pos) model_dir = pos[0];
     if (!model_dir) return rt_cli_usage_error("inspect", "missing MODEL_DIR (see --help)");
     rt_model *m;
     if (rt_model_load(model_dir, &m) != RT_OK) return rt_cli_fail("inspect");

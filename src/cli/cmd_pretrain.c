@@ -3,6 +3,7 @@
  * stream, trains on random windows of it (the corpus and windows are src/dataset/corpus.c) with
  * checkpoints and resume, and saves a complete Hugging Face folder (config, weights, tokenizer) that
  * `retrace train`, `retrace generate` and transformers load. */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +33,7 @@ static void usage(void) {
            "  --lr X             peak learning rate (3e-3), linear warmup 10%%, cosine decay to 10%%\n"
            "  --hidden N         hidden size (128); --layers N (4); --heads N (4); --kv-heads N (2)\n"
            "  --intermediate N   MLP size (352)\n"
-           "  --seed N           initialisation and data order (1)\n"
-           "  --threads N        CPU threads (all cores)\n"
+           "  -s, --seed N       initialisation and data order (1)\n"
            "  --checkpoint-every N  steps between checkpoints (50)\n"
            "  --resume           continue from DIR/checkpoint.safetensors (same text and tokenizer)\n"
            "  --sample TEXT      prompt for the sample at the end (\"task: put a hot\")\n");
@@ -41,7 +41,7 @@ static void usage(void) {
 
 typedef struct {
     const char *text_path, *episodes_path, *out_dir, *sample, *tokenizer;
-    long long steps, batch, seq, hidden, layers, heads, kv_heads, intermediate, seed, threads, ckpt_every, vocab;
+    long long steps, batch, seq, hidden, layers, heads, kv_heads, intermediate, seed, ckpt_every, vocab;
     double lr;
     int resume;
 } options;
@@ -50,37 +50,18 @@ static int parse(int argc, char **argv, options *o) {
     *o = (options){.sample = "task: put a hot", .steps = 300, .batch = 8, .seq = 128, .hidden = 128, .layers = 4,
                    .heads = 4, .kv_heads = 2, .intermediate = 352, .seed = 1, .ckpt_every = 50, .lr = 3e-3,
                    .vocab = 1024};
-    struct {
-        const char *name;
-        long long *v;
-        long long min;
-    } ints[] = {{"--steps", &o->steps, 1},       {"--batch", &o->batch, 1},   {"--seq", &o->seq, 2},
-                {"--hidden", &o->hidden, 2},     {"--layers", &o->layers, 1}, {"--heads", &o->heads, 1},
-                {"--kv-heads", &o->kv_heads, 1}, {"--intermediate", &o->intermediate, 1},
-                {"--seed", &o->seed, 0},         {"--threads", &o->threads, 0},
-                {"--checkpoint-every", &o->ckpt_every, 0}, {"--vocab", &o->vocab, 300}};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (rt_cli_is_help(a)) return usage(), -1;
-        int matched = 0;
-        for (size_t k = 0; k < sizeof ints / sizeof *ints && !matched; k++)
-            if (strcmp(a, ints[k].name) == 0) {
-                if (rt_cli_parse_int("pretrain", a, v, ints[k].v)) return RT_EXIT_USAGE;
-                if (*ints[k].v < ints[k].min) return rt_cli_usage_error("pretrain", "%s must be at least %lld", a, ints[k].min);
-                matched = 1, i++;
-            }
-        if (matched) continue;
-        if (strcmp(a, "--lr") == 0) {
-            if (rt_cli_parse_float("pretrain", a, v, &o->lr)) return RT_EXIT_USAGE;
-            i++;
-        } else if (strcmp(a, "--text") == 0 && v) o->text_path = v, i++;
-        else if (strcmp(a, "--episodes") == 0 && v) o->episodes_path = v, i++;
-        else if (strcmp(a, "--tokenizer") == 0 && v) o->tokenizer = v, i++;
-        else if (strcmp(a, "--sample") == 0 && v) o->sample = v, i++;
-        else if (strcmp(a, "-o") == 0 && v) o->out_dir = v, i++;
-        else if (strcmp(a, "--resume") == 0) o->resume = 1;
-        else return rt_cli_usage_error("pretrain", "unknown or incomplete option '%s' (see --help)", a);
-    }
+    const rt_arg args[] = {
+        RT_ARG_I("--steps", &o->steps, 1, 1e18), RT_ARG_I("--batch", &o->batch, 1, 1e18), RT_ARG_I("--seq", &o->seq, 2, 1e18),
+        RT_ARG_I("--hidden", &o->hidden, 2, 1e18), RT_ARG_I("--layers", &o->layers, 1, 1e18),
+        RT_ARG_I("--heads", &o->heads, 1, 1e18), RT_ARG_I("--kv-heads", &o->kv_heads, 1, 1e18),
+        RT_ARG_I("--intermediate", &o->intermediate, 1, 1e18), RT_ARG_I("-s|--seed", &o->seed, 0, 1e18),
+        RT_ARG_I("--checkpoint-every", &o->ckpt_every, 0, 1e18), RT_ARG_I("--vocab", &o->vocab, 300, 1e18),
+        RT_ARG_F("--lr", &o->lr, 0, 1e9), RT_ARG_S("--text", &o->text_path), RT_ARG_S("--episodes", &o->episodes_path),
+        RT_ARG_S("--tokenizer", &o->tokenizer), RT_ARG_S("--sample", &o->sample), RT_ARG_S("-o|--output", &o->out_dir),
+        RT_ARG_B("--resume", &o->resume, 1), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"pretrain", usage, args, 0, 0, 1};
+    int rc = rt_args_parse(&spec, argc, argv, NULL, NULL);
+    if (rc) return rc;
     if (!o->out_dir) return rt_cli_usage_error("pretrain", "missing -o DIR");
     if (o->text_path && o->episodes_path) return rt_cli_usage_error("pretrain", "give --text or --episodes, not both");
     if (o->hidden % o->heads || o->heads % o->kv_heads || (o->hidden / o->heads) % 2)
@@ -151,11 +132,39 @@ static rt_status get_tokenizer(const options *o, const char *text_file, const ch
     return rt_tokenizer_load(model_dir, tok);
 }
 
+/* The options that fix a run's shape, kept in DIR/pretrain_args.json: a resumed run must repeat them (a
+ * changed --seq or --batch would silently change what a step means; a changed model shape cannot load). */
+static rt_status check_run_shape(const options *o, const char *path) {
+    const struct {
+        const char *name;
+        long long v;
+    } shape[] = {{"--seq", o->seq},     {"--batch", o->batch},       {"--hidden", o->hidden},
+                 {"--layers", o->layers}, {"--heads", o->heads},   {"--kv-heads", o->kv_heads},
+                 {"--intermediate", o->intermediate}, {"--vocab", o->vocab}};
+    const size_t n = sizeof shape / sizeof *shape;
+    json_t *root = NULL;
+    rt_status s = RT_OK;
+    if (!o->resume) {
+        root = json_object();
+        for (size_t i = 0; i < n; i++) json_object_set_new(root, shape[i].name + 2, json_integer(shape[i].v));
+        s = rt_json_save(path, root);
+    } else if (rt_path_exists(path) && (s = rt_json_load(path, &root)) == RT_OK) {
+        for (size_t i = 0; i < n && s == RT_OK; i++) {
+            int64_t was;
+            s = rt_json_get_int(root, shape[i].name + 2, path, &was);
+            if (s == RT_OK && was != shape[i].v)
+                s = rt_fail(RT_ERR_ARG, "%s was %lld when the run started and is %lld now: a resumed run keeps its "
+                            "shape (%s)", shape[i].name, (long long)was, shape[i].v, path);
+        }
+    }
+    json_decref(root);
+    return s;
+}
+
 int rt_cmd_pretrain(int argc, char **argv) {
     options o;
     int rc = parse(argc, argv, &o);
-    if (rc) return rc < 0 ? RT_EXIT_OK : rc;
-    if (o.threads > 0) rt_set_threads((int)o.threads);
+    if (rc) return RT_ARGS_EXIT(rc);
     char *model_dir = rt_path_join(o.out_dir, "model"), *ckpt = rt_path_join(o.out_dir, "checkpoint.safetensors");
     char *log_path = rt_path_join(o.out_dir, "loss.jsonl"), *corpus_path = rt_path_join(o.out_dir, "corpus.txt");
     char *text = NULL;
@@ -165,6 +174,9 @@ int rt_cmd_pretrain(int argc, char **argv) {
     rt_windows data = {0};
     size_t *offsets = NULL, n_eps = 0;
     rt_status s = rt_mkdir_p(model_dir);
+    char *args_path = rt_path_join(o.out_dir, "pretrain_args.json");
+    if (s == RT_OK) s = check_run_shape(&o, args_path);
+    free(args_path);
     const char *text_file = o.text_path ? o.text_path : corpus_path;
     if (s == RT_OK && o.text_path) s = rt_file_read(o.text_path, &text, &len);
     if (s == RT_OK && o.episodes_path) s = rt_corpus_render_episodes(o.episodes_path, &text, &len, &offsets, &n_eps);

@@ -137,29 +137,13 @@ int rt_cmd_tokenize(int argc, char **argv) {
     const char *path = NULL;
     int special = 0, decode = 0, skip_special = 0, chat = 0;
     rt_chat_params chat_params = rt_chat_params_default();
-    for (int i = 1; i < argc; i++) {
-        if (rt_cli_is_help(argv[i])) {
-            usage();
-            return RT_EXIT_OK;
-        } else if (strcmp(argv[i], "--tokenizer") == 0) {
-            if (++i >= argc) return rt_cli_usage_error("tokenize", "--tokenizer needs a value");
-            path = argv[i];
-        } else if (strcmp(argv[i], "--special") == 0) {
-            special = 1;
-        } else if (strcmp(argv[i], "--decode") == 0) {
-            decode = 1;
-        } else if (strcmp(argv[i], "--skip-special") == 0) {
-            skip_special = 1;
-        } else if (strcmp(argv[i], "--chat") == 0) {
-            chat = 1;
-        } else if (strcmp(argv[i], "--generation-prompt") == 0) {
-            chat_params.add_generation_prompt = 1;
-        } else if (strcmp(argv[i], "--no-thinking") == 0) {
-            chat_params.enable_thinking = 0;
-        } else {
-            return rt_cli_usage_error("tokenize", "unknown option '%s' (see --help)", argv[i]);
-        }
-    }
+    const rt_arg args[] = {RT_ARG_S("--tokenizer", &path), RT_ARG_B("--special", &special, 1),
+                           RT_ARG_B("--decode", &decode, 1), RT_ARG_B("--skip-special", &skip_special, 1),
+                           RT_ARG_B("--chat", &chat, 1), RT_ARG_B("--generation-prompt", &chat_params.add_generation_prompt, 1),
+                           RT_ARG_B("--no-thinking", &chat_params.enable_thinking, 0), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"tokenize", usage, args, 0, 0, 0};
+    int prc = rt_args_parse(&spec, argc, argv, NULL, NULL);
+    if (prc) return RT_ARGS_EXIT(prc);
     if (!path) return rt_cli_usage_error("tokenize", "--tokenizer is required (see --help)");
     if (decode && chat) return rt_cli_usage_error("tokenize", "--decode and --chat exclude each other");
     rt_tokenizer *t;

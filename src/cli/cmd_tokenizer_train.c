@@ -21,60 +21,46 @@ static void usage(void) {
            "  -o DIR               output folder (created)\n");
 }
 
+/* The special tokens gathered from --special, --bos and --eos, each once, in order. */
+typedef struct {
+    rt_bpe_train_params *p;
+    const char **specials;
+} specials_ctx;
+
+static void add_special(specials_ctx *c, const char *tok) {
+    size_t k = 0;
+    while (k < c->p->n_special && strcmp(c->specials[k], tok) != 0) k++;
+    if (k == c->p->n_special) c->specials[c->p->n_special++] = tok;
+}
+
+static int opt_special(void *ctx, const char *v) { return add_special(ctx, v), 0; }
+static int opt_bos(void *ctx, const char *v) { return add_special(ctx, v), ((specials_ctx *)ctx)->p->bos_token = v, 0; }
+static int opt_eos(void *ctx, const char *v) { return add_special(ctx, v), ((specials_ctx *)ctx)->p->eos_token = v, 0; }
+static int opt_template(void *ctx, const char *v) {
+    ((rt_bpe_train_params *)ctx)->chat_template = rt_chat_template_text(v);
+    if (!((rt_bpe_train_params *)ctx)->chat_template) return rt_fail(RT_ERR_ARG, "'%s' is not a family retrace writes (chatml)", v);
+    return 0;
+}
+
 int rt_cmd_tokenizer_train(int argc, char **argv) {
     const char *cmd = "tokenizer-train", *out = NULL;
     rt_bpe_train_params p = rt_bpe_train_params_default();
     const char **specials = calloc((size_t)argc + 4, sizeof *specials);
     const char **files = calloc((size_t)argc + 1, sizeof *files);
-    size_t n_files = 0;
-    long long v;
-    int rc = RT_EXIT_OK, have_vocab = 0;
-    for (int i = 1; i < argc && rc == RT_EXIT_OK; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (rt_cli_is_help(a)) {
-            usage();
-            free(specials);
-            free(files);
-            return RT_EXIT_OK;
-        } else if (strcmp(a, "--vocab") == 0) {
-            rc = rt_cli_parse_int(cmd, a, val, &v);
-            if (rc == RT_EXIT_OK && (v < 256 || v > (1 << 24)))
-                rc = rt_cli_usage_error(cmd, "--vocab must be 256..16777216");
-            p.vocab_size = (int32_t)v;
-            have_vocab = 1;
-            i++;
-        } else if (strcmp(a, "--min-frequency") == 0) {
-            rc = rt_cli_parse_int(cmd, a, val, &v);
-            if (rc == RT_EXIT_OK && v < 1) rc = rt_cli_usage_error(cmd, "--min-frequency must be at least 1");
-            p.min_frequency = (int32_t)v;
-            i++;
-        } else if (strcmp(a, "--special") == 0 || strcmp(a, "--bos") == 0 || strcmp(a, "--eos") == 0) {
-            if (!val) {
-                rc = rt_cli_usage_error(cmd, "%s needs a value", a);
-                break;
-            }
-            size_t k = 0;
-            while (k < p.n_special && strcmp(specials[k], val) != 0) k++;
-            if (k == p.n_special) specials[p.n_special++] = val;
-            if (strcmp(a, "--bos") == 0) p.bos_token = val;
-            if (strcmp(a, "--eos") == 0) p.eos_token = val;
-            i++;
-        } else if (strcmp(a, "--chat-template") == 0) {
-            p.chat_template = rt_chat_template_text(val);
-            if (!p.chat_template)
-                rc = rt_cli_usage_error(cmd, "--chat-template: '%s' is not a family retrace writes (chatml)",
-                                        val ? val : "");
-            i++;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            if (!val) rc = rt_cli_usage_error(cmd, "%s needs a value", a);
-            out = val;
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            rc = rt_cli_usage_error(cmd, "unknown option '%s' (see --help)", a);
-        } else {
-            files[n_files++] = a;
-        }
+    specials_ctx sc = {&p, specials};
+    int n_files = 0, vocab = 0;
+    const rt_arg args[] = {RT_ARG_I32("--vocab|--vocab-size", &vocab, 256, 1 << 24),
+                           RT_ARG_I32("--min-frequency", &p.min_frequency, 1, 2e9),
+                           RT_ARG_CALL("--special", opt_special, &sc), RT_ARG_CALL("--bos", opt_bos, &sc),
+                           RT_ARG_CALL("--eos", opt_eos, &sc), RT_ARG_CALL("--chat-template", opt_template, &p),
+                           RT_ARG_S("-o|--output", &out), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {cmd, usage, args, 0, argc, 0};
+    int rc = rt_args_parse(&spec, argc, argv, files, &n_files);
+    if (rc == RT_ARGS_HELP) {
+        free(specials), free(files);
+        return RT_EXIT_OK;
     }
+    p.vocab_size = vocab;
     if (rc == RT_EXIT_OK && p.chat_template) {
         /* The ChatML markers must be single special tokens for the template to mean anything. */
         static const char *const MARKERS[] = {"<|im_start|>", "<|im_end|>"};
@@ -85,11 +71,11 @@ int rt_cmd_tokenizer_train(int argc, char **argv) {
         }
         if (!p.eos_token) p.eos_token = "<|im_end|>";
     }
-    if (rc == RT_EXIT_OK && !have_vocab) rc = rt_cli_usage_error(cmd, "--vocab is required (see --help)");
+    if (rc == RT_EXIT_OK && !vocab) rc = rt_cli_usage_error(cmd, "--vocab is required (see --help)");
     if (rc == RT_EXIT_OK && !out) rc = rt_cli_usage_error(cmd, "-o DIR is required (see --help)");
     if (rc == RT_EXIT_OK && n_files == 0) rc = rt_cli_usage_error(cmd, "no corpus files given (see --help)");
     p.special_tokens = specials;
-    if (rc == RT_EXIT_OK && rt_bpe_train(files, n_files, &p, out) != RT_OK) rc = rt_cli_fail(cmd);
+    if (rc == RT_EXIT_OK && rt_bpe_train(files, (size_t)n_files, &p, out) != RT_OK) rc = rt_cli_fail(cmd);
     free(specials);
     free(files);
     return rc;

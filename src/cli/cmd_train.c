@@ -10,8 +10,8 @@
 const char rt_cmd_train_summary[] = "fine-tune a model (LoRA or full) on prompt/completion JSON lines";
 
 typedef struct {
-    const char *model, *data, *val, *tokenizer, *out, *adapter, *targets, *decay, *base_dtype;
-    long long r, batch, accum, max_len, steps, seed, threads, eval_every, ckpt_every;
+    const char *model, *data, *val, *tokenizer, *out, *adapter, *targets, *decay, *base_dtype, *dump;
+    long long r, batch, accum, max_len, steps, seed, eval_every, ckpt_every;
     double alpha, dropout, lr, warmup, epochs, wd, clip;
     int full, rslora, resume, chat;
 } options;
@@ -21,9 +21,11 @@ typedef struct {
 #define BF16_AUTO_MIN_HIDDEN 256
 
 static void usage(void) {
-    printf("usage: retrace train --model DIR --data FILE -o OUT [options]\n\n"
-           "Fine-tunes MODEL (config.json + safetensors; tokenizer.json in it or --tokenizer) on JSON lines\n"
-           "{\"prompt\": ..., \"completion\": ...}: the loss is on the completion (and EOS) only. Writes\n"
+    printf("usage: retrace train -m DIR --data FILE -o OUT [options]\n\n"
+           "Fine-tunes MODEL (config.json + safetensors; tokenizer.json in it or --tokenizer) on JSON lines of\n"
+           "TRL's row kinds: {\"prompt\", \"completion\"} (loss on the completion and EOS), {\"messages\": [{\"role\",\n"
+           "\"content\"}, ...]} (the chat template's rendering, loss on the assistant turns) or {\"text\"} (loss on\n"
+           "every token). Writes\n"
            "OUT/adapter (PEFT) or, with --full, OUT/model; OUT/checkpoint.safetensors; OUT/loss.jsonl.\n\n"
            "Defaults are the paper recipe: rsLoRA r 128, alpha 256, all seven projections, AdamW lr 1e-5,\n"
            "linear warmup over 10%% of the steps then linear decay. --preset tiny is for the built-in tiny\n"
@@ -33,14 +35,18 @@ static void usage(void) {
            "  --tokenizer DIR       tokenizer folder (default: the model folder)\n"
            "  --preset paper|tiny   hyperparameter preset (paper)\n"
            "  --full                train every parameter instead of LoRA\n"
+           "  --dump-tokens FILE    write the tokenized examples ({\"input_ids\", \"mask\"} lines; mask 1 = a\n"
+           "                        target) to FILE and stop: what the model would be trained on\n"
            "  --chat                put each prompt in a user message of the tokenizer's chat template\n"
            "                        (instruct models; what `retrace eval --chat` shows the model)\n"
            "  --adapter DIR         continue training an existing PEFT adapter\n"
-           "  --lora-r N --lora-alpha X --lora-dropout X --targets q,k,v,o,gate,up,down|all\n"
+           "  -r, --lora-r N --lora-alpha X --lora-dropout X --targets q,k,v,o,gate,up,down|all\n"
            "  --rslora / --no-rslora   scale alpha/sqrt(r) (default) or alpha/r\n"
            "  --epochs X (1) or --steps N; --batch N (4); --accum N (1); --max-len N (1024)\n"
            "  --lr X; --warmup FRACTION (0.1); --decay linear|cosine|constant; --weight-decay X (0);\n"
-           "  --clip X (1.0); --seed N (1); --threads N; --eval-every N; --checkpoint-every N; --resume\n"
+           "  --clip X (1.0); -s, --seed N (1); --eval-every N; --checkpoint-every N; --resume\n"
+           "  Hugging Face's spellings work too: --dataset, --output_dir, --learning_rate, --num_train_epochs,\n"
+           "  --max_steps, --lora_alpha\n"
            "  --base-dtype auto|bf16|f32   precision of the frozen base's products in LoRA training: bf16 rounds\n"
            "                        a copy of the base weights and runs them on AMX/AVX512-BF16 (oneDNN) with\n"
            "                        float32 sums; adapters, norms, attention, loss and AdamW stay float32. auto\n"
@@ -50,67 +56,45 @@ static void usage(void) {
            "not fit are dropped. Both are counted and reported.\n", BF16_AUTO_MIN_HIDDEN);
 }
 
+/* The preset fills what the options left unset (r 0, alpha and lr NaN, decay NULL), so the order of
+ * --preset and the options it covers does not matter. */
 static void preset(options *o, const char *name) {
-    if (strcmp(name, "tiny") == 0) o->r = 16, o->alpha = 32, o->lr = 2e-3, o->decay = "cosine";
-    else o->r = 128, o->alpha = 256, o->lr = 1e-5, o->decay = "linear";
+    int tiny = strcmp(name, "tiny") == 0;
+    if (o->r == 0) o->r = tiny ? 16 : 128;
+    if (isnan(o->alpha)) o->alpha = tiny ? 32 : 256;
+    if (isnan(o->lr)) o->lr = tiny ? 2e-3 : 1e-5;
+    if (!o->decay) o->decay = tiny ? "cosine" : "linear";
 }
 
 static int parse(int argc, char **argv, options *o) {
     *o = (options){.targets = "all", .batch = 4, .accum = 1, .max_len = 1024, .seed = 1, .dropout = 0.05,
-                   .warmup = 0.1, .epochs = 1, .clip = 1.0, .rslora = 1, .base_dtype = "auto"};
-    preset(o, "paper");
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--preset") && i + 1 < argc) {
-            if (strcmp(argv[i + 1], "paper") && strcmp(argv[i + 1], "tiny"))
-                return rt_cli_usage_error("train", "--preset must be paper or tiny (got '%s')", argv[i + 1]);
-            preset(o, argv[i + 1]);
-        }
-    struct { const char *name; long long *v; } ints[] = {
-        {"--lora-r", &o->r}, {"--batch", &o->batch}, {"--accum", &o->accum}, {"--max-len", &o->max_len},
-        {"--steps", &o->steps}, {"--seed", &o->seed}, {"--threads", &o->threads}, {"--eval-every", &o->eval_every},
-        {"--checkpoint-every", &o->ckpt_every}};
-    struct { const char *name; double *v; } dbls[] = {
-        {"--lora-alpha", &o->alpha}, {"--lora-dropout", &o->dropout}, {"--lr", &o->lr}, {"--warmup", &o->warmup},
-        {"--epochs", &o->epochs}, {"--weight-decay", &o->wd}, {"--clip", &o->clip}};
-    struct { const char *name; const char **v; } strs[] = {
-        {"--model", &o->model}, {"--data", &o->data}, {"--val", &o->val}, {"--tokenizer", &o->tokenizer},
-        {"-o", &o->out}, {"--adapter", &o->adapter}, {"--targets", &o->targets}, {"--decay", &o->decay},
-        {"--base-dtype", &o->base_dtype}};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int done = 0;
-        if (rt_cli_is_help(a)) return usage(), -1;
-        if (!strcmp(a, "--full")) o->full = 1, done = 1;
-        if (!strcmp(a, "--chat")) o->chat = 1, done = 1;
-        else if (!strcmp(a, "--rslora")) o->rslora = 1, done = 1;
-        else if (!strcmp(a, "--no-rslora")) o->rslora = 0, done = 1;
-        else if (!strcmp(a, "--resume")) o->resume = 1, done = 1;
-        else if (!strcmp(a, "--preset")) i++, done = 1;
-        for (size_t k = 0; !done && k < sizeof ints / sizeof *ints; k++)
-            if (!strcmp(a, ints[k].name)) {
-                if (rt_cli_parse_int("train", a, v, ints[k].v)) return RT_EXIT_USAGE;
-                if (*ints[k].v < 0) return rt_cli_usage_error("train", "%s must not be negative", a);
-                i++, done = 1;
-            }
-        for (size_t k = 0; !done && k < sizeof dbls / sizeof *dbls; k++)
-            if (!strcmp(a, dbls[k].name)) {
-                if (rt_cli_parse_float("train", a, v, dbls[k].v)) return RT_EXIT_USAGE;
-                if (*dbls[k].v < 0) return rt_cli_usage_error("train", "%s must not be negative", a);
-                i++, done = 1;
-            }
-        for (size_t k = 0; !done && k < sizeof strs / sizeof *strs; k++)
-            if (!strcmp(a, strs[k].name)) {
-                if (!v) return rt_cli_usage_error("train", "%s needs a value", a);
-                *strs[k].v = v;
-                i++, done = 1;
-            }
-        if (!done) return rt_cli_usage_error("train", "unknown option '%s' (see --help)", a);
-    }
+                   .warmup = 0.1, .epochs = 1, .clip = 1.0, .rslora = 1, .base_dtype = "auto", .alpha = NAN, .lr = NAN};
+    const char *preset_name = "paper";
+    const rt_arg args[] = {
+        RT_ARG_S("-m|--model", &o->model), RT_ARG_S("--data|--dataset", &o->data), RT_ARG_S("--val", &o->val),
+        RT_ARG_S("--tokenizer", &o->tokenizer), RT_ARG_S("-o|--output|--output-dir|--output_dir", &o->out),
+        RT_ARG_S("--adapter|--lora", &o->adapter), RT_ARG_S("--targets", &o->targets), RT_ARG_S("--decay", &o->decay),
+        RT_ARG_S("--base-dtype", &o->base_dtype), RT_ARG_S("--preset", &preset_name), RT_ARG_S("--dump-tokens", &o->dump),
+        RT_ARG_B("--full", &o->full, 1), RT_ARG_B("--chat", &o->chat, 1), RT_ARG_B("--rslora", &o->rslora, 1),
+        RT_ARG_B("--no-rslora", &o->rslora, 0), RT_ARG_B("--resume", &o->resume, 1),
+        RT_ARG_I("-r|--lora-r", &o->r, 1, 1e18), RT_ARG_I("--batch", &o->batch, 1, 1e18),
+        RT_ARG_I("--accum", &o->accum, 1, 1e18), RT_ARG_I("--max-len", &o->max_len, 0, 1e18),
+        RT_ARG_I("--steps|--max-steps|--max_steps", &o->steps, 0, 1e18), RT_ARG_I("-s|--seed", &o->seed, 0, 1e18),
+        RT_ARG_I("--eval-every", &o->eval_every, 0, 1e18), RT_ARG_I("--checkpoint-every", &o->ckpt_every, 0, 1e18),
+        RT_ARG_F("--lora-alpha|--lora_alpha", &o->alpha, 0, 1e18), RT_ARG_F("--lora-dropout", &o->dropout, 0, 0.999999),
+        RT_ARG_F("--lr|--learning-rate|--learning_rate", &o->lr, 0, 1e18), RT_ARG_F("--warmup", &o->warmup, 0, 1),
+        RT_ARG_F("--epochs|--num-train-epochs|--num_train_epochs", &o->epochs, 0, 1e18),
+        RT_ARG_F("--weight-decay", &o->wd, 0, 1e18), RT_ARG_F("--clip", &o->clip, 0, 1e18), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"train", usage, args, 0, 0, 1};
+    int rc = rt_args_parse(&spec, argc, argv, NULL, NULL);
+    if (rc) return rc;
+    if (strcmp(preset_name, "paper") && strcmp(preset_name, "tiny"))
+        return rt_cli_usage_error("train", "--preset must be paper or tiny (got '%s')", preset_name);
+    preset(o, preset_name);
+    if (o->dump && o->data && (o->model || o->tokenizer)) return 0;
     if (!o->model || !o->data || !o->out) return rt_cli_usage_error("train", "--model, --data and -o are required");
-    if (o->batch < 1 || o->accum < 1 || o->r < 1) return rt_cli_usage_error("train", "--batch, --accum and --lora-r must be at least 1");
     if (strcmp(o->decay, "linear") && strcmp(o->decay, "cosine") && strcmp(o->decay, "constant"))
         return rt_cli_usage_error("train", "--decay must be linear, cosine or constant");
-    if (o->dropout >= 1.0) return rt_cli_usage_error("train", "--lora-dropout must be below 1");
     if (strcmp(o->base_dtype, "auto") && strcmp(o->base_dtype, "bf16") && strcmp(o->base_dtype, "f32"))
         return rt_cli_usage_error("train", "--base-dtype must be auto, bf16 or f32 (got '%s')", o->base_dtype);
     if (o->full && !strcmp(o->base_dtype, "bf16"))
@@ -170,11 +154,34 @@ static rt_status save_outputs(const options *o, rt_model *m) {
     return s;
 }
 
+/* --dump-tokens: every kept example's ids and target mask, one JSON object per line. */
+static rt_status dump_tokens(const rt_sft_data *d, const char *path) {
+    rt_atomic_file f;
+    RT_TRY(rt_atomic_open(&f, path));
+    rt_status s = RT_OK;
+    for (size_t i = 0; i < rt_sft_count(d) && s == RT_OK; i++) {
+        const int32_t *ids, *mask;
+        int len;
+        rt_sft_example(d, i, &ids, &mask, &len);
+        json_t *o = json_object(), *ji = json_array(), *jm = json_array();
+        for (int k = 0; k < len; k++) json_array_append_new(ji, json_integer(ids[k])), json_array_append_new(jm, json_integer(mask[k]));
+        json_object_set_new(o, "input_ids", ji);
+        json_object_set_new(o, "mask", jm);
+        char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        s = rt_atomic_write(&f, line, strlen(line));
+        if (s == RT_OK) s = rt_atomic_write(&f, "\n", 1);
+        free(line);
+        json_decref(o);
+    }
+    if (s == RT_OK) return rt_atomic_commit(&f);
+    rt_atomic_abort(&f);
+    return s;
+}
+
 int rt_cmd_train(int argc, char **argv) {
     options o;
     int rc = parse(argc, argv, &o);
-    if (rc) return rc < 0 ? RT_EXIT_OK : rc;
-    if (o.threads > 0) rt_set_threads((int)o.threads);
+    if (rc) return RT_ARGS_EXIT(rc);
     rt_tokenizer *tok = NULL;
     rt_sft_data *train = NULL, *val = NULL;
     rt_model *m = NULL;
@@ -184,6 +191,10 @@ int rt_cmd_train(int argc, char **argv) {
     rt_status s = rt_tokenizer_load(o.tokenizer ? o.tokenizer : o.model, &tok);
     if (s == RT_OK) s = rt_sft_load(o.data, tok, &sp, &train, &st);
     if (s == RT_OK) report_stats(o.data, &st, o.max_len);
+    if (s == RT_OK && o.dump) {
+        if ((s = dump_tokens(train, o.dump)) == RT_OK) printf("wrote %zu tokenized examples to %s\n", rt_sft_count(train), o.dump);
+        goto done;
+    }
     if (s == RT_OK && o.val && (s = rt_sft_load(o.val, tok, &sp, &val, &st)) == RT_OK) report_stats(o.val, &st, o.max_len);
     if (s == RT_OK) s = setup_model(&o, &m);
     if (s == RT_OK && rt_tokenizer_vocab_size(tok) > m->cfg.vocab_size)

@@ -41,10 +41,33 @@ static void print_usage(FILE *out) {
     }
 }
 
+/* RETRACE_SIMD=scalar|avx2|avx512|auto caps the kernels chosen at run time (the distance kernels; BLAS
+ * and oneDNN have their own switches): to check that the portable binary gives the same results on a CPU
+ * without those units. */
+static int apply_simd_env(void) {
+    const char *v = getenv("RETRACE_SIMD");
+    if (!v || !*v || strcmp(v, "auto") == 0) return 0;
+    int level = !strcmp(v, "scalar") ? 0 : !strcmp(v, "avx2") ? 1 : !strcmp(v, "avx512") ? 2 : -1;
+    if (level < 0) {
+        fprintf(stderr, "retrace: RETRACE_SIMD must be scalar, avx2, avx512 or auto (got '%s')\n", v);
+        return -1;
+    }
+    rt_distance_limit(level);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (apply_simd_env() != 0) return RT_EXIT_USAGE;
     if (argc < 2) {
         print_usage(stderr);
         return RT_EXIT_USAGE;
+    }
+    /* `retrace help CMD` is `retrace CMD --help`. */
+    if (strcmp(argv[1], "help") == 0 && argc > 2) {
+        static char help_opt[] = "--help";
+        static char *help_argv[4];
+        help_argv[0] = argv[0], help_argv[1] = argv[2], help_argv[2] = help_opt, help_argv[3] = NULL;
+        argc = 3, argv = help_argv;
     }
     if (rt_cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
         print_usage(stdout);
@@ -56,6 +79,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "retrace: unknown command '%s' (retrace --help lists them)\n", argv[1]);
     return RT_EXIT_USAGE;
 }
+
+const char *const rt_cli_model_side_files[] = {
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.model",
+    "vocab.json", "merges.txt", "chat_template.jinja", "generation_config.json", NULL};
 
 int rt_cli_fail(const char *cmd) {
     fprintf(stderr, "retrace %s: %s\n", cmd, rt_errmsg());

@@ -78,6 +78,11 @@ static rt_status line_examples(const rt_dataset_params *p, rt_memory *mem, const
     rt_episode ep;
     if (!o || !json_is_object(o)) s = rt_fail(RT_ERR_FORMAT, "%s: invalid JSON: %s", where, o ? "not an object" : err.text);
     else if (rt_line_kind_of(o) == RT_LINE_DOC) s = RT_OK;
+    else if (!json_object_get(o, "steps") && (json_object_get(o, "prompt") || json_object_get(o, "messages") ||
+                                              json_object_get(o, "text")))
+        s = rt_fail(RT_ERR_FORMAT, "%s: this is a training example (prompt/completion, messages or text), not an "
+                    "episode: --from takes episodes as `retrace gen` writes them (JSON lines with \"task\" and "
+                    "\"steps\")", where);
     else if (!rt_episode_succeeded(o)) st->skipped_failures++;
     else if ((s = rt_episode_steps_from_json(o, where, &ep)) == RT_OK) {
         s = rt_dataset_episode_examples(p, mem, tok, &ep, rng, write_example, out, st);
@@ -88,11 +93,22 @@ static rt_status line_examples(const rt_dataset_params *p, rt_memory *mem, const
     return s;
 }
 
+/* Lines of a file, for the progress total; the file is read again from the start after. */
+static int64_t count_lines(FILE *in) {
+    int64_t n = 0;
+    int c, last = '\n';
+    while ((c = getc(in)) != EOF) n += (last = c) == '\n';
+    rewind(in);
+    return n + (last != '\n');
+}
+
 rt_status rt_dataset_build(const rt_dataset_params *p, rt_memory *mem, const rt_tokenizer *tok, const char *from_path,
                            const char *out_path, rt_dataset_stats *st) {
     memset(st, 0, sizeof *st);
     FILE *in = fopen(from_path, "rb");
     if (!in) return rt_fail(RT_ERR_IO, "%s: cannot open", from_path);
+    rt_progress pg;
+    rt_progress_begin(&pg, "dataset", count_lines(in));
     rt_atomic_file out = {0};
     rt_status s = rt_atomic_open(&out, out_path);
     if (s != RT_OK) return fclose(in), s;
@@ -105,7 +121,11 @@ rt_status rt_dataset_build(const rt_dataset_params *p, rt_memory *mem, const rt_
         if (strspn(line, " \t\r\n") == strlen(line)) continue;
         snprintf(where, sizeof where, "%s:%zu", from_path, lineno);
         s = line_examples(p, mem, tok, line, where, &rng, &out, st);
+        char extra[64];
+        snprintf(extra, sizeof extra, "%zu examples", st->examples);
+        rt_progress_update(&pg, (int64_t)lineno, extra);
     }
+    rt_progress_end(&pg);
     free(line);
     fclose(in);
     if (s == RT_OK) return rt_atomic_commit(&out);

@@ -173,7 +173,7 @@ rt_status rt_config_save(const char *path, const rt_model_config *c) {
     json_object_set_new(root, "head_dim", json_integer(c->head_dim));
     json_object_set_new(root, "vocab_size", json_integer(c->vocab_size));
     json_object_set_new(root, "max_position_embeddings", json_integer(c->max_position_embeddings));
-    json_object_set_new(root, "rms_norm_eps", json_real(c->rms_norm_eps));
+    json_object_set_new(root, "rms_norm_eps", rt_json_float(c->rms_norm_eps));
     json_object_set_new(root, "rope_theta", json_real(c->rope.theta));
     json_object_set_new(root, "tie_word_embeddings", json_boolean(c->tie_word_embeddings));
     json_object_set_new(root, "hidden_act", json_string("silu"));

@@ -1,10 +1,11 @@
-/* sft_data.c: prompt/completion examples, tokenized, truncated by policy, batched for training. */
+/* sft_data.c: SFT examples read from JSON lines (prompt/completion here; TRL's text and messages rows in
+ * sft_rows.c), truncated by policy, batched for training. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "retrace/sft.h"
 #include "retrace/train.h"
+#include "train/sft_internal.h"
 
 struct rt_sft_data {
     size_t n, cap;
@@ -69,6 +70,45 @@ static int build(rt_sft_data *d, const rt_tokenizer *tok, const rt_sft_params *p
     return kept;
 }
 
+/* A text or messages row: cut at the end to max_len (as TRL cuts), dropped when no target is left (the
+ * first token is never predicted). Takes the sequence's arrays. */
+static void keep_sequence(rt_sft_data *d, const rt_sft_params *p, rt_sft_seq *q, rt_sft_stats *st) {
+    if (q->n > (size_t)p->max_len) q->n = (size_t)p->max_len, st->truncated++;
+    size_t targets = 0;
+    for (size_t i = 1; i < q->n; i++) targets += q->mask[i] != 0;
+    if (q->n > 0) q->mask[0] = 0;
+    if (targets == 0) {
+        st->dropped++;
+        free(q->ids), free(q->mask);
+        return;
+    }
+    push_example(d, q->ids, q->mask, (int)q->n);
+    st->kept++;
+    st->tokens += q->n;
+    st->target_tokens += targets;
+}
+
+/* One JSON row by its kind: {"messages"}, {"text"} or {"prompt", "completion"}. */
+static rt_status load_row(rt_sft_data *d, const rt_tokenizer *tok, const rt_sft_params *p, const json_t *o,
+                          rt_sft_stats *st) {
+    const json_t *messages = json_object_get(o, "messages");
+    const char *text = json_string_value(json_object_get(o, "text"));
+    const char *prompt = json_string_value(json_object_get(o, "prompt"));
+    const char *completion = json_string_value(json_object_get(o, "completion"));
+    if (messages || (text && !prompt)) {
+        rt_sft_seq q = {0};
+        rt_status s = messages ? rt_sft_messages_row(tok, messages, &q) : rt_sft_text_row(tok, text, &q);
+        if (s != RT_OK) return free(q.ids), free(q.mask), s;
+        keep_sequence(d, p, &q, st);
+        return RT_OK;
+    }
+    if (!prompt)
+        return rt_fail(RT_ERR_FORMAT, "missing string field 'prompt' (a row is {\"prompt\", \"completion\"}, "
+                       "{\"messages\": [{\"role\", \"content\"}, ...]} or {\"text\"})");
+    if (!completion) return rt_fail(RT_ERR_FORMAT, "missing string field 'completion'");
+    return build(d, tok, p, prompt, completion, st) < 0 ? RT_ERR_ARG : RT_OK;
+}
+
 rt_status rt_sft_load(const char *path, const rt_tokenizer *tok, const rt_sft_params *p, rt_sft_data **out,
                       rt_sft_stats *st) {
     *out = NULL;
@@ -87,16 +127,11 @@ rt_status rt_sft_load(const char *path, const rt_tokenizer *tok, const rt_sft_pa
         if (got == 0 || strspn(line, " \t\r\n") == (size_t)got) continue;
         json_error_t err;
         json_t *o = json_loadb(line, (size_t)got, 0, &err);
-        const char *prompt = NULL, *completion = NULL;
         if (!o) s = rt_fail(RT_ERR_FORMAT, "%s:%zu: invalid JSON: %s", path, lineno, err.text);
         else if (!json_is_object(o)) s = rt_fail(RT_ERR_FORMAT, "%s:%zu: an example must be a JSON object", path, lineno);
-        else if (!(prompt = json_string_value(json_object_get(o, "prompt"))))
-            s = rt_fail(RT_ERR_FORMAT, "%s:%zu: missing string field 'prompt'", path, lineno);
-        else if (!(completion = json_string_value(json_object_get(o, "completion"))))
-            s = rt_fail(RT_ERR_FORMAT, "%s:%zu: missing string field 'completion'", path, lineno);
         if (s == RT_OK) {
             st->lines++;
-            if (build(d, tok, p, prompt, completion, st) < 0) s = rt_fail(RT_ERR_ARG, "%s:%zu: %s", path, lineno, rt_errmsg());
+            if ((s = load_row(d, tok, p, o, st)) != RT_OK) rt_fail_context(s, "%s:%zu", path, lineno);
         }
         json_decref(o);
     }
