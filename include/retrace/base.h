@@ -60,6 +60,14 @@ void rt_free_aligned(void *p);
 /* Returns NULL (with an RT_ERR_NOMEM message) instead of aborting. */
 void *rt_try_alloc(size_t n, const char *what);
 
+/* ---- SIMD level ----
+ * Kernels that choose their instruction set at run time (distance, generation) ask whether a level is
+ * allowed; RETRACE_SIMD=scalar|avx2|avx512 caps it (retrace's main), so the portable paths can be
+ * checked on a machine that has the wider units. Explicit values. */
+enum { RT_SIMD_SCALAR = 0, RT_SIMD_AVX2 = 1, RT_SIMD_AVX512 = 2 };
+void rt_simd_limit(int level);
+int rt_simd_allowed(int level);
+
 /* ---- fault injection (tests) ----
  * As SQLite's test harness does, a test arms a kind of system call to fail on its Nth use from now
  * (1 = the next one), once; 0 disarms. Armed faults hit rt_try_alloc (ALLOC), the writes of

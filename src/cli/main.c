@@ -41,7 +41,7 @@ static void print_usage(FILE *out) {
     }
 }
 
-/* RETRACE_SIMD=scalar|avx2|avx512|auto caps the kernels chosen at run time (the distance kernels; BLAS
+/* RETRACE_SIMD=scalar|avx2|avx512|auto caps the kernels chosen at run time (distance and generation kernels; BLAS
  * and oneDNN have their own switches): to check that the portable binary gives the same results on a CPU
  * without those units. */
 static int apply_simd_env(void) {
@@ -53,6 +53,7 @@ static int apply_simd_env(void) {
         return -1;
     }
     rt_distance_limit(level);
+    rt_simd_limit(level);
     return 0;
 }
 

@@ -15,6 +15,8 @@
 #define RT_GEN_CHUNK_ROWS 256
 
 /* out (N, O) row stride ldo = [out +] x (N, K) W^T [+ bias], W (O, K) float32 (w) or bfloat16 (wb). */
+/* 1 when the AVX2+FMA variant of the kernels below runs (chosen once; gen_kernels.c). */
+int rt_gen_kernels_avx2(void);
 void rt_gen_linear(float *out, int ldo, const float *x, int N, int K, const float *w, const uint16_t *wb,
                    const float *bias, int O, int accumulate);
 
