@@ -165,7 +165,7 @@ static void test_downsample(void **state) {
     }
     in[2345].y = 100, in[3999].y = -100;
     memcpy(pts, in, LONG_LOG_STEPS * sizeof *in);
-    int n = report_downsample(pts, LONG_LOG_STEPS, REPORT_MAX_CURVE_POINTS);
+    int n = rt_report_downsample(pts, LONG_LOG_STEPS, REPORT_MAX_CURVE_POINTS);
     assert_true(n <= REPORT_MAX_CURVE_POINTS && n >= REPORT_MAX_CURVE_POINTS / 2);
     assert_true(pts[0].x == 1 && pts[n - 1].x == LONG_LOG_STEPS);
     int spike = 0, dip = 0;
@@ -177,7 +177,7 @@ static void test_downsample(void **state) {
     }
     assert_true(spike && dip);
     /* Short curves are left alone. */
-    assert_int_equal(report_downsample(pts, 50, REPORT_MAX_CURVE_POINTS), 50);
+    assert_int_equal(rt_report_downsample(pts, 50, REPORT_MAX_CURVE_POINTS), 50);
     free(in);
     free(pts);
 }
@@ -226,7 +226,7 @@ static void test_resumed_log(void **state) {
                      "{\"step\": 2, \"val_loss\": 3.5}\n\n{\"step\": 3, \"loss\": 2}\r\n{\"step\": 4, \"loss\": 1}\n"
                      "{\"loss\": 7}\n[1, 2]\n{\"step\": 5, \"loss\": \"x\"}\n");
     report_curve c = {.label = "run", .path = strdup(path)};
-    assert_int_equal(report_curve_load(&c), RT_OK);
+    assert_int_equal(rt_report_curve_load(&c), RT_OK);
     assert_null(c.missing);
     assert_int_equal(c.n_train, 4);
     const double want[] = {4, 3, 2, 1};
@@ -235,7 +235,7 @@ static void test_resumed_log(void **state) {
     assert_true(c.val[0].x == 2 && c.val[0].y == 3.5);
     /* No step, not an object; a line whose loss is not a number is read but has no point. */
     assert_int_equal(c.bad_lines, 2);
-    report_curve_free(&c);
+    rt_report_curve_free(&c);
     remove_dir(dir);
 }
 
@@ -336,7 +336,7 @@ static void test_axis(void **state) {
                                 {5, 5},  {0, 0},       {-3, 12},    {0.001, 0.0042}};
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
         report_axis a;
-        report_axis_nice(ranges[i][0], ranges[i][1], 6, &a);
+        rt_report_axis_nice(ranges[i][0], ranges[i][1], 6, &a);
         assert_true(a.lo <= ranges[i][0] && a.hi >= ranges[i][1] && a.hi > a.lo);
         double ticks = (a.hi - a.lo) / a.step;
         assert_true(fabs(ticks - round(ticks)) < 1e-6 && round(ticks) + 1 <= 7);
@@ -344,7 +344,7 @@ static void test_axis(void **state) {
         assert_true(fabs(mant - 1) < 1e-9 || fabs(mant - 2) < 1e-9 || fabs(mant - 5) < 1e-9);
     }
     report_axis a;
-    report_axis_nice(0, 1, 6, &a);
+    rt_report_axis_nice(0, 1, 6, &a);
     assert_true(a.lo == 0 && fabs(a.hi - 1) < 1e-12 && fabs(a.step - 0.2) < 1e-12 && a.decimals == 1);
 }
 
@@ -352,13 +352,13 @@ static void test_axis(void **state) {
 static void test_escape(void **state) {
     (void)state;
     rt_strbuf s = {0};
-    html_escape(&s, "a<b>&\"c'\x01\n");
+    rt_html_escape(&s, "a<b>&\"c'\x01\n");
     assert_string_equal(s.buf, "a&lt;b&gt;&amp;&quot;c&#39;\n");
     s.len = 0;
-    html_escape_cut(&s, "\xc3\xa9t\xc3\xa9 & hiver", 4);
+    rt_html_escape_cut(&s, "\xc3\xa9t\xc3\xa9 & hiver", 4);
     assert_string_equal(s.buf, "\xc3\xa9t\xc3\xa9&#8230;");
     s.len = 0;
-    html_escape_cut(&s, "\xc3\xa9t\xc3\xa9", 3);
+    rt_html_escape_cut(&s, "\xc3\xa9t\xc3\xa9", 3);
     assert_string_equal(s.buf, "\xc3\xa9t\xc3\xa9");
     free(s.buf);
 }

@@ -27,13 +27,13 @@ static void test_wrap(void **state) {
     for (size_t t = 0; t < sizeof texts / sizeof *texts; t++)
         for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
             report_lines l;
-            report_wrap(texts[t], widths[w], REPORT_FONT_PX, REPORT_MAX_LINES, &l);
+            rt_report_wrap(texts[t], widths[w], REPORT_FONT_PX, REPORT_MAX_LINES, &l);
             assert_true(l.n >= 1 && l.n <= REPORT_MAX_LINES);
             rt_strbuf joined = {0};
             rt_strbuf_add(&joined, "");
             for (int i = 0; i < l.n; i++) {
                 /* one character is allowed past the width only when not even one fits */
-                if (strlen(l.line[i]) > 2) assert_true(report_text_width(l.line[i], REPORT_FONT_PX) <= widths[w]);
+                if (strlen(l.line[i]) > 2) assert_true(rt_report_text_width(l.line[i], REPORT_FONT_PX) <= widths[w]);
                 for (const char *c = l.line[i]; *c; c++) /* no cut sequence: a lead byte before continuations */
                     if (((unsigned char)*c & 0xC0) == 0x80) assert_true(c > l.line[i]);
                 rt_strbuf_add(&joined, l.line[i]);
@@ -56,12 +56,12 @@ static void test_wrap(void **state) {
             }
             free(want);
             free(joined.buf);
-            report_lines_free(&l);
+            rt_report_lines_free(&l);
         }
     /* The measure is conservative: wide letters count wider than narrow ones, every code point counts. */
-    assert_true(report_text_width("WWWW", 12) > report_text_width("iiii", 12));
-    assert_true(report_text_width("\xc3\xa9", 12) >= 12 * 0.6);
-    assert_true(report_text_width("abcdefghij", 12) >= 10 * 12 * 0.55);
+    assert_true(rt_report_text_width("WWWW", 12) > rt_report_text_width("iiii", 12));
+    assert_true(rt_report_text_width("\xc3\xa9", 12) >= 12 * 0.6);
+    assert_true(rt_report_text_width("abcdefghij", 12) >= 10 * 12 * 0.55);
 }
 
 #define BENCH_FIXTURE RT_FIXTURES_DIR "/report_bench"

@@ -11,7 +11,7 @@ enum {
     R_HANDTOWELHOLDER, R_COUNT
 };
 
-const hh_recep_type HH_RECEP_TYPES[] = {
+const hh_recep_type RT_HH_RECEP_TYPES[] = {
     [R_CABINET] = {"cabinet", 1, HH_AFF_NONE, 1},
     [R_DRAWER] = {"drawer", 1, HH_AFF_NONE, 1},
     [R_COUNTERTOP] = {"countertop", 0, HH_AFF_NONE, 1},
@@ -39,7 +39,7 @@ const hh_recep_type HH_RECEP_TYPES[] = {
     [R_TOWELHOLDER] = {"towelholder", 0, HH_AFF_NONE, 0},
     [R_HANDTOWELHOLDER] = {"handtowelholder", 0, HH_AFF_NONE, 0},
 };
-const int HH_N_RECEP_TYPES = R_COUNT;
+const int RT_HH_N_RECEP_TYPES = R_COUNT;
 
 #define B(r) (1ull << (r))
 #define RK (1u << HH_ROOM_KITCHEN)
@@ -52,7 +52,7 @@ const int HH_N_RECEP_TYPES = R_COUNT;
 #define CUTLERY (B(R_DRAWER) | B(R_COUNTERTOP) | B(R_DININGTABLE))
 #define DESKTOP (B(R_DESK) | B(R_SIDETABLE) | B(R_DRESSER) | B(R_SHELF) | B(R_COFFEETABLE))
 
-const hh_obj_type HH_OBJ_TYPES[] = {
+const hh_obj_type RT_HH_OBJ_TYPES[] = {
     {"apple", FOOD, KITCHEN_FOOD, 0, RK},
     {"tomato", FOOD, KITCHEN_FOOD, 0, RK},
     {"potato", FOOD, KITCHEN_FOOD | B(R_CABINET), 1, RK},
@@ -100,7 +100,7 @@ const hh_obj_type HH_OBJ_TYPES[] = {
     {"handtowel", HH_PICK, B(R_HANDTOWELHOLDER), 0, RT},
     {"desklamp", HH_LAMP, B(R_DESK) | B(R_SIDETABLE) | B(R_DRESSER) | B(R_COFFEETABLE), 0, RL | RB},
 };
-const int HH_N_OBJ_TYPES = (int)(sizeof HH_OBJ_TYPES / sizeof HH_OBJ_TYPES[0]);
+const int RT_HH_N_OBJ_TYPES = (int)(sizeof RT_HH_OBJ_TYPES / sizeof RT_HH_OBJ_TYPES[0]);
 
 static const hh_room_slot KITCHEN[] = {
     {R_CABINET, 2, 6}, {R_DRAWER, 1, 4}, {R_COUNTERTOP, 1, 2}, {R_FRIDGE, 1, 1}, {R_MICROWAVE, 1, 1},
@@ -121,23 +121,23 @@ static const hh_room_slot BATHROOM[] = {
 };
 
 #define ROOM(name, slots) {name, slots, (int)(sizeof slots / sizeof slots[0])}
-const hh_room_type HH_ROOMS[HH_N_ROOMS] = {
+const hh_room_type RT_HH_ROOMS[HH_N_ROOMS] = {
     ROOM("kitchen", KITCHEN), ROOM("livingroom", LIVINGROOM), ROOM("bedroom", BEDROOM), ROOM("bathroom", BATHROOM),
 };
 
-const char *const HH_TASK_NAMES[HH_N_TASKS] = {
+const char *const RT_HH_TASK_NAMES[HH_N_TASKS] = {
     "pick_and_place_simple",         "look_at_obj_in_light",          "pick_clean_then_place_in_recep",
     "pick_heat_then_place_in_recep", "pick_cool_then_place_in_recep", "pick_two_obj_and_place",
 };
 
-int hh_obj_type_find(const char *name, size_t len) {
-    for (int i = 0; i < HH_N_OBJ_TYPES; i++)
-        if (strlen(HH_OBJ_TYPES[i].name) == len && memcmp(HH_OBJ_TYPES[i].name, name, len) == 0) return i;
+int rt_hh_obj_type_find(const char *name, size_t len) {
+    for (int i = 0; i < RT_HH_N_OBJ_TYPES; i++)
+        if (strlen(RT_HH_OBJ_TYPES[i].name) == len && memcmp(RT_HH_OBJ_TYPES[i].name, name, len) == 0) return i;
     return -1;
 }
 
-int hh_recep_type_find(const char *name, size_t len) {
+int rt_hh_recep_type_find(const char *name, size_t len) {
     for (int i = 0; i < R_COUNT; i++)
-        if (strlen(HH_RECEP_TYPES[i].name) == len && memcmp(HH_RECEP_TYPES[i].name, name, len) == 0) return i;
+        if (strlen(RT_HH_RECEP_TYPES[i].name) == len && memcmp(RT_HH_RECEP_TYPES[i].name, name, len) == 0) return i;
     return -1;
 }

@@ -48,14 +48,14 @@ typedef struct {
     int n_slots;
 } hh_room_type;
 
-extern const hh_recep_type HH_RECEP_TYPES[];
-extern const int HH_N_RECEP_TYPES;
-extern const hh_obj_type HH_OBJ_TYPES[];
-extern const int HH_N_OBJ_TYPES;
-extern const hh_room_type HH_ROOMS[HH_N_ROOMS];
-extern const char *const HH_TASK_NAMES[HH_N_TASKS];
-int hh_obj_type_find(const char *name, size_t len);
-int hh_recep_type_find(const char *name, size_t len);
+extern const hh_recep_type RT_HH_RECEP_TYPES[];
+extern const int RT_HH_N_RECEP_TYPES;
+extern const hh_obj_type RT_HH_OBJ_TYPES[];
+extern const int RT_HH_N_OBJ_TYPES;
+extern const hh_room_type RT_HH_ROOMS[HH_N_ROOMS];
+extern const char *const RT_HH_TASK_NAMES[HH_N_TASKS];
+int rt_hh_obj_type_find(const char *name, size_t len);
+int rt_hh_recep_type_find(const char *name, size_t len);
 
 #define HH_MAX_RECEP 40
 #define HH_MAX_OBJ 48
@@ -109,21 +109,21 @@ typedef struct {
 } hh_world;
 
 /* Names, "apple 1". */
-const char *hh_recep_name(const hh_world *w, int r, char *buf, size_t cap);
-const char *hh_obj_name(const hh_world *w, int o, char *buf, size_t cap);
+const char *rt_hh_recep_name(const hh_world *w, int r, char *buf, size_t cap);
+const char *rt_hh_obj_name(const hh_world *w, int o, char *buf, size_t cap);
 /* Writes what is on/in receptacle r ("On the countertop 1, you see ..."), marking the objects seen. */
-void hh_describe_recep(hh_world *w, int r, char *buf, size_t cap, size_t *len);
-int hh_goal_met(const hh_world *w);
-int hh_obj_done(const hh_world *w, int o); /* placed in a target receptacle in the needed state */
-int hh_transform_ok(const hh_world *w, int o);
-int hh_task_affordance(int task);
+void rt_hh_describe_recep(hh_world *w, int r, char *buf, size_t cap, size_t *len);
+int rt_hh_goal_met(const hh_world *w);
+int rt_hh_obj_done(const hh_world *w, int o); /* placed in a target receptacle in the needed state */
+int rt_hh_transform_ok(const hh_world *w, int o);
+int rt_hh_task_affordance(int task);
 
-rt_status hh_generate(hh_world *w, uint64_t seed);
-rt_status hh_step(void *world, const char *action, rt_env_result *out);
-size_t hh_admissible(void *world, const char *const **out);
-int hh_expert(void *world, rt_env_advice *out);
-int hh_expert_plan(hh_world *h, rt_env_advice *out); /* the expert's next action, without the note */
-int hh_slip(void *world, uint64_t draw, rt_env_advice *out);
-int hh_set_flaw(void *world, rt_env_flaw flaw);
+rt_status rt_hh_generate(hh_world *w, uint64_t seed);
+rt_status rt_hh_step(void *world, const char *action, rt_env_result *out);
+size_t rt_hh_admissible(void *world, const char *const **out);
+int rt_hh_expert(void *world, rt_env_advice *out);
+int rt_hh_expert_plan(hh_world *h, rt_env_advice *out); /* the expert's next action, without the note */
+int rt_hh_slip(void *world, uint64_t draw, rt_env_advice *out);
+int rt_hh_set_flaw(void *world, rt_env_flaw flaw);
 
 #endif

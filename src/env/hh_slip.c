@@ -1,4 +1,4 @@
-/* hh_slip.c: the household's plausible slips, the mistakes a noisy agent makes: the expert's next action
+/* rt_hh_slip.c: the household's plausible slips, the mistakes a noisy agent makes: the expert's next action
  * with one number wrong (a receptacle the room lacks, "go to countertop 2" in a room with one; an object
  * that is not where it is taken from), or an object of the task's type taken from where none is in
  * view. Each is tried on a copy of the world and kept only if it gives "Nothing happens.", so nothing
@@ -23,7 +23,7 @@ static int rejected(const hh_world *h, const char *action) {
     hh_world *c = rt_malloc(sizeof *c);
     memcpy(c, h, sizeof *c);
     rt_env_result r;
-    hh_step(c, action, &r);
+    rt_hh_step(c, action, &r);
     int nothing = strcmp(c->obs, "Nothing happens.") == 0;
     free(c);
     return nothing;
@@ -81,7 +81,7 @@ static int wrong_numbers(const hh_world *h, const char *action, hh_cand *c, int 
     int n = split_words(action, w), k = 0;
     for (int i = 0; i + 1 < n && k < max; i++) {
         if (!isdigit((unsigned char)w[i + 1][0])) continue;
-        int rt = hh_recep_type_find(w[i], strlen(w[i])), ot = hh_obj_type_find(w[i], strlen(w[i]));
+        int rt = rt_hh_recep_type_find(w[i], strlen(w[i])), ot = rt_hh_obj_type_find(w[i], strlen(w[i]));
         if (rt >= 0) {
             renumber(w, n, i, count_recep(h, rt) + 1, &c[k]);
             snprintf(c[k].note, sizeof c[k].note, "Nothing happened: this room has no %s.", c[k].to);
@@ -89,7 +89,7 @@ static int wrong_numbers(const hh_world *h, const char *action, hh_cand *c, int 
             renumber(w, n, i, atoi(w[i + 1]) + 1, &c[k]);
             if (!strcmp(w[0], "take") && h->at >= 0)
                 snprintf(c[k].note, sizeof c[k].note, "Nothing happened: there is no %s at the %s.", c[k].to,
-                         hh_recep_name(h, h->at, rn, sizeof rn));
+                         rt_hh_recep_name(h, h->at, rn, sizeof rn));
             else
                 snprintf(c[k].note, sizeof c[k].note, "Nothing happened: there is no %s here.", c[k].to);
         } else {
@@ -104,8 +104,8 @@ static int wrong_numbers(const hh_world *h, const char *action, hh_cand *c, int 
 static int take_unseen(const hh_world *h, hh_cand *c) {
     char rn[64];
     if (h->at < 0 || h->holding >= 0) return 0;
-    const char *tn = HH_OBJ_TYPES[h->obj_type].name;
-    hh_recep_name(h, h->at, rn, sizeof rn);
+    const char *tn = RT_HH_OBJ_TYPES[h->obj_type].name;
+    rt_hh_recep_name(h, h->at, rn, sizeof rn);
     snprintf(c->action, sizeof c->action, "take %s 1 from %s", tn, rn);
     snprintf(c->from, sizeof c->from, "%s", "");
     snprintf(c->to, sizeof c->to, "%s", "");
@@ -113,11 +113,11 @@ static int take_unseen(const hh_world *h, hh_cand *c) {
     return rejected(h, c->action);
 }
 
-int hh_slip(void *world, uint64_t draw, rt_env_advice *out) {
+int rt_hh_slip(void *world, uint64_t draw, rt_env_advice *out) {
     hh_world *h = world;
     rt_env_advice next;
     /* Only where the expert's next action works, so that the step after the slip is a recovery. */
-    if (h->flaw == RT_FLAW_WANDER || hh_expert_plan(h, &next) != 1 || rejected(h, next.action)) return 0;
+    if (h->flaw == RT_FLAW_WANDER || rt_hh_expert_plan(h, &next) != 1 || rejected(h, next.action)) return 0;
     hh_cand c[MAX_CANDIDATES];
     int n = wrong_numbers(h, next.action, c, MAX_CANDIDATES - 1);
     n += take_unseen(h, &c[n]);
@@ -125,7 +125,7 @@ int hh_slip(void *world, uint64_t draw, rt_env_advice *out) {
     const hh_cand *pick = &c[draw % (uint64_t)n];
     snprintf(out->action, sizeof out->action, "%s", pick->action);
     if (pick->from[0]) subst(next.thought, pick->from, pick->to, out->thought, sizeof out->thought);
-    else snprintf(out->thought, sizeof out->thought, "There may be a %s here; I take one.", HH_OBJ_TYPES[h->obj_type].name);
+    else snprintf(out->thought, sizeof out->thought, "There may be a %s here; I take one.", RT_HH_OBJ_TYPES[h->obj_type].name);
     snprintf(h->slip_action, sizeof h->slip_action, "%s", pick->action);
     snprintf(h->slip_note, sizeof h->slip_note, "%s", pick->note);
     return 1;

@@ -1,4 +1,4 @@
-/* hh_step.c: the household's text commands (ALFWorld's set) and their observations. Anything that does
+/* rt_hh_step.c: the household's text commands (ALFWorld's set) and their observations. Anything that does
  * not parse or cannot be done here gives "Nothing happens.", as in ALFWorld. */
 #include <ctype.h>
 #include <string.h>
@@ -44,7 +44,7 @@ static int parse_num(const words *w, int i) {
 /* "cabinet 3" at words i, i+1 -> receptacle index or -1. */
 static int find_recep(const hh_world *h, const words *w, int i) {
     if (i + 1 >= w->count) return -1;
-    int t = hh_recep_type_find(w->s[i], w->n[i]), num = parse_num(w, i + 1);
+    int t = rt_hh_recep_type_find(w->s[i], w->n[i]), num = parse_num(w, i + 1);
     for (int r = 0; r < h->n_recep; r++)
         if (h->recep[r].type == t && h->recep[r].num == num) return r;
     return -1;
@@ -52,47 +52,47 @@ static int find_recep(const hh_world *h, const words *w, int i) {
 
 static int find_obj(const hh_world *h, const words *w, int i) {
     if (i + 1 >= w->count) return -1;
-    int t = hh_obj_type_find(w->s[i], w->n[i]), num = parse_num(w, i + 1);
+    int t = rt_hh_obj_type_find(w->s[i], w->n[i]), num = parse_num(w, i + 1);
     for (int o = 0; o < h->n_obj; o++)
         if (h->obj[o].type == t && h->obj[o].num == num) return o;
     return -1;
 }
 
 static int accessible(const hh_world *h, int r) {
-    return r >= 0 && (!HH_RECEP_TYPES[h->recep[r].type].openable || h->recep[r].open);
+    return r >= 0 && (!RT_HH_RECEP_TYPES[h->recep[r].type].openable || h->recep[r].open);
 }
 
 static void arrive(hh_world *h, int r, size_t *len) {
     char name[64];
     h->at = r;
-    rt_env_appendf(h->obs, sizeof h->obs, len, "You arrive at %s. ", hh_recep_name(h, r, name, sizeof name));
-    hh_describe_recep(h, r, h->obs, sizeof h->obs, len);
+    rt_env_appendf(h->obs, sizeof h->obs, len, "You arrive at %s. ", rt_hh_recep_name(h, r, name, sizeof name));
+    rt_hh_describe_recep(h, r, h->obs, sizeof h->obs, len);
 }
 
 static int do_open_close(hh_world *h, int r, int open, size_t *len) {
     char name[64];
-    if (r < 0 || r != h->at || !HH_RECEP_TYPES[h->recep[r].type].openable || h->recep[r].open == open) return 0;
+    if (r < 0 || r != h->at || !RT_HH_RECEP_TYPES[h->recep[r].type].openable || h->recep[r].open == open) return 0;
     h->recep[r].open = open;
-    hh_recep_name(h, r, name, sizeof name);
+    rt_hh_recep_name(h, r, name, sizeof name);
     if (!open) {
         rt_env_appendf(h->obs, sizeof h->obs, len, "You close the %s.", name);
         return 1;
     }
     /* ALFWorld shows the contents right away when a container is opened. */
     rt_env_appendf(h->obs, sizeof h->obs, len, "You open the %s. ", name);
-    hh_describe_recep(h, r, h->obs, sizeof h->obs, len);
+    rt_hh_describe_recep(h, r, h->obs, sizeof h->obs, len);
     return 1;
 }
 
 static int do_take(hh_world *h, int o, int r, size_t *len) {
     char on[64], rn[64];
     if (o < 0 || r < 0 || r != h->at || !accessible(h, r) || h->obj[o].loc != r || h->holding >= 0) return 0;
-    if (!(HH_OBJ_TYPES[h->obj[o].type].flags & HH_PICK)) return 0;
+    if (!(RT_HH_OBJ_TYPES[h->obj[o].type].flags & HH_PICK)) return 0;
     h->obj[o].loc = HH_HELD;
     h->holding = o;
     if (h->obj[o].type == h->obj_type) h->ever_picked = 1;
-    rt_env_appendf(h->obs, sizeof h->obs, len, "You pick up the %s from the %s.", hh_obj_name(h, o, on, sizeof on),
-                   hh_recep_name(h, r, rn, sizeof rn));
+    rt_env_appendf(h->obs, sizeof h->obs, len, "You pick up the %s from the %s.", rt_hh_obj_name(h, o, on, sizeof on),
+                   rt_hh_recep_name(h, r, rn, sizeof rn));
     return 1;
 }
 
@@ -101,8 +101,8 @@ static int do_put(hh_world *h, int o, int r, size_t *len) {
     if (o < 0 || o != h->holding || r < 0 || r != h->at || !accessible(h, r)) return 0;
     h->obj[o].loc = r;
     h->holding = -1;
-    rt_env_appendf(h->obs, sizeof h->obs, len, "You put the %s in/on the %s.", hh_obj_name(h, o, on, sizeof on),
-                   hh_recep_name(h, r, rn, sizeof rn));
+    rt_env_appendf(h->obs, sizeof h->obs, len, "You put the %s in/on the %s.", rt_hh_obj_name(h, o, on, sizeof on),
+                   rt_hh_recep_name(h, r, rn, sizeof rn));
     return 1;
 }
 
@@ -110,25 +110,25 @@ static int do_transform(hh_world *h, int aff, int o, int r, size_t *len) {
     static const char *const VERB[] = {"", "clean", "heat", "cool"};
     static const unsigned NEED[] = {0, HH_CLEAN, HH_HEAT, HH_COOL};
     char on[64], rn[64];
-    if (o < 0 || o != h->holding || r < 0 || r != h->at || HH_RECEP_TYPES[h->recep[r].type].affordance != aff) return 0;
-    if (!(HH_OBJ_TYPES[h->obj[o].type].flags & NEED[aff])) return 0;
+    if (o < 0 || o != h->holding || r < 0 || r != h->at || RT_HH_RECEP_TYPES[h->recep[r].type].affordance != aff) return 0;
+    if (!(RT_HH_OBJ_TYPES[h->obj[o].type].flags & NEED[aff])) return 0;
     hh_obj *ob = &h->obj[o];
     if (aff == HH_AFF_CLEAN) ob->clean = 1;
     if (aff == HH_AFF_HEAT) ob->hot = 1, ob->cool = 0;
     if (aff == HH_AFF_COOL) ob->cool = 1, ob->hot = 0;
-    if (ob->type == h->obj_type && aff == hh_task_affordance(h->task)) h->ever_transformed = 1;
-    rt_env_appendf(h->obs, sizeof h->obs, len, "You %s the %s using the %s.", VERB[aff], hh_obj_name(h, o, on, sizeof on),
-                   hh_recep_name(h, r, rn, sizeof rn));
+    if (ob->type == h->obj_type && aff == rt_hh_task_affordance(h->task)) h->ever_transformed = 1;
+    rt_env_appendf(h->obs, sizeof h->obs, len, "You %s the %s using the %s.", VERB[aff], rt_hh_obj_name(h, o, on, sizeof on),
+                   rt_hh_recep_name(h, r, rn, sizeof rn));
     return 1;
 }
 
 static int do_use(hh_world *h, int o, size_t *len) {
     char on[64];
-    if (o < 0 || !(HH_OBJ_TYPES[h->obj[o].type].flags & HH_LAMP) || h->obj[o].loc != h->at || h->at < 0) return 0;
+    if (o < 0 || !(RT_HH_OBJ_TYPES[h->obj[o].type].flags & HH_LAMP) || h->obj[o].loc != h->at || h->at < 0) return 0;
     h->obj[o].on = !h->obj[o].on;
     if (h->obj[o].on) h->ever_lamp_on = 1;
     rt_env_appendf(h->obs, sizeof h->obs, len, "You turn %s the %s.", h->obj[o].on ? "on" : "off",
-                   hh_obj_name(h, o, on, sizeof on));
+                   rt_hh_obj_name(h, o, on, sizeof on));
     return 1;
 }
 
@@ -137,14 +137,14 @@ static int do_examine(hh_world *h, const words *w, size_t *len) {
     int r = find_recep(h, w, 1);
     if (r >= 0) {
         if (r != h->at) return 0;
-        hh_describe_recep(h, r, h->obs, sizeof h->obs, len);
+        rt_hh_describe_recep(h, r, h->obs, sizeof h->obs, len);
         return 1;
     }
     int o = find_obj(h, w, 1);
     if (o < 0 || (o != h->holding && (h->obj[o].loc != h->at || !accessible(h, h->at)))) return 0;
     const hh_obj *ob = &h->obj[o];
-    hh_obj_name(h, o, on, sizeof on);
-    if (HH_OBJ_TYPES[ob->type].flags & HH_LAMP) {
+    rt_hh_obj_name(h, o, on, sizeof on);
+    if (RT_HH_OBJ_TYPES[ob->type].flags & HH_LAMP) {
         rt_env_appendf(h->obs, sizeof h->obs, len, "This is a %s. It is turned %s.", on, ob->on ? "on" : "off");
         return 1;
     }
@@ -159,13 +159,13 @@ static void do_look(hh_world *h, size_t *len) {
     char name[64];
     if (h->at >= 0) {
         rt_env_appendf(h->obs, sizeof h->obs, len, "You are facing the %s. Next to it, you see nothing.",
-                       hh_recep_name(h, h->at, name, sizeof name));
+                       rt_hh_recep_name(h, h->at, name, sizeof name));
         return;
     }
     rt_env_appendf(h->obs, sizeof h->obs, len, "You are in the middle of a room. Looking quickly around you, you see ");
     for (int r = 0; r < h->n_recep; r++)
         rt_env_appendf(h->obs, sizeof h->obs, len, "%sa %s", r == 0 ? "" : (r == h->n_recep - 1 ? ", and " : ", "),
-                       hh_recep_name(h, r, name, sizeof name));
+                       rt_hh_recep_name(h, r, name, sizeof name));
     rt_env_appendf(h->obs, sizeof h->obs, len, ".");
 }
 
@@ -174,7 +174,7 @@ static int run_command(hh_world *h, const words *w, size_t *len) {
     if (w->count == 1 && word_is(w, 0, "look")) return do_look(h, len), 1;
     if (w->count == 1 && word_is(w, 0, "inventory")) {
         if (h->holding < 0) rt_env_appendf(h->obs, sizeof h->obs, len, "You are not carrying anything.");
-        else rt_env_appendf(h->obs, sizeof h->obs, len, "You are carrying: a %s.", hh_obj_name(h, h->holding, on, sizeof on));
+        else rt_env_appendf(h->obs, sizeof h->obs, len, "You are carrying: a %s.", rt_hh_obj_name(h, h->holding, on, sizeof on));
         return 1;
     }
     if (w->count == 4 && word_is(w, 0, "go") && word_is(w, 1, "to")) {
@@ -198,7 +198,7 @@ static int run_command(hh_world *h, const words *w, size_t *len) {
     return 0;
 }
 
-rt_status hh_step(void *world, const char *action, rt_env_result *out) {
+rt_status rt_hh_step(void *world, const char *action, rt_env_result *out) {
     hh_world *h = world;
     words w;
     split_words(action, &w);
@@ -209,7 +209,7 @@ rt_status hh_step(void *world, const char *action, rt_env_result *out) {
     if (!run_command(h, &w, &len)) snprintf(h->obs, sizeof h->obs, "%s", NOTHING);
     h->adm_valid = 0;
     out->observation = h->obs;
-    out->success = hh_goal_met(h);
+    out->success = rt_hh_goal_met(h);
     out->done = out->success;
     out->reward = out->success ? 1.0 : 0.0;
     return RT_OK;
@@ -226,34 +226,34 @@ static void adm_add(hh_world *h, size_t *used, const char *fmt, const char *a, c
     *used += (size_t)n + 1;
 }
 
-size_t hh_admissible(void *world, const char *const **out) {
+size_t rt_hh_admissible(void *world, const char *const **out) {
     hh_world *h = world;
     if (!h->adm_valid) {
         char a[64], b[64];
         size_t used = 0;
         h->n_adm = 0;
         for (int r = 0; r < h->n_recep; r++)
-            if (r != h->at) adm_add(h, &used, "go to %s%s", hh_recep_name(h, r, a, sizeof a), "");
+            if (r != h->at) adm_add(h, &used, "go to %s%s", rt_hh_recep_name(h, r, a, sizeof a), "");
         int r = h->at;
         if (r >= 0) {
-            hh_recep_name(h, r, b, sizeof b);
-            if (HH_RECEP_TYPES[h->recep[r].type].openable) adm_add(h, &used, h->recep[r].open ? "close %s%s" : "open %s%s", b, "");
+            rt_hh_recep_name(h, r, b, sizeof b);
+            if (RT_HH_RECEP_TYPES[h->recep[r].type].openable) adm_add(h, &used, h->recep[r].open ? "close %s%s" : "open %s%s", b, "");
             if (accessible(h, r)) {
                 for (int o = 0; o < h->n_obj; o++) {
                     if (h->obj[o].loc != r) continue;
-                    hh_obj_name(h, o, a, sizeof a);
-                    if (HH_OBJ_TYPES[h->obj[o].type].flags & HH_LAMP) adm_add(h, &used, "use %s%s", a, "");
+                    rt_hh_obj_name(h, o, a, sizeof a);
+                    if (RT_HH_OBJ_TYPES[h->obj[o].type].flags & HH_LAMP) adm_add(h, &used, "use %s%s", a, "");
                     else if (h->holding < 0) adm_add(h, &used, "take %s from %s", a, b);
                 }
-                if (h->holding >= 0) adm_add(h, &used, "put %s in/on %s", hh_obj_name(h, h->holding, a, sizeof a), b);
+                if (h->holding >= 0) adm_add(h, &used, "put %s in/on %s", rt_hh_obj_name(h, h->holding, a, sizeof a), b);
             }
             static const char *const FMT[] = {NULL, "clean %s with %s", "heat %s with %s", "cool %s with %s"};
-            int aff = HH_RECEP_TYPES[h->recep[r].type].affordance;
+            int aff = RT_HH_RECEP_TYPES[h->recep[r].type].affordance;
             static const unsigned NEED[] = {0, HH_CLEAN, HH_HEAT, HH_COOL};
-            if (aff && h->holding >= 0 && (HH_OBJ_TYPES[h->obj[h->holding].type].flags & NEED[aff])) adm_add(h, &used, FMT[aff], hh_obj_name(h, h->holding, a, sizeof a), b);
+            if (aff && h->holding >= 0 && (RT_HH_OBJ_TYPES[h->obj[h->holding].type].flags & NEED[aff])) adm_add(h, &used, FMT[aff], rt_hh_obj_name(h, h->holding, a, sizeof a), b);
             adm_add(h, &used, "examine %s%s", b, "");
         }
-        if (h->holding >= 0) adm_add(h, &used, "examine %s%s", hh_obj_name(h, h->holding, a, sizeof a), "");
+        if (h->holding >= 0) adm_add(h, &used, "examine %s%s", rt_hh_obj_name(h, h->holding, a, sizeof a), "");
         adm_add(h, &used, "inventory%s%s", "", "");
         adm_add(h, &used, "look%s%s", "", "");
         h->adm_valid = 1;

@@ -1,5 +1,5 @@
 /* hh_world.c: the household world: opening (splits), procedural generation of a room, its layout and
- * objects from a seed, goal checks and the partial-credit score. Commands live in hh_step.c. */
+ * objects from a seed, goal checks and the partial-credit score. Commands live in rt_hh_step.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,21 +33,21 @@ static const char *const GOALS[HH_N_TASKS][2] = {
 #define GEN_TRIES 1000
 static const uint64_t LAYOUT_SALT = 0x686f757365686f6cull; /* "househol" */
 
-int hh_task_affordance(int task) {
+int rt_hh_task_affordance(int task) {
     return task == HH_TASK_CLEAN ? HH_AFF_CLEAN : task == HH_TASK_HEAT ? HH_AFF_HEAT : task == HH_TASK_COOL ? HH_AFF_COOL : HH_AFF_NONE;
 }
 
-const char *hh_recep_name(const hh_world *w, int r, char *buf, size_t cap) {
-    snprintf(buf, cap, "%s %d", HH_RECEP_TYPES[w->recep[r].type].name, w->recep[r].num);
+const char *rt_hh_recep_name(const hh_world *w, int r, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s %d", RT_HH_RECEP_TYPES[w->recep[r].type].name, w->recep[r].num);
     return buf;
 }
 
-const char *hh_obj_name(const hh_world *w, int o, char *buf, size_t cap) {
-    snprintf(buf, cap, "%s %d", HH_OBJ_TYPES[w->obj[o].type].name, w->obj[o].num);
+const char *rt_hh_obj_name(const hh_world *w, int o, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s %d", RT_HH_OBJ_TYPES[w->obj[o].type].name, w->obj[o].num);
     return buf;
 }
 
-int hh_transform_ok(const hh_world *w, int o) {
+int rt_hh_transform_ok(const hh_world *w, int o) {
     switch (w->task) {
     case HH_TASK_CLEAN: return w->obj[o].clean;
     case HH_TASK_HEAT: return w->obj[o].hot;
@@ -56,22 +56,22 @@ int hh_transform_ok(const hh_world *w, int o) {
     }
 }
 
-int hh_obj_done(const hh_world *w, int o) {
+int rt_hh_obj_done(const hh_world *w, int o) {
     const hh_obj *ob = &w->obj[o];
-    return ob->type == w->obj_type && ob->loc >= 0 && w->recep[ob->loc].type == w->recep_type && hh_transform_ok(w, o);
+    return ob->type == w->obj_type && ob->loc >= 0 && w->recep[ob->loc].type == w->recep_type && rt_hh_transform_ok(w, o);
 }
 
 static int count_done(const hh_world *w) {
     int n = 0;
-    for (int o = 0; o < w->n_obj; o++) n += hh_obj_done(w, o);
+    for (int o = 0; o < w->n_obj; o++) n += rt_hh_obj_done(w, o);
     return n;
 }
 
-int hh_goal_met(const hh_world *w) {
+int rt_hh_goal_met(const hh_world *w) {
     if (w->task == HH_TASK_LOOK_LIGHT) {
         if (w->holding < 0 || w->obj[w->holding].type != w->obj_type || w->at < 0) return 0;
         for (int o = 0; o < w->n_obj; o++)
-            if ((HH_OBJ_TYPES[w->obj[o].type].flags & HH_LAMP) && w->obj[o].loc == w->at && w->obj[o].on) return 1;
+            if ((RT_HH_OBJ_TYPES[w->obj[o].type].flags & HH_LAMP) && w->obj[o].loc == w->at && w->obj[o].on) return 1;
         return 0;
     }
     return count_done(w) >= (w->task == HH_TASK_TWO ? 2 : 1);
@@ -80,7 +80,7 @@ int hh_goal_met(const hh_world *w) {
 /* Sub-goals: the object picked up, the middle step (transform, lamp, first of two) done, the goal. */
 static double hh_score(void *world) {
     hh_world *w = world;
-    if (hh_goal_met(w)) return 1.0;
+    if (rt_hh_goal_met(w)) return 1.0;
     switch (w->task) {
     case HH_TASK_PICK_PLACE: return w->ever_picked ? 0.5 : 0.0;
     case HH_TASK_LOOK_LIGHT: return (w->ever_picked + w->ever_lamp_on) / 3.0;
@@ -89,10 +89,10 @@ static double hh_score(void *world) {
     }
 }
 
-void hh_describe_recep(hh_world *w, int r, char *buf, size_t cap, size_t *len) {
+void rt_hh_describe_recep(hh_world *w, int r, char *buf, size_t cap, size_t *len) {
     char name[64], oname[64];
-    hh_recep_name(w, r, name, sizeof name);
-    const hh_recep_type *rt = &HH_RECEP_TYPES[w->recep[r].type];
+    rt_hh_recep_name(w, r, name, sizeof name);
+    const hh_recep_type *rt = &RT_HH_RECEP_TYPES[w->recep[r].type];
     if (rt->openable && !w->recep[r].open) {
         rt_env_appendf(buf, cap, len, "The %s is closed.", name);
         return;
@@ -105,7 +105,7 @@ void hh_describe_recep(hh_world *w, int r, char *buf, size_t cap, size_t *len) {
         if (w->obj[o].loc != r) continue;
         w->obj[o].seen = 1;
         rt_env_appendf(buf, cap, len, "%sa %s", n == 0 ? "" : (n == total - 1 ? ", and " : ", "),
-                       hh_obj_name(w, o, oname, sizeof oname));
+                       rt_hh_obj_name(w, o, oname, sizeof oname));
         n++;
     }
     rt_env_appendf(buf, cap, len, "%s.", n == 0 ? "nothing" : "");
@@ -117,7 +117,7 @@ void hh_describe_recep(hh_world *w, int r, char *buf, size_t cap, size_t *len) {
 static void build_layout(hh_world *w, int room, int variant) {
     rt_rng lr;
     rt_rng_seed(&lr, LAYOUT_SALT ^ ((uint64_t)room << 32) ^ (uint64_t)variant);
-    const hh_room_type *rm = &HH_ROOMS[room];
+    const hh_room_type *rm = &RT_HH_ROOMS[room];
     w->n_recep = 0;
     w->n_obj = 0;
     for (int s = 0; s < rm->n_slots; s++) {
@@ -131,10 +131,10 @@ static void build_layout(hh_world *w, int room, int variant) {
         }
     }
     if (room == HH_ROOM_LIVINGROOM || room == HH_ROOM_BEDROOM) {
-        int lamp = hh_obj_type_find("desklamp", 8);
+        int lamp = rt_hh_obj_type_find("desklamp", 8);
         int spots[HH_MAX_RECEP], n = 0;
         for (int r = 0; r < w->n_recep; r++)
-            if (HH_OBJ_TYPES[lamp].spawn & (1ull << w->recep[r].type)) spots[n++] = r;
+            if (RT_HH_OBJ_TYPES[lamp].spawn & (1ull << w->recep[r].type)) spots[n++] = r;
         if (n > 0) {
             hh_obj *o = &w->obj[w->n_obj++];
             memset(o, 0, sizeof *o);
@@ -151,14 +151,14 @@ static uint64_t room_recep_mask(const hh_world *w) {
     return m;
 }
 
-static int type_allowed(const hh_world *w, int t) { return w->scene_held_out || !HH_OBJ_TYPES[t].held_out; }
+static int type_allowed(const hh_world *w, int t) { return w->scene_held_out || !RT_HH_OBJ_TYPES[t].held_out; }
 
 /* Places one object of type t on a random receptacle where it belongs, avoiding type `avoid`. */
 static void place_object(hh_world *w, rt_rng *rng, int t, int avoid) {
     if (w->n_obj >= HH_MAX_OBJ) return;
     int spots[HH_MAX_RECEP], n = 0;
     for (int r = 0; r < w->n_recep; r++)
-        if ((HH_OBJ_TYPES[t].spawn & (1ull << w->recep[r].type)) && w->recep[r].type != avoid) spots[n++] = r;
+        if ((RT_HH_OBJ_TYPES[t].spawn & (1ull << w->recep[r].type)) && w->recep[r].type != avoid) spots[n++] = r;
     if (n == 0) return;
     int num = 1;
     for (int o = 0; o < w->n_obj; o++) num += w->obj[o].type == t;
@@ -179,10 +179,10 @@ static int draw_scene(hh_world *w, rt_rng *rng) {
     w->layout = w->scene_held_out ? 4 * k + 3 : 4 * k + (int)rt_rng_below(rng, 3);
     build_layout(w, w->room, w->layout);
     uint64_t present = room_recep_mask(w);
-    int aff = hh_task_affordance(w->task);
+    int aff = rt_hh_task_affordance(w->task);
     int cands[64], nc = 0;
-    for (int t = 0; t < HH_N_OBJ_TYPES; t++) {
-        const hh_obj_type *ot = &HH_OBJ_TYPES[t];
+    for (int t = 0; t < RT_HH_N_OBJ_TYPES; t++) {
+        const hh_obj_type *ot = &RT_HH_OBJ_TYPES[t];
         if ((ot->flags & TASK_FLAGS[w->task]) != TASK_FLAGS[w->task] || !(ot->spawn & present)) continue;
         if (!(ot->rooms & (1u << w->room))) continue;
         if (w->scene_held_out ? !ot->held_out : ot->held_out) continue;
@@ -193,11 +193,11 @@ static int draw_scene(hh_world *w, rt_rng *rng) {
     w->recep_type = -1;
     if (w->task == HH_TASK_LOOK_LIGHT) return 1;
     int rts[64], nrt = 0;
-    for (int t = 0; t < HH_N_RECEP_TYPES; t++) {
-        if (!(present & (1ull << t)) || !HH_RECEP_TYPES[t].target_ok) continue;
-        if (aff != HH_AFF_NONE && HH_RECEP_TYPES[t].affordance == aff) continue;
+    for (int t = 0; t < RT_HH_N_RECEP_TYPES; t++) {
+        if (!(present & (1ull << t)) || !RT_HH_RECEP_TYPES[t].target_ok) continue;
+        if (aff != HH_AFF_NONE && RT_HH_RECEP_TYPES[t].affordance == aff) continue;
         /* The object must start somewhere else, or the task would be done before it starts. */
-        if (!(HH_OBJ_TYPES[w->obj_type].spawn & present & ~(1ull << t))) continue;
+        if (!(RT_HH_OBJ_TYPES[w->obj_type].spawn & present & ~(1ull << t))) continue;
         rts[nrt++] = t;
     }
     if (nrt == 0) return 0;
@@ -205,7 +205,7 @@ static int draw_scene(hh_world *w, rt_rng *rng) {
     return 1;
 }
 
-rt_status hh_generate(hh_world *w, uint64_t seed) {
+rt_status rt_hh_generate(hh_world *w, uint64_t seed) {
     rt_rng rng;
     rt_rng_seed(&rng, seed);
     int tasks[HH_N_TASKS], nt = 0;
@@ -215,20 +215,20 @@ rt_status hh_generate(hh_world *w, uint64_t seed) {
     w->task = tasks[rt_rng_below(&rng, (uint64_t)nt)];
     int ok = 0;
     for (int i = 0; i < GEN_TRIES && !ok; i++) ok = draw_scene(w, &rng);
-    if (!ok) return rt_fail(RT_ERR_STATE, "household: no scene fits task %s", HH_TASK_NAMES[w->task]);
+    if (!ok) return rt_fail(RT_ERR_STATE, "household: no scene fits task %s", RT_HH_TASK_NAMES[w->task]);
     int copies = (w->task == HH_TASK_TWO ? 2 : 1) + (int)rt_rng_below(&rng, 2);
     for (int i = 0; i < copies; i++) place_object(w, &rng, w->obj_type, w->recep_type);
     uint64_t present = room_recep_mask(w);
     int dist[64], nd = 0;
-    for (int t = 0; t < HH_N_OBJ_TYPES; t++)
-        if ((HH_OBJ_TYPES[t].flags & HH_PICK) && (HH_OBJ_TYPES[t].spawn & present) && t != w->obj_type &&
-            (HH_OBJ_TYPES[t].rooms & (1u << w->room)) && type_allowed(w, t))
+    for (int t = 0; t < RT_HH_N_OBJ_TYPES; t++)
+        if ((RT_HH_OBJ_TYPES[t].flags & HH_PICK) && (RT_HH_OBJ_TYPES[t].spawn & present) && t != w->obj_type &&
+            (RT_HH_OBJ_TYPES[t].rooms & (1u << w->room)) && type_allowed(w, t))
             dist[nd++] = t;
     int n_dist = MIN_DISTRACTORS + (int)rt_rng_below(&rng, EXTRA_DISTRACTORS);
     for (int i = 0; i < n_dist && nd > 0; i++) place_object(w, &rng, dist[rt_rng_below(&rng, (uint64_t)nd)], -1);
     w->phrasing = (int)rt_rng_below(&rng, 2);
-    const char *target = w->task == HH_TASK_LOOK_LIGHT ? "desklamp" : HH_RECEP_TYPES[w->recep_type].name;
-    snprintf(w->task_text, sizeof w->task_text, GOALS[w->task][w->phrasing], HH_OBJ_TYPES[w->obj_type].name, target);
+    const char *target = w->task == HH_TASK_LOOK_LIGHT ? "desklamp" : RT_HH_RECEP_TYPES[w->recep_type].name;
+    snprintf(w->task_text, sizeof w->task_text, GOALS[w->task][w->phrasing], RT_HH_OBJ_TYPES[w->obj_type].name, target);
     w->at = -1;
     w->holding = -1;
     w->ever_picked = w->ever_transformed = w->ever_lamp_on = 0;
@@ -242,16 +242,16 @@ rt_status hh_generate(hh_world *w, uint64_t seed) {
 
 static rt_status hh_reset(void *world, uint64_t seed, rt_env_start *out) {
     hh_world *w = world;
-    RT_TRY(hh_generate(w, seed));
+    RT_TRY(rt_hh_generate(w, seed));
     size_t len = 0;
     char name[64];
     rt_env_appendf(w->obs, sizeof w->obs, &len, "You are in the middle of a room. Looking quickly around you, you see ");
     for (int r = 0; r < w->n_recep; r++)
         rt_env_appendf(w->obs, sizeof w->obs, &len, "%sa %s", r == 0 ? "" : (r == w->n_recep - 1 ? ", and " : ", "),
-                       hh_recep_name(w, r, name, sizeof name));
+                       rt_hh_recep_name(w, r, name, sizeof name));
     rt_env_appendf(w->obs, sizeof w->obs, &len, ".\n\nYour task is to: %s", w->task_text);
     out->task = w->task_text;
-    out->task_type = HH_TASK_NAMES[w->task];
+    out->task_type = RT_HH_TASK_NAMES[w->task];
     out->observation = w->obs;
     return RT_OK;
 }
@@ -266,11 +266,11 @@ static int hh_max_steps(void *world) {
 static void hh_describe(void *world, json_t *meta, json_t *api_versions) {
     hh_world *w = world;
     (void)api_versions;
-    json_object_set_new(meta, "room", json_string(HH_ROOMS[w->room].name));
+    json_object_set_new(meta, "room", json_string(RT_HH_ROOMS[w->room].name));
     json_object_set_new(meta, "layout", json_integer(w->layout));
-    json_object_set_new(meta, "object", json_string(HH_OBJ_TYPES[w->obj_type].name));
+    json_object_set_new(meta, "object", json_string(RT_HH_OBJ_TYPES[w->obj_type].name));
     json_object_set_new(meta, "receptacle",
-                        json_string(w->recep_type >= 0 ? HH_RECEP_TYPES[w->recep_type].name : "desklamp"));
+                        json_string(w->recep_type >= 0 ? RT_HH_RECEP_TYPES[w->recep_type].name : "desklamp"));
 }
 
 static void hh_destroy(void *world) { free(world); }
@@ -278,12 +278,12 @@ static void hh_destroy(void *world) { free(world); }
 static const rt_env_vtable HH_VT = {
     .name = "household",
     .reset = hh_reset,
-    .step = hh_step,
-    .admissible = hh_admissible,
+    .step = rt_hh_step,
+    .admissible = rt_hh_admissible,
     .score = hh_score,
-    .expert = hh_expert,
-    .set_flaw = hh_set_flaw,
-    .slip = hh_slip,
+    .expert = rt_hh_expert,
+    .set_flaw = rt_hh_set_flaw,
+    .slip = rt_hh_slip,
     .default_max_steps = hh_max_steps,
     .describe = hh_describe,
     .docs = NULL,
@@ -300,8 +300,8 @@ static rt_status parse_held_out(const char *list, unsigned *mask) {
         if (n > 0) {
             int found = -1, hits = 0;
             for (int t = 0; t < HH_N_TASKS; t++)
-                if (strncmp(HH_TASK_NAMES[t], p, n) == 0) {
-                    if (HH_TASK_NAMES[t][n] == '\0') { found = t; hits = 1; break; }
+                if (strncmp(RT_HH_TASK_NAMES[t], p, n) == 0) {
+                    if (RT_HH_TASK_NAMES[t][n] == '\0') { found = t; hits = 1; break; }
                     found = t;
                     hits++;
                 }

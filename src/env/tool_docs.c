@@ -4,12 +4,12 @@
 
 #include "env/tool_internal.h"
 
-void ta_doc_text(const ta_pack *p, int vi, const json_t *tool, char *out, size_t cap) {
+void rt_ta_doc_text(const ta_pack *p, int vi, const json_t *tool, char *out, size_t cap) {
     size_t len = 0;
     const char *name = json_string_value(json_object_get(tool, "name"));
     rt_env_appendf(out, cap, &len, "%s (%s API v%d)\n", name, p->domain, vi + 1);
     if (json_is_true(json_object_get(tool, "deprecated"))) {
-        const json_t *u = ta_find_tool_id(p, vi, json_string_value(json_object_get(tool, "use")));
+        const json_t *u = rt_ta_find_tool_id(p, vi, json_string_value(json_object_get(tool, "use")));
         rt_env_appendf(out, cap, &len, "Deprecated: this function is no longer available. Use %s instead.",
                        json_string_value(json_object_get(u, "name")));
         return;
@@ -18,12 +18,12 @@ void ta_doc_text(const ta_pack *p, int vi, const json_t *tool, char *out, size_t
     size_t i;
     json_t *a;
     json_array_foreach(json_object_get(tool, "args"), i, a) {
-        ta_type t = ta_type_parse(json_string_value(json_object_get(a, "type")));
-        rt_env_appendf(out, cap, &len, "\n- %s (%s, %s", json_string_value(json_object_get(a, "name")), ta_type_name(t),
+        ta_type t = rt_ta_type_parse(json_string_value(json_object_get(a, "type")));
+        rt_env_appendf(out, cap, &len, "\n- %s (%s, %s", json_string_value(json_object_get(a, "name")), rt_ta_type_name(t),
                        json_is_true(json_object_get(a, "required")) ? "required" : "optional");
         const char *fmt = json_string_value(json_object_get(a, "format"));
-        if (t == TA_DATE) rt_env_appendf(out, cap, &len, ", format %s", ta_format_describe(t, fmt));
-        else if (fmt) rt_env_appendf(out, cap, &len, ", %s", ta_format_describe(t, fmt));
+        if (t == TA_DATE) rt_env_appendf(out, cap, &len, ", format %s", rt_ta_format_describe(t, fmt));
+        else if (fmt) rt_env_appendf(out, cap, &len, ", %s", rt_ta_format_describe(t, fmt));
         if (t == TA_ENUM) {
             rt_env_appendf(out, cap, &len, ", one of");
             size_t k;
@@ -56,7 +56,7 @@ void ta_doc_text(const ta_pack *p, int vi, const json_t *tool, char *out, size_t
     if (!strcmp(op, "get") || !strcmp(op, "update")) rt_env_appendf(out, cap, &len, " Fails with 404 if there is no such %s.", row);
 }
 
-rt_status ta_docs(void *world, json_t *docs) {
+rt_status rt_ta_docs(void *world, json_t *docs) {
     ta_world *w = world;
     char text[4096];
     for (int pi = 0; pi < w->n_packs; pi++) {
@@ -65,7 +65,7 @@ rt_status ta_docs(void *world, json_t *docs) {
             size_t i;
             json_t *t;
             json_array_foreach(p->tools[v], i, t) {
-                ta_doc_text(p, v, t, text, sizeof text);
+                rt_ta_doc_text(p, v, t, text, sizeof text);
                 json_t *d = json_object();
                 json_object_set(d, "tool", json_object_get(t, "name"));
                 json_object_set_new(d, "version", json_integer(v + 1));

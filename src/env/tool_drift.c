@@ -5,9 +5,9 @@
 
 #include "env/tool_internal.h"
 
-void ta_perr(json_t *errors, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int ta_ident_ok(const char *s);
-int ta_check_arg(ta_pack *p, const char *table, json_t *a, const char *path, json_t *errors);
+void rt_ta_perr(json_t *errors, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int rt_ta_ident_ok(const char *s);
+int rt_ta_check_arg(ta_pack *p, const char *table, json_t *a, const char *path, json_t *errors);
 
 static int name_taken(json_t *tools, const char *name) {
     size_t i;
@@ -30,16 +30,16 @@ static json_t *live_tool(json_t *tools, const char *name, size_t *index) {
 
 static int rule_rename_tool(json_t *tools, json_t *tool, const json_t *r, const char *path, json_t *errors) {
     const char *to = json_string_value(json_object_get(r, "to"));
-    if (!ta_ident_ok(to)) return ta_perr(errors, path, "'to' must be an identifier"), 0;
-    if (name_taken(tools, to)) return ta_perr(errors, path, "a tool named '%s' already exists", to), 0;
+    if (!rt_ta_ident_ok(to)) return rt_ta_perr(errors, path, "'to' must be an identifier"), 0;
+    if (name_taken(tools, to)) return rt_ta_perr(errors, path, "a tool named '%s' already exists", to), 0;
     json_object_set_new(tool, "name", json_string(to));
     return 1;
 }
 
 static json_t *rule_arg(json_t *tool, const json_t *r, const char *path, json_t *errors) {
     const char *an = json_string_value(json_object_get(r, "arg"));
-    json_t *a = an ? ta_tool_arg(tool, an) : NULL;
-    if (!a) ta_perr(errors, path, "tool '%s' has no argument '%s'", json_string_value(json_object_get(tool, "name")), an ? an : "?");
+    json_t *a = an ? rt_ta_tool_arg(tool, an) : NULL;
+    if (!a) rt_ta_perr(errors, path, "tool '%s' has no argument '%s'", json_string_value(json_object_get(tool, "name")), an ? an : "?");
     return a;
 }
 
@@ -47,8 +47,8 @@ static int rule_rename_arg(json_t *tool, const json_t *r, const char *path, json
     json_t *a = rule_arg(tool, r, path, errors);
     const char *to = json_string_value(json_object_get(r, "to"));
     if (!a) return 0;
-    if (!ta_ident_ok(to)) return ta_perr(errors, path, "'to' must be an identifier"), 0;
-    if (ta_tool_arg(tool, to)) return ta_perr(errors, path, "the tool already has an argument '%s'", to), 0;
+    if (!rt_ta_ident_ok(to)) return rt_ta_perr(errors, path, "'to' must be an identifier"), 0;
+    if (rt_ta_tool_arg(tool, to)) return rt_ta_perr(errors, path, "the tool already has an argument '%s'", to), 0;
     json_object_set_new(a, "name", json_string(to));
     return 1;
 }
@@ -58,11 +58,11 @@ static int rule_change_format(json_t *tool, const json_t *r, const char *path, j
     if (!a) return 0;
     const char *fmt = json_string_value(json_object_get(r, "format"));
     if (!fmt) fmt = json_string_value(json_object_get(r, "unit"));
-    ta_type t = ta_type_parse(json_string_value(json_object_get(a, "type")));
-    if (!fmt || !ta_format_valid(t, fmt) || !ta_format_default(t))
-        return ta_perr(errors, path, "'%s' is not a format of argument '%s' (type %s)", fmt ? fmt : "(none)",
-                       json_string_value(json_object_get(a, "name")), ta_type_name(t)), 0;
-    if (ta_streq(fmt, json_string_value(json_object_get(a, "format")))) return ta_perr(errors, path, "the format is already '%s'", fmt), 0;
+    ta_type t = rt_ta_type_parse(json_string_value(json_object_get(a, "type")));
+    if (!fmt || !rt_ta_format_valid(t, fmt) || !rt_ta_format_default(t))
+        return rt_ta_perr(errors, path, "'%s' is not a format of argument '%s' (type %s)", fmt ? fmt : "(none)",
+                       json_string_value(json_object_get(a, "name")), rt_ta_type_name(t)), 0;
+    if (ta_streq(fmt, json_string_value(json_object_get(a, "format")))) return rt_ta_perr(errors, path, "the format is already '%s'", fmt), 0;
     json_object_set_new(a, "format", json_string(fmt));
     return 1;
 }
@@ -79,24 +79,24 @@ static void list_append(json_t *ef, const char *list, const char *key) {
  * or delete (a wrong value then reads as "not found", as a real API would say). */
 static int rule_add_required_arg(ta_pack *p, json_t *tool, const json_t *r, const char *path, json_t *errors) {
     json_t *a = json_object_get(r, "arg");
-    if (!json_is_object(a)) return ta_perr(errors, path, "'arg' must be an argument object"), 0;
+    if (!json_is_object(a)) return rt_ta_perr(errors, path, "'arg' must be an argument object"), 0;
     a = json_deep_copy(a);
     const char *an = json_string_value(json_object_get(a, "name"));
-    if (an && ta_tool_arg(tool, an)) {
+    if (an && rt_ta_tool_arg(tool, an)) {
         json_decref(a);
-        return ta_perr(errors, path, "the tool already has an argument '%s'", an), 0;
+        return rt_ta_perr(errors, path, "the tool already has an argument '%s'", an), 0;
     }
     json_t *ef = json_object_get(tool, "effect");
     char ap[256];
     snprintf(ap, sizeof ap, "%s.arg", path);
-    if (!ta_check_arg(p, json_string_value(json_object_get(ef, "table")), a, ap, errors)) {
+    if (!rt_ta_check_arg(p, json_string_value(json_object_get(ef, "table")), a, ap, errors)) {
         json_decref(a);
         return 0;
     }
     const char *key = json_string_value(json_object_get(a, "key"));
-    if (ta_tool_arg_key(tool, key)) {
+    if (rt_ta_tool_arg_key(tool, key)) {
         json_decref(a);
-        return ta_perr(errors, path, "argument key '%s' is already used by the tool", key), 0;
+        return rt_ta_perr(errors, path, "argument key '%s' is already used by the tool", key), 0;
     }
     json_object_set_new(a, "required", json_true());
     const char *op = effect_op(tool);
@@ -108,8 +108,8 @@ static int rule_add_required_arg(ta_pack *p, json_t *tool, const json_t *r, cons
 static int rule_split_tool(json_t *tools, json_t *tool, size_t index, const json_t *r, const char *path, json_t *errors) {
     json_t *into = json_object_get(r, "into");
     const char *name = json_string_value(json_object_get(tool, "name"));
-    if (!ta_streq(effect_op(tool), "update")) return ta_perr(errors, path, "only an update tool can be split; '%s' is not one", name), 0;
-    if (!json_is_array(into) || json_array_size(into) < 2) return ta_perr(errors, path, "'into' must list at least two tools"), 0;
+    if (!ta_streq(effect_op(tool), "update")) return rt_ta_perr(errors, path, "only an update tool can be split; '%s' is not one", name), 0;
+    if (!json_is_array(into) || json_array_size(into) < 2) return rt_ta_perr(errors, path, "'into' must list at least two tools"), 0;
     json_t *ef = json_object_get(tool, "effect");
     const char *key = json_string_value(json_object_get(ef, "key"));
     json_t *parts = json_array();
@@ -119,8 +119,8 @@ static int rule_split_tool(json_t *tools, json_t *tool, size_t index, const json
     json_array_foreach(into, i, part) {
         const char *pn = json_string_value(json_object_get(part, "name"));
         json_t *names = json_object_get(part, "args");
-        if (!ta_ident_ok(pn) || name_taken(tools, pn) || !json_is_array(names)) {
-            ta_perr(errors, path, "into[%zu] needs a new tool 'name' and its 'args'", i);
+        if (!rt_ta_ident_ok(pn) || name_taken(tools, pn) || !json_is_array(names)) {
+            rt_ta_perr(errors, path, "into[%zu] needs a new tool 'name' and its 'args'", i);
             ok = 0;
             break;
         }
@@ -135,9 +135,9 @@ static int rule_split_tool(json_t *tools, json_t *tool, size_t index, const json
         json_t *n;
         int has_key = 0;
         json_array_foreach(names, k, n) {
-            json_t *a = json_is_string(n) ? ta_tool_arg(tool, json_string_value(n)) : NULL;
+            json_t *a = json_is_string(n) ? rt_ta_tool_arg(tool, json_string_value(n)) : NULL;
             if (!a) {
-                ta_perr(errors, path, "into[%zu] names '%s', not an argument of '%s'", i, json_is_string(n) ? json_string_value(n) : "?", name);
+                rt_ta_perr(errors, path, "into[%zu] names '%s', not an argument of '%s'", i, json_is_string(n) ? json_string_value(n) : "?", name);
                 ok = 0;
                 continue;
             }
@@ -147,7 +147,7 @@ static int rule_split_tool(json_t *tools, json_t *tool, size_t index, const json
             json_array_append(args, a);
         }
         if (!has_key) {
-            ta_perr(errors, path, "into[%zu] must keep the row's key argument", i);
+            rt_ta_perr(errors, path, "into[%zu] must keep the row's key argument", i);
             ok = 0;
         }
         json_object_set_new(t, "args", args);
@@ -162,9 +162,9 @@ static int rule_split_tool(json_t *tools, json_t *tool, size_t index, const json
         const char *k = json_string_value(json_object_get(a, "key"));
         int found = 0;
         size_t j;
-        json_array_foreach(parts, j, part) found |= ta_tool_arg_key(part, k) != NULL;
+        json_array_foreach(parts, j, part) found |= rt_ta_tool_arg_key(part, k) != NULL;
         if (!found && ok) {
-            ta_perr(errors, path, "argument '%s' of '%s' is in none of the new tools", json_string_value(json_object_get(a, "name")), name);
+            rt_ta_perr(errors, path, "argument '%s' of '%s' is in none of the new tools", json_string_value(json_object_get(a, "name")), name);
             ok = 0;
         }
     }
@@ -179,19 +179,19 @@ static int rule_split_tool(json_t *tools, json_t *tool, size_t index, const json
 static int rule_deprecate(json_t *tools, json_t *tool, const json_t *r, const char *path, json_t *errors) {
     const char *use = json_string_value(json_object_get(r, "use"));
     json_t *u = use ? live_tool(tools, use, NULL) : NULL;
-    if (!u || u == tool) return ta_perr(errors, path, "'use' must name another live tool, the one plans call instead"), 0;
+    if (!u || u == tool) return rt_ta_perr(errors, path, "'use' must name another live tool, the one plans call instead"), 0;
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(tool, "args"), i, a) if (!ta_tool_arg_key(u, json_string_value(json_object_get(a, "key"))))
-        return ta_perr(errors, path, "'%s' has no argument for '%s' of '%s'", use, json_string_value(json_object_get(a, "name")),
+    json_array_foreach(json_object_get(tool, "args"), i, a) if (!rt_ta_tool_arg_key(u, json_string_value(json_object_get(a, "key"))))
+        return rt_ta_perr(errors, path, "'%s' has no argument for '%s' of '%s'", use, json_string_value(json_object_get(a, "name")),
                        json_string_value(json_object_get(tool, "name"))), 0;
     json_object_set_new(tool, "deprecated", json_true());
     json_object_set(tool, "use", json_object_get(u, "id"));
     return 1;
 }
 
-int ta_drift_apply(ta_pack *p, int vi, const json_t *rules, const char *path, json_t *errors) {
-    if (!json_is_array(rules) || json_array_size(rules) == 0) return ta_perr(errors, path, "must be a non-empty array of rules"), 0;
+int rt_ta_drift_apply(ta_pack *p, int vi, const json_t *rules, const char *path, json_t *errors) {
+    if (!json_is_array(rules) || json_array_size(rules) == 0) return rt_ta_perr(errors, path, "must be a non-empty array of rules"), 0;
     json_t *tools = json_deep_copy(p->tools[vi - 1]);
     size_t i;
     json_t *r;
@@ -204,12 +204,12 @@ int ta_drift_apply(ta_pack *p, int vi, const json_t *rules, const char *path, js
         size_t index = 0;
         json_t *tool = tn ? live_tool(tools, tn, &index) : NULL;
         if (!rule) {
-            ta_perr(errors, rp, "'rule' is missing");
+            rt_ta_perr(errors, rp, "'rule' is missing");
             ok = 0;
             continue;
         }
         if (!tool) {
-            ta_perr(errors, rp, "no live tool '%s' in version %d", tn ? tn : "?", vi);
+            rt_ta_perr(errors, rp, "no live tool '%s' in version %d", tn ? tn : "?", vi);
             ok = 0;
             continue;
         }
@@ -221,7 +221,7 @@ int ta_drift_apply(ta_pack *p, int vi, const json_t *rules, const char *path, js
         else if (!strcmp(rule, "split_tool")) good = rule_split_tool(tools, tool, index, r, rp, errors);
         else if (!strcmp(rule, "deprecate_tool")) good = rule_deprecate(tools, tool, r, rp, errors);
         else {
-            ta_perr(errors, rp, "unknown rule '%s' (rename_tool, rename_arg, change_format, add_required_arg, split_tool, deprecate_tool)", rule);
+            rt_ta_perr(errors, rp, "unknown rule '%s' (rename_tool, rename_arg, change_format, add_required_arg, split_tool, deprecate_tool)", rule);
             good = 0;
         }
         ok &= good;

@@ -54,14 +54,14 @@ static const char *column_format(ta_world *w, const json_t *tool, const char *ta
     return fmt;
 }
 
-json_t *ta_result_out(ta_world *w, const json_t *tool, const json_t *canon) {
+json_t *rt_ta_result_out(ta_world *w, const json_t *tool, const json_t *canon) {
     const char *tname;
     table_of(w, tool, &tname);
     if (json_is_array(canon)) {
         json_t *a = json_array();
         size_t i;
         json_t *v;
-        json_array_foreach(canon, i, v) json_array_append_new(a, ta_result_out(w, tool, v));
+        json_array_foreach(canon, i, v) json_array_append_new(a, rt_ta_result_out(w, tool, v));
         return a;
     }
     if (!json_is_object(canon)) return json_copy((json_t *)canon);
@@ -72,7 +72,7 @@ json_t *ta_result_out(ta_world *w, const json_t *tool, const json_t *canon) {
         /* A returned column follows the format of the argument bound to it, so one version speaks one
          * format for a field in both directions. */
         const char *fmt = column_format(w, tool, tname, col);
-        json_object_set_new(o, col, ta_value_out(v, ta_column_type(w->pk, tname, col), fmt));
+        json_object_set_new(o, col, rt_ta_value_out(v, rt_ta_column_type(w->pk, tname, col), fmt));
     }
     return o;
 }
@@ -149,7 +149,7 @@ static json_t *next_key(const json_t *table) {
 
 static int not_found(const json_t *tool, const json_t *table, const json_t *args, char *err, size_t errcap) {
     const char *key = json_string_value(json_object_get(json_object_get(tool, "effect"), "key"));
-    const json_t *a = ta_tool_arg_key(tool, key);
+    const json_t *a = rt_ta_tool_arg_key(tool, key);
     const char *name = json_string_value(json_object_get(a, "name"));
     char val[256];
     given_text(json_object_get(args, name), val, sizeof val);
@@ -202,15 +202,15 @@ static int run_effect(ta_world *w, const json_t *tool, const json_t *args, const
     return 1;
 }
 
-int ta_call(ta_world *w, const char *name, const json_t *args, json_t **result, char *err, size_t errcap) {
+int rt_ta_call(ta_world *w, const char *name, const json_t *args, json_t **result, char *err, size_t errcap) {
     *result = NULL;
-    json_t *tool = ta_find_tool(w->pk, w->version, name);
+    json_t *tool = rt_ta_find_tool(w->pk, w->version, name);
     if (!tool) return snprintf(err, errcap, "404 Not Found: unknown function '%s'", name), 0;
     if (json_is_true(json_object_get(tool, "deprecated")))
         return snprintf(err, errcap, "410 Gone: function '%s' is deprecated and no longer available", name), 0;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)args, k, v) if (!ta_tool_arg(tool, k))
+    json_object_foreach((json_t *)args, k, v) if (!rt_ta_tool_arg(tool, k))
         return snprintf(err, errcap, "TypeError: %s() got an unexpected keyword argument '%s'", name, k), 0;
     json_t *canon = json_object();
     size_t i;
@@ -225,7 +225,7 @@ int ta_call(ta_world *w, const char *name, const json_t *args, json_t **result, 
             }
             continue;
         }
-        if (!ta_value_in(given, ta_type_parse(json_string_value(json_object_get(a, "type"))),
+        if (!rt_ta_value_in(given, rt_ta_type_parse(json_string_value(json_object_get(a, "type"))),
                          json_string_value(json_object_get(a, "format")), json_object_get(a, "values"), an, &cv, err, errcap)) {
             json_decref(canon);
             return 0;

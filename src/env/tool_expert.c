@@ -13,8 +13,8 @@
 
 /* The concrete tools a plan step calls under version vi. */
 static int step_tools(const ta_pack *p, int vi, const char *id, json_t **tools, int cap) {
-    json_t *t = ta_find_tool_id(p, vi, id);
-    if (t && json_is_true(json_object_get(t, "deprecated"))) t = ta_find_tool_id(p, vi, json_string_value(json_object_get(t, "use")));
+    json_t *t = rt_ta_find_tool_id(p, vi, id);
+    if (t && json_is_true(json_object_get(t, "deprecated"))) t = rt_ta_find_tool_id(p, vi, json_string_value(json_object_get(t, "use")));
     if (t) {
         tools[0] = t;
         return 1;
@@ -34,10 +34,10 @@ static void drift_note(const ta_pack *p, int vi, const char *id, const json_t *t
     size_t len = 0;
     out[0] = '\0';
     if (vi == 0) return;
-    const json_t *old = ta_find_tool_id(p, 0, id);
+    const json_t *old = rt_ta_find_tool_id(p, 0, id);
     const char *name = json_string_value(json_object_get(tool, "name"));
     const char *tid = json_string_value(json_object_get(tool, "id"));
-    json_t *was = ta_find_tool_id(p, vi, id);
+    json_t *was = rt_ta_find_tool_id(p, vi, id);
     if (was && json_is_true(json_object_get(was, "deprecated")))
         rt_env_appendf(out, cap, &len, " %s is deprecated, so I use %s instead;", id, name);
     else if (json_object_get(tool, "split_from"))
@@ -47,11 +47,11 @@ static void drift_note(const ta_pack *p, int vi, const char *id, const json_t *t
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)step_args, key, v) {
-        const json_t *a = ta_tool_arg_key(tool, key), *oa = old ? ta_tool_arg_key(old, key) : NULL;
+        const json_t *a = rt_ta_tool_arg_key(tool, key), *oa = old ? rt_ta_tool_arg_key(old, key) : NULL;
         if (!a) continue;
         const char *an = json_string_value(json_object_get(a, "name"));
         const char *fmt = json_string_value(json_object_get(a, "format"));
-        ta_type t = ta_type_parse(json_string_value(json_object_get(a, "type")));
+        ta_type t = rt_ta_type_parse(json_string_value(json_object_get(a, "type")));
         if (!oa) {
             rt_env_appendf(out, cap, &len, " '%s' is now required;", an);
             continue;
@@ -59,12 +59,12 @@ static void drift_note(const ta_pack *p, int vi, const char *id, const json_t *t
         const char *on = json_string_value(json_object_get(oa, "name"));
         const char *ofmt = json_string_value(json_object_get(oa, "format"));
         if (strcmp(on, an) != 0) rt_env_appendf(out, cap, &len, " '%s' is now '%s';", on, an);
-        if (fmt && ofmt && strcmp(fmt, ofmt) != 0) rt_env_appendf(out, cap, &len, " '%s' takes %s;", an, ta_format_describe(t, fmt));
+        if (fmt && ofmt && strcmp(fmt, ofmt) != 0) rt_env_appendf(out, cap, &len, " '%s' takes %s;", an, rt_ta_format_describe(t, fmt));
     }
     if (len > 0) out[len - 1] = '.';
 }
 
-int ta_render_step(ta_world *w, int vi, int si, const json_t *bind, json_t **calls, char *err, size_t errcap) {
+int rt_ta_render_step(ta_world *w, int vi, int si, const json_t *bind, json_t **calls, char *err, size_t errcap) {
     const json_t *step = json_array_get(json_object_get(w->task, "plan"), (size_t)si);
     const char *id = json_string_value(json_object_get(step, "tool"));
     const json_t *sargs = json_object_get(step, "args");
@@ -72,7 +72,7 @@ int ta_render_step(ta_world *w, int vi, int si, const json_t *bind, json_t **cal
     int n = step_tools(w->pk, vi, id, tools, 8);
     ta_scope sc = {bind};
     char why[RT_ENV_TEXT_MAX];
-    if (!ta_render_text(json_string_value(json_object_get(step, "thought")), &sc, why, sizeof why, err, errcap)) return 0;
+    if (!rt_ta_render_text(json_string_value(json_object_get(step, "thought")), &sc, why, sizeof why, err, errcap)) return 0;
     *calls = json_array();
     for (int i = 0; i < n; i++) {
         const json_t *ef = json_object_get(tools[i], "effect");
@@ -82,16 +82,16 @@ int ta_render_step(ta_world *w, int vi, int si, const json_t *bind, json_t **cal
         const char *k;
         json_t *tmpl;
         json_object_foreach((json_t *)sargs, k, tmpl) {
-            const json_t *a = ta_tool_arg_key(tools[i], k);
+            const json_t *a = rt_ta_tool_arg_key(tools[i], k);
             if (!a) continue;
-            json_t *canon = ta_render_value(tmpl, &sc, err, errcap);
+            json_t *canon = rt_ta_render_value(tmpl, &sc, err, errcap);
             if (!canon) {
                 json_decref(args);
                 json_decref(*calls);
                 return 0;
             }
             json_object_set_new(args, json_string_value(json_object_get(a, "name")),
-                                ta_value_out(canon, ta_type_parse(json_string_value(json_object_get(a, "type"))),
+                                rt_ta_value_out(canon, rt_ta_type_parse(json_string_value(json_object_get(a, "type"))),
                                              json_string_value(json_object_get(a, "format"))));
             json_decref(canon);
             useful |= !key || strcmp(k, key) != 0;
@@ -137,7 +137,7 @@ static void apply_saves(ta_world *w, const json_t *step) {
     }
 }
 
-void ta_expert_observe(ta_world *w, const char *action, int ok) {
+void rt_ta_expert_observe(ta_world *w, const char *action, int ok) {
     if (!w->pending_valid || strcmp(action, w->pending) != 0) return;
     w->pending_valid = 0;
     const json_t *plan = json_object_get(w->task, "plan");
@@ -148,7 +148,7 @@ void ta_expert_observe(ta_world *w, const char *action, int ok) {
     char err[256];
     int n = 0;
     if (w->pc.tool_step < (int)json_array_size(plan) &&
-        ta_render_step(w, stale ? 0 : w->version, w->pc.tool_step, w->xbind, &calls, err, sizeof err)) {
+        rt_ta_render_step(w, stale ? 0 : w->version, w->pc.tool_step, w->xbind, &calls, err, sizeof err)) {
         n = (int)json_array_size(calls);
         json_decref(calls);
     }
@@ -172,14 +172,14 @@ static int finish_advice(ta_world *w, rt_env_advice *out) {
     } else {
         char err[128];
         ta_scope sc = {w->xbind};
-        json_t *v = ta_render_value(ans, &sc, err, sizeof err);
+        json_t *v = rt_ta_render_value(ans, &sc, err, sizeof err);
         if (!v) return 0;
         json_t *o = json_object();
         json_object_set_new(o, "answer", v);
         char *s = json_dumps(o, CALL_FLAGS);
         char text[256];
         ta_scope sc2 = {o};
-        ta_render_text("{answer}", &sc2, text, sizeof text, err, sizeof err);
+        rt_ta_render_text("{answer}", &sc2, text, sizeof text, err, sizeof err);
         snprintf(out->action, sizeof out->action, "finish %s", s ? s : "{}");
         snprintf(out->thought, sizeof out->thought, "The result shows the answer: %s. I submit it.", text);
         free(s);
@@ -198,7 +198,7 @@ static int expert_next(ta_world *w, rt_env_advice *out) {
     json_t *calls;
     if (w->flaw == RT_FLAW_WANDER) {
         /* Stuck in a loop: the same lookup again and again until the budget runs out. */
-        if (!ta_render_step(w, w->version, w->flaw_step, w->xbind, &calls, err, sizeof err) || json_array_size(calls) == 0) return 0;
+        if (!rt_ta_render_step(w, w->version, w->flaw_step, w->xbind, &calls, err, sizeof err) || json_array_size(calls) == 0) return 0;
         snprintf(out->action, sizeof out->action, "%s", json_string_value(json_object_get(json_array_get(calls, 0), "call")));
         snprintf(out->thought, sizeof out->thought, "I am not sure that worked; let me check again.");
         json_decref(calls);
@@ -211,7 +211,7 @@ static int expert_next(ta_world *w, rt_env_advice *out) {
     }
     if (w->pc.tool_step >= n_steps) return finish_advice(w, out);
     int stale = w->flaw == RT_FLAW_STALE_CALL && w->pc.tool_step == w->flaw_step && !w->flaw_spent;
-    if (!ta_render_step(w, stale ? 0 : w->version, w->pc.tool_step, w->xbind, &calls, err, sizeof err)) return 0;
+    if (!rt_ta_render_step(w, stale ? 0 : w->version, w->pc.tool_step, w->xbind, &calls, err, sizeof err)) return 0;
     if (json_array_size(calls) == 0) {
         json_decref(calls);
         w->pc.tool_step++;
@@ -229,7 +229,7 @@ static int expert_next(ta_world *w, rt_env_advice *out) {
 }
 
 /* After a slip (tool_slip.c) the recovery's thought first says what went wrong. */
-int ta_expert(void *world, rt_env_advice *out) {
+int rt_ta_expert(void *world, rt_env_advice *out) {
     ta_world *w = world;
     out->slip = 0;
     int r = expert_next(w, out);
@@ -243,8 +243,8 @@ static int step_drifted(ta_world *w, int si) {
     json_t *a, *b;
     char err[128];
     int differs = 0;
-    if (!ta_render_step(w, 0, si, w->bind, &a, err, sizeof err)) return 0;
-    if (ta_render_step(w, w->version, si, w->bind, &b, err, sizeof err)) {
+    if (!rt_ta_render_step(w, 0, si, w->bind, &a, err, sizeof err)) return 0;
+    if (rt_ta_render_step(w, w->version, si, w->bind, &b, err, sizeof err)) {
         differs = json_array_size(a) != json_array_size(b) ||
                   strcmp(json_string_value(json_object_get(json_array_get(a, 0), "call")),
                          json_string_value(json_object_get(json_array_get(b, 0), "call"))) != 0;
@@ -255,7 +255,7 @@ static int step_drifted(ta_world *w, int si) {
 }
 
 static int mutating(const ta_pack *p, const char *id) {
-    const json_t *t = ta_find_tool_id(p, 0, id);
+    const json_t *t = rt_ta_find_tool_id(p, 0, id);
     const char *op = json_string_value(json_object_get(json_object_get(t, "effect"), "op"));
     return op && (!strcmp(op, "insert") || !strcmp(op, "update") || !strcmp(op, "delete"));
 }
@@ -273,7 +273,7 @@ static int wrong_value(ta_world *w) {
         for (int tries = 0; tries < 16; tries++) {
             json_decref(drawn);
             drawn = NULL;
-            if (!ta_bind_params(w->pk, task_one, &w->rng, w->tables, &drawn, err, sizeof err)) break;
+            if (!rt_ta_bind_params(w->pk, task_one, &w->rng, w->tables, &drawn, err, sizeof err)) break;
             if (!json_equal(json_object_get(drawn, name), json_object_get(w->bind, name))) {
                 json_object_set(w->xbind, name, json_object_get(drawn, name));
                 json_decref(drawn);
@@ -309,7 +309,7 @@ static int wrong_row(ta_world *w) {
     return wrong_value(w);
 }
 
-int ta_set_flaw(void *world, rt_env_flaw flaw) {
+int rt_ta_set_flaw(void *world, rt_env_flaw flaw) {
     ta_world *w = world;
     const json_t *plan = json_object_get(w->task, "plan");
     int n = (int)json_array_size(plan);

@@ -18,31 +18,31 @@ static inline int ta_streq(const char *a, const char *b) { return a && b && strc
 /* Value types of columns and arguments. Quantities are stored as integers in a base unit. */
 typedef enum { TA_STRING, TA_INT, TA_NUMBER, TA_BOOL, TA_DATE, TA_MONEY, TA_DURATION, TA_WEIGHT, TA_ENUM, TA_BAD } ta_type;
 
-ta_type ta_type_parse(const char *s);
-const char *ta_type_name(ta_type t);
+ta_type rt_ta_type_parse(const char *s);
+const char *rt_ta_type_name(ta_type t);
 /* Formats: dates "iso" (YYYY-MM-DD), "dmy" (DD/MM/YYYY), "mdy" (MM/DD/YYYY), "compact" (YYYYMMDD);
  * units: money "cents"/"dollars", duration "minutes"/"hours", weight "grams"/"kilograms". */
-int ta_format_valid(ta_type t, const char *fmt);
-const char *ta_format_default(ta_type t);
-const char *ta_format_describe(ta_type t, const char *fmt); /* for docs: "DD/MM/YYYY", "in dollars" */
+int rt_ta_format_valid(ta_type t, const char *fmt);
+const char *rt_ta_format_default(ta_type t);
+const char *rt_ta_format_describe(ta_type t, const char *fmt); /* for docs: "DD/MM/YYYY", "in dollars" */
 
 /* Converts an API value in format `fmt` into the canonical value of its column (ISO date string, integer
  * base units). Returns 0 and writes the error the API gives (TypeError/ValueError text) on failure. */
-int ta_value_in(const json_t *v, ta_type t, const char *fmt, const json_t *enum_values, const char *arg,
+int rt_ta_value_in(const json_t *v, ta_type t, const char *fmt, const json_t *enum_values, const char *arg,
                 json_t **canon, char *err, size_t errcap);
 /* The API's rendering of a canonical value. */
-json_t *ta_value_out(const json_t *canon, ta_type t, const char *fmt);
+json_t *rt_ta_value_out(const json_t *canon, ta_type t, const char *fmt);
 /* Is a canonical value valid for its column type (used to check pack rows)? */
-int ta_canon_valid(const json_t *v, ta_type t);
+int rt_ta_canon_valid(const json_t *v, ta_type t);
 
 /* Task text: "{p}", "{p.col}", "{p:long}" (dates), "{p:dollars}", "{p:hours}", "{p:kilograms}". */
 typedef struct {
     const json_t *bind; /* name -> canonical value or row object */
 } ta_scope;
 /* Renders a template to text; returns 0 (and names the placeholder in err) when one is unknown. */
-int ta_render_text(const char *tmpl, const ta_scope *sc, char *out, size_t cap, char *err, size_t errcap);
+int rt_ta_render_text(const char *tmpl, const ta_scope *sc, char *out, size_t cap, char *err, size_t errcap);
 /* A template that is exactly one placeholder keeps the value's JSON type; otherwise it is text. */
-json_t *ta_render_value(const json_t *tmpl, const ta_scope *sc, char *err, size_t errcap);
+json_t *rt_ta_render_value(const json_t *tmpl, const ta_scope *sc, char *err, size_t errcap);
 
 typedef struct {
     char *path;
@@ -55,16 +55,16 @@ typedef struct {
 } ta_pack;
 
 /* Loads and validates a pack; every problem goes to `errors` ("$.path: reason"). On success *out is set. */
-rt_status ta_pack_load(const char *path, json_t *errors, ta_pack **out);
-void ta_pack_free(ta_pack *p);
-json_t *ta_find_tool(const ta_pack *p, int version, const char *name); /* by current name */
-json_t *ta_find_tool_id(const ta_pack *p, int version, const char *id); /* by stable id */
-json_t *ta_tool_arg(const json_t *tool, const char *name);     /* by current name */
-json_t *ta_tool_arg_key(const json_t *tool, const char *key);  /* by stable key */
+rt_status rt_ta_pack_load(const char *path, json_t *errors, ta_pack **out);
+void rt_ta_pack_free(ta_pack *p);
+json_t *rt_ta_find_tool(const ta_pack *p, int version, const char *name); /* by current name */
+json_t *rt_ta_find_tool_id(const ta_pack *p, int version, const char *id); /* by stable id */
+json_t *rt_ta_tool_arg(const json_t *tool, const char *name);     /* by current name */
+json_t *rt_ta_tool_arg_key(const json_t *tool, const char *key);  /* by stable key */
 /* Applies the drift rules of version index vi (>= 1) to a copy of version vi-1; appends errors. */
-int ta_drift_apply(ta_pack *p, int vi, const json_t *rules, const char *path, json_t *errors);
-json_t *ta_table_columns(const ta_pack *p, const char *table);
-ta_type ta_column_type(const ta_pack *p, const char *table, const char *column);
+int rt_ta_drift_apply(ta_pack *p, int vi, const json_t *rules, const char *path, json_t *errors);
+json_t *rt_ta_table_columns(const ta_pack *p, const char *table);
+ta_type rt_ta_column_type(const ta_pack *p, const char *table, const char *column);
 
 /* ---- the world ---- */
 
@@ -113,24 +113,24 @@ typedef struct {
 
 /* Executes one call against the live tables. Returns 1 on success with *result (canonical) set, or 0
  * with the API's error text in err. */
-int ta_call(ta_world *w, const char *name, const json_t *args, json_t **result, char *err, size_t errcap);
+int rt_ta_call(ta_world *w, const char *name, const json_t *args, json_t **result, char *err, size_t errcap);
 /* The canonical -> API rendering of a call result for the current version. */
-json_t *ta_result_out(ta_world *w, const json_t *tool, const json_t *canon);
+json_t *rt_ta_result_out(ta_world *w, const json_t *tool, const json_t *canon);
 /* Goal checks: how many hold, out of how many. */
-void ta_goal_count(ta_world *w, int *met, int *total);
+void rt_ta_goal_count(ta_world *w, int *met, int *total);
 /* Instantiates a task template's parameters from the rng; returns 0 with err on failure. */
-int ta_bind_params(ta_pack *p, const json_t *task, rt_rng *rng, json_t *tables, json_t **bind, char *err, size_t errcap);
+int rt_ta_bind_params(ta_pack *p, const json_t *task, rt_rng *rng, json_t *tables, json_t **bind, char *err, size_t errcap);
 
-int ta_expert(void *world, rt_env_advice *out);
-int ta_set_flaw(void *world, rt_env_flaw flaw);
-int ta_slip(void *world, uint64_t draw, rt_env_advice *out);
+int rt_ta_expert(void *world, rt_env_advice *out);
+int rt_ta_set_flaw(void *world, rt_env_flaw flaw);
+int rt_ta_slip(void *world, uint64_t draw, rt_env_advice *out);
 /* The expert's calls for plan step `si` under version `vi`, as "name {json}" strings in a new array,
  * with the thoughts beside them. Returns 0 with err when a placeholder has no value. */
-int ta_render_step(ta_world *w, int vi, int si, const json_t *bind, json_t **calls, char *err, size_t errcap);
+int rt_ta_render_step(ta_world *w, int vi, int si, const json_t *bind, json_t **calls, char *err, size_t errcap);
 /* Called by the world after each step, so the expert can advance past calls that worked. */
-void ta_expert_observe(ta_world *w, const char *action, int ok);
+void rt_ta_expert_observe(ta_world *w, const char *action, int ok);
 
-rt_status ta_docs(void *world, json_t *docs);
-void ta_doc_text(const ta_pack *p, int vi, const json_t *tool, char *out, size_t cap);
+rt_status rt_ta_docs(void *world, json_t *docs);
+void rt_ta_doc_text(const ta_pack *p, int vi, const json_t *tool, char *out, size_t cap);
 
 #endif

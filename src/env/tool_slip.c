@@ -18,7 +18,7 @@ static int rejected(ta_world *w, const char *name, const json_t *args) {
     json_t *live = w->tables, *result = NULL;
     char err[256];
     w->tables = json_deep_copy(live);
-    int ok = ta_call(w, name, args, &result, err, sizeof err);
+    int ok = rt_ta_call(w, name, args, &result, err, sizeof err);
     json_decref(result);
     json_decref(w->tables);
     w->tables = live;
@@ -39,16 +39,16 @@ static void offer(ta_world *w, json_t *cands, const char *right, const char *nam
 
 /* The tool a call went to under an older version vo: the same id, or the one it was split from. */
 static const json_t *older_tool(const ta_pack *p, int vo, const json_t *tool) {
-    const json_t *t = ta_find_tool_id(p, vo, json_string_value(json_object_get(tool, "id")));
+    const json_t *t = rt_ta_find_tool_id(p, vo, json_string_value(json_object_get(tool, "id")));
     const char *from = json_string_value(json_object_get(tool, "split_from"));
-    return t ? t : from ? ta_find_tool_id(p, vo, from) : NULL;
+    return t ? t : from ? rt_ta_find_tool_id(p, vo, from) : NULL;
 }
 
 static void old_names(ta_world *w, json_t *cands, const char *right, const json_t *tool, const char *step_id, const json_t *args) {
     const char *name = json_string_value(json_object_get(tool, "name"));
     char note[256];
     for (int vo = 0; vo <= w->version; vo++) {
-        const json_t *olds[2] = {older_tool(w->pk, vo, tool), ta_find_tool_id(w->pk, vo, step_id)};
+        const json_t *olds[2] = {older_tool(w->pk, vo, tool), rt_ta_find_tool_id(w->pk, vo, step_id)};
         for (int k = 0; k < 2; k++) {
             if (!olds[k] || (vo == w->version && !json_is_true(json_object_get(olds[k], "deprecated")))) continue;
             const char *old = json_string_value(json_object_get(olds[k], "name"));
@@ -60,7 +60,7 @@ static void old_names(ta_world *w, json_t *cands, const char *right, const json_
 
 /* The other unit of a quantity, the other common format of a date. */
 static const char *other_format(ta_type t, const char *fmt) {
-    const char *base = ta_format_default(t);
+    const char *base = rt_ta_format_default(t);
     if (!base) return NULL;
     if (!fmt) fmt = base;
     if (t == TA_DATE) return strcmp(fmt, "iso") ? "iso" : "dmy";
@@ -86,10 +86,10 @@ static void arg_slips(ta_world *w, json_t *cands, const char *right, const json_
     json_t *v;
     char note[256], buf[128];
     json_object_foreach((json_t *)args, an, v) {
-        const json_t *a = ta_tool_arg(tool, an);
+        const json_t *a = rt_ta_tool_arg(tool, an);
         const char *key = json_string_value(json_object_get(a, "key")), *wrong = NULL;
         for (int vo = 0; vo < w->version && !wrong; vo++) {
-            const json_t *oa = ta_tool_arg_key(older_tool(w->pk, vo, tool), key);
+            const json_t *oa = rt_ta_tool_arg_key(older_tool(w->pk, vo, tool), key);
             const char *on = json_string_value(json_object_get(oa, "name"));
             if (on && strcmp(on, an)) wrong = on;
         }
@@ -103,13 +103,13 @@ static void arg_slips(ta_world *w, json_t *cands, const char *right, const json_
             offer(w, cands, right, name, bad, note);
             json_decref(bad);
         }
-        ta_type t = ta_type_parse(json_string_value(json_object_get(a, "type")));
+        ta_type t = rt_ta_type_parse(json_string_value(json_object_get(a, "type")));
         const char *fmt = json_string_value(json_object_get(a, "format")), *other = other_format(t, fmt);
         json_t *canon = NULL, *bad = NULL;
-        if (other && ta_value_in(v, t, fmt, NULL, an, &canon, buf, sizeof buf)) {
+        if (other && rt_ta_value_in(v, t, fmt, NULL, an, &canon, buf, sizeof buf)) {
             bad = json_deep_copy(args);
-            json_object_set_new(bad, an, ta_value_out(canon, t, other));
-            snprintf(note, sizeof note, "In v%d '%s' takes %s.", w->version + 1, an, ta_format_describe(t, fmt));
+            json_object_set_new(bad, an, rt_ta_value_out(canon, t, other));
+            snprintf(note, sizeof note, "In v%d '%s' takes %s.", w->version + 1, an, rt_ta_format_describe(t, fmt));
             offer(w, cands, right, name, bad, note);
         }
         json_decref(canon), json_decref(bad);
@@ -127,7 +127,7 @@ static void arg_slips(ta_world *w, json_t *cands, const char *right, const json_
 static void v1_call(ta_world *w, json_t *cands, const char *right) {
     json_t *calls;
     char err[256], name[128];
-    if (w->version == 0 || !ta_render_step(w, 0, w->pc.tool_step, w->xbind, &calls, err, sizeof err)) return;
+    if (w->version == 0 || !rt_ta_render_step(w, 0, w->pc.tool_step, w->xbind, &calls, err, sizeof err)) return;
     const char *call = json_string_value(json_object_get(json_array_get(calls, 0), "call"));
     const char *sp = call ? strchr(call, ' ') : NULL;
     json_t *args = sp ? json_loads(sp + 1, 0, NULL) : NULL;
@@ -141,7 +141,7 @@ static void v1_call(ta_world *w, json_t *cands, const char *right) {
     json_decref(calls);
 }
 
-int ta_slip(void *world, uint64_t draw, rt_env_advice *out) {
+int rt_ta_slip(void *world, uint64_t draw, rt_env_advice *out) {
     ta_world *w = world;
     const json_t *plan = json_object_get(w->task, "plan");
     json_t *calls;
@@ -149,7 +149,7 @@ int ta_slip(void *world, uint64_t draw, rt_env_advice *out) {
     if (w->finished || w->flaw == RT_FLAW_WANDER || w->pc.tool_step >= (int)json_array_size(plan)) return 0;
     /* Not the step a flawed expert is about to skip or call the old way: its next action is no recovery. */
     if ((w->flaw == RT_FLAW_SKIP_STEP || w->flaw == RT_FLAW_STALE_CALL) && w->pc.tool_step == w->flaw_step && !w->flaw_spent) return 0;
-    if (!ta_render_step(w, w->version, w->pc.tool_step, w->xbind, &calls, err, sizeof err)) return 0;
+    if (!rt_ta_render_step(w, w->version, w->pc.tool_step, w->xbind, &calls, err, sizeof err)) return 0;
     const json_t *c = json_array_get(calls, (size_t)w->pc.part);
     const char *right = c ? json_string_value(json_object_get(c, "call")) : NULL;
     const char *sp = right ? strchr(right, ' ') : NULL;
@@ -157,7 +157,7 @@ int ta_slip(void *world, uint64_t draw, rt_env_advice *out) {
     const json_t *tool = NULL;
     if (args && (size_t)(sp - right) < sizeof name) {
         snprintf(name, sizeof name, "%.*s", (int)(sp - right), right);
-        tool = ta_find_tool(w->pk, w->version, name);
+        tool = rt_ta_find_tool(w->pk, w->version, name);
     }
     /* Only where the expert's next call works, so that the step after the slip is a recovery. */
     if (tool && !rejected(w, name, args)) {

@@ -6,8 +6,8 @@
 
 #include "env/tool_internal.h"
 
-void ta_perr(json_t *errors, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int ta_ident_ok(const char *s);
+void rt_ta_perr(json_t *errors, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int rt_ta_ident_ok(const char *s);
 
 /* Days since 1970-01-01 and back (Howard Hinnant's civil calendar algorithms). */
 static long days_from_civil(int y, int m, int d) {
@@ -34,7 +34,7 @@ static void civil_from_days(long z, int *y, int *m, int *d) {
 static int iso_days(const json_t *v, long *out) {
     int y, m, d;
     const char *s = json_string_value(v);
-    if (!s || sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3 || !ta_canon_valid(v, TA_DATE)) return 0;
+    if (!s || sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3 || !rt_ta_canon_valid(v, TA_DATE)) return 0;
     *out = days_from_civil(y, m, d);
     return 1;
 }
@@ -44,7 +44,7 @@ static int row_matches(const json_t *row, const json_t *where, const ta_scope *s
     json_t *v;
     json_object_foreach((json_t *)where, k, v) {
         char err[128];
-        json_t *want = sc ? ta_render_value(v, sc, err, sizeof err) : json_incref(v);
+        json_t *want = sc ? rt_ta_render_value(v, sc, err, sizeof err) : json_incref(v);
         int eq = want && json_equal(json_object_get(row, k), want);
         json_decref(want);
         if (!eq) return 0;
@@ -52,7 +52,7 @@ static int row_matches(const json_t *row, const json_t *where, const ta_scope *s
     return 1;
 }
 
-int ta_bind_params(ta_pack *p, const json_t *task, rt_rng *rng, json_t *tables, json_t **bind, char *err, size_t errcap) {
+int rt_ta_bind_params(ta_pack *p, const json_t *task, rt_rng *rng, json_t *tables, json_t **bind, char *err, size_t errcap) {
     json_t *b = json_object();
     const char *name;
     json_t *spec;
@@ -103,7 +103,7 @@ static int answer_matches(const json_t *given, const json_t *want) {
     json_object_set(wrap, "g", (json_t *)given);
     json_object_set(wrap, "w", (json_t *)want);
     none.bind = wrap;
-    int ok = ta_render_text("{g}", &none, a, sizeof a, err, sizeof err) && ta_render_text("{w}", &none, b, sizeof b, err, sizeof err);
+    int ok = rt_ta_render_text("{g}", &none, a, sizeof a, err, sizeof err) && rt_ta_render_text("{w}", &none, b, sizeof b, err, sizeof err);
     json_decref(wrap);
     if (!ok) return 0;
     /* Case and surrounding blanks do not matter, as a person grading would not mind them. */
@@ -116,7 +116,7 @@ static int answer_matches(const json_t *given, const json_t *want) {
     return ls == lt && strncasecmp(s, t, ls) == 0;
 }
 
-void ta_goal_count(ta_world *w, int *met, int *total) {
+void rt_ta_goal_count(ta_world *w, int *met, int *total) {
     ta_scope sc = {w->bind};
     *met = *total = 0;
     size_t i;
@@ -139,7 +139,7 @@ void ta_goal_count(ta_world *w, int *met, int *total) {
     if (ans) {
         (*total)++;
         char err[128];
-        json_t *want = ta_render_value(ans, &sc, err, sizeof err);
+        json_t *want = rt_ta_render_value(ans, &sc, err, sizeof err);
         if (want && w->answer && answer_matches(w->answer, want)) (*met)++;
         json_decref(want);
     }
@@ -152,7 +152,7 @@ static int key_known(const ta_pack *p, const char *tool, const char *key) {
         json_t *t;
         json_array_foreach(p->tools[v], i, t) {
             const char *id = json_string_value(json_object_get(t, "id")), *from = json_string_value(json_object_get(t, "split_from"));
-            if ((ta_streq(id, tool) || ta_streq(from, tool)) && ta_tool_arg_key(t, key)) return 1;
+            if ((ta_streq(id, tool) || ta_streq(from, tool)) && rt_ta_tool_arg_key(t, key)) return 1;
         }
     }
     return 0;
@@ -161,13 +161,13 @@ static int key_known(const ta_pack *p, const char *tool, const char *key) {
 static void check_where(const ta_pack *p, const char *table, const json_t *obj, const char *path, const char *what, json_t *errors) {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)obj, k, v) if (ta_column_type(p, table, k) == TA_BAD)
-        ta_perr(errors, path, "'%s' names '%s', not a column of '%s'", what, k, table);
+    json_object_foreach((json_t *)obj, k, v) if (rt_ta_column_type(p, table, k) == TA_BAD)
+        rt_ta_perr(errors, path, "'%s' names '%s', not a column of '%s'", what, k, table);
 }
 
 static void check_params(const ta_pack *p, const json_t *params, const char *path, json_t *errors) {
     if (params && !json_is_object(params)) {
-        ta_perr(errors, path, "'params' must be an object");
+        rt_ta_perr(errors, path, "'params' must be an object");
         return;
     }
     const char *name;
@@ -177,18 +177,18 @@ static void check_params(const ta_pack *p, const json_t *params, const char *pat
         snprintf(pp, sizeof pp, "%s.params.%s", path, name);
         const char *row = json_string_value(json_object_get(spec, "row"));
         if (row) {
-            if (!json_object_get(p->tables, row)) ta_perr(errors, pp, "no table '%s'", row);
+            if (!json_object_get(p->tables, row)) rt_ta_perr(errors, pp, "no table '%s'", row);
             else if (json_object_get(spec, "where")) check_where(p, row, json_object_get(spec, "where"), pp, "where", errors);
         } else if (!json_is_array(json_object_get(spec, "choice")) && !json_is_array(json_object_get(spec, "int_between")) &&
                    !json_is_array(json_object_get(spec, "date_between"))) {
-            ta_perr(errors, pp, "needs one of row, choice, int_between, date_between");
+            rt_ta_perr(errors, pp, "needs one of row, choice, int_between, date_between");
         }
     }
 }
 
-void ta_check_tasks(ta_pack *p, json_t *errors) {
+void rt_ta_check_tasks(ta_pack *p, json_t *errors) {
     if (!json_is_array(p->tasks) || json_array_size(p->tasks) == 0) {
-        ta_perr(errors, "$.tasks", "must be a non-empty array");
+        rt_ta_perr(errors, "$.tasks", "must be a non-empty array");
         return;
     }
     size_t i;
@@ -198,53 +198,53 @@ void ta_check_tasks(ta_pack *p, json_t *errors) {
         snprintf(path, sizeof path, "$.tasks[%zu]", i);
         const char *id = json_string_value(json_object_get(t, "id"));
         const char *split = json_string_value(json_object_get(t, "split"));
-        if (!ta_ident_ok(id)) ta_perr(errors, path, "'id' must be an identifier");
+        if (!rt_ta_ident_ok(id)) rt_ta_perr(errors, path, "'id' must be an identifier");
         for (size_t j = 0; j < i && id; j++) {
             const char *other = json_string_value(json_object_get(json_array_get(p->tasks, j), "id"));
-            if (other && !strcmp(other, id)) ta_perr(errors, path, "duplicate task id '%s'", id);
+            if (other && !strcmp(other, id)) rt_ta_perr(errors, path, "duplicate task id '%s'", id);
         }
-        if (!split || (strcmp(split, "train") && strcmp(split, "test"))) ta_perr(errors, path, "'split' must be \"train\" or \"test\"");
-        if (!json_is_string(json_object_get(t, "text"))) ta_perr(errors, path, "'text' must be a string");
+        if (!split || (strcmp(split, "train") && strcmp(split, "test"))) rt_ta_perr(errors, path, "'split' must be \"train\" or \"test\"");
+        if (!json_is_string(json_object_get(t, "text"))) rt_ta_perr(errors, path, "'text' must be a string");
         check_params(p, json_object_get(t, "params"), path, errors);
         json_t *plan = json_object_get(t, "plan");
-        if (!json_is_array(plan) || json_array_size(plan) == 0) ta_perr(errors, path, "'plan' must be a non-empty array");
+        if (!json_is_array(plan) || json_array_size(plan) == 0) rt_ta_perr(errors, path, "'plan' must be a non-empty array");
         size_t k;
         json_t *st;
         json_array_foreach(plan, k, st) {
             char sp[256];
             snprintf(sp, sizeof sp, "%s.plan[%zu]", path, k);
             const char *tool = json_string_value(json_object_get(st, "tool"));
-            if (!tool || !ta_find_tool_id(p, 0, tool)) {
-                ta_perr(errors, sp, "names no tool '%s' of version 1", tool ? tool : "?");
+            if (!tool || !rt_ta_find_tool_id(p, 0, tool)) {
+                rt_ta_perr(errors, sp, "names no tool '%s' of version 1", tool ? tool : "?");
                 continue;
             }
             const char *key;
             json_t *v;
             json_t *args = json_object_get(st, "args");
-            if (!json_is_object(args)) ta_perr(errors, sp, "'args' must be an object");
+            if (!json_is_object(args)) rt_ta_perr(errors, sp, "'args' must be an object");
             /* Arguments may come from later versions; when those failed to build, do not guess. */
             int all_versions = p->n_versions == 1 + (int)json_array_size(json_object_get(p->root, "versions"));
-            json_object_foreach(args, key, v) if (all_versions && !key_known(p, tool, key)) ta_perr(errors, sp, "'%s' takes no argument '%s' in any version", tool, key);
-            if (!json_is_string(json_object_get(st, "thought"))) ta_perr(errors, sp, "'thought' must be a string (the expert's reason)");
+            json_object_foreach(args, key, v) if (all_versions && !key_known(p, tool, key)) rt_ta_perr(errors, sp, "'%s' takes no argument '%s' in any version", tool, key);
+            if (!json_is_string(json_object_get(st, "thought"))) rt_ta_perr(errors, sp, "'thought' must be a string (the expert's reason)");
         }
         json_t *goal = json_object_get(t, "goal");
-        if (goal && !json_is_array(goal)) ta_perr(errors, path, "'goal' must be an array");
-        if (json_array_size(goal) == 0 && !json_object_get(t, "answer")) ta_perr(errors, path, "needs a 'goal' check or an 'answer'");
+        if (goal && !json_is_array(goal)) rt_ta_perr(errors, path, "'goal' must be an array");
+        if (json_array_size(goal) == 0 && !json_object_get(t, "answer")) rt_ta_perr(errors, path, "needs a 'goal' check or an 'answer'");
         if (json_object_get(t, "answer_from") && (!json_object_get(t, "answer") || !json_is_string(json_object_get(t, "answer_from"))))
-            ta_perr(errors, path, "'answer_from' must be a template string, and needs 'answer'");
+            rt_ta_perr(errors, path, "'answer_from' must be a template string, and needs 'answer'");
         json_t *g;
         json_array_foreach(goal, k, g) {
             char gp[256];
             snprintf(gp, sizeof gp, "%s.goal[%zu]", path, k);
             const char *table = json_string_value(json_object_get(g, "table"));
             if (!table || !json_object_get(p->tables, table)) {
-                ta_perr(errors, gp, "'table' must name a table");
+                rt_ta_perr(errors, gp, "'table' must name a table");
                 continue;
             }
             check_where(p, table, json_object_get(g, "where"), gp, "where", errors);
             check_where(p, table, json_object_get(g, "expect"), gp, "expect", errors);
             if (!json_object_get(g, "expect") && !json_is_integer(json_object_get(g, "count")))
-                ta_perr(errors, gp, "needs 'expect' or an integer 'count'");
+                rt_ta_perr(errors, gp, "needs 'expect' or an integer 'count'");
         }
     }
 }

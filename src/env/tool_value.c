@@ -10,13 +10,13 @@
 
 static const char *const TYPE_NAMES[] = {"string", "int", "number", "bool", "date", "money", "duration", "weight", "enum"};
 
-ta_type ta_type_parse(const char *s) {
+ta_type rt_ta_type_parse(const char *s) {
     for (int i = 0; i < TA_BAD; i++)
         if (s && strcmp(s, TYPE_NAMES[i]) == 0) return (ta_type)i;
     return TA_BAD;
 }
 
-const char *ta_type_name(ta_type t) { return t < TA_BAD ? TYPE_NAMES[t] : "?"; }
+const char *rt_ta_type_name(ta_type t) { return t < TA_BAD ? TYPE_NAMES[t] : "?"; }
 
 typedef struct {
     ta_type type;
@@ -42,7 +42,7 @@ static const unit_def *unit_find(ta_type t, const char *name) {
 
 static int is_quantity(ta_type t) { return t == TA_MONEY || t == TA_DURATION || t == TA_WEIGHT; }
 
-int ta_format_valid(ta_type t, const char *fmt) {
+int rt_ta_format_valid(ta_type t, const char *fmt) {
     if (t == TA_DATE) {
         for (size_t i = 0; i < 4; i++)
             if (fmt && strcmp(fmt, DATE_FORMATS[i][0]) == 0) return 1;
@@ -52,12 +52,12 @@ int ta_format_valid(ta_type t, const char *fmt) {
     return fmt == NULL;
 }
 
-const char *ta_format_default(ta_type t) {
+const char *rt_ta_format_default(ta_type t) {
     return t == TA_DATE ? "iso" : t == TA_MONEY ? "cents" : t == TA_DURATION ? "minutes" : t == TA_WEIGHT ? "grams" : NULL;
 }
 
-const char *ta_format_describe(ta_type t, const char *fmt) {
-    if (!fmt) fmt = ta_format_default(t);
+const char *rt_ta_format_describe(ta_type t, const char *fmt) {
+    if (!fmt) fmt = rt_ta_format_default(t);
     if (t == TA_DATE)
         for (size_t i = 0; i < 4; i++)
             if (strcmp(fmt, DATE_FORMATS[i][0]) == 0) return DATE_FORMATS[i][1];
@@ -116,7 +116,7 @@ static const char *json_kind(const json_t *v) {
     }
 }
 
-int ta_value_in(const json_t *v, ta_type t, const char *fmt, const json_t *enum_values, const char *arg,
+int rt_ta_value_in(const json_t *v, ta_type t, const char *fmt, const json_t *enum_values, const char *arg,
                 json_t **canon, char *err, size_t errcap) {
     *canon = NULL;
 #define TYPE_ERR(want) \
@@ -156,7 +156,7 @@ int ta_value_in(const json_t *v, ta_type t, const char *fmt, const json_t *enum_
         return 1;
     }
     default: {
-        const unit_def *u = unit_find(t, fmt ? fmt : ta_format_default(t));
+        const unit_def *u = unit_find(t, fmt ? fmt : rt_ta_format_default(t));
         if (!u) VALUE_ERR();
         if (u->factor == 1) {
             if (!json_is_integer(v)) TYPE_ERR("integer");
@@ -175,7 +175,7 @@ int ta_value_in(const json_t *v, ta_type t, const char *fmt, const json_t *enum_
 #undef VALUE_ERR
 }
 
-json_t *ta_value_out(const json_t *canon, ta_type t, const char *fmt) {
+json_t *rt_ta_value_out(const json_t *canon, ta_type t, const char *fmt) {
     if (t == TA_DATE && json_is_string(canon)) {
         int y, m, d;
         char buf[16];
@@ -184,13 +184,13 @@ json_t *ta_value_out(const json_t *canon, ta_type t, const char *fmt) {
         return json_string(buf);
     }
     if (is_quantity(t) && json_is_integer(canon)) {
-        const unit_def *u = unit_find(t, fmt ? fmt : ta_format_default(t));
+        const unit_def *u = unit_find(t, fmt ? fmt : rt_ta_format_default(t));
         if (u && u->factor > 1) return json_real((double)json_integer_value(canon) / (double)u->factor);
     }
     return json_copy((json_t *)canon);
 }
 
-int ta_canon_valid(const json_t *v, ta_type t) {
+int rt_ta_canon_valid(const json_t *v, ta_type t) {
     int y, m, d;
     switch (t) {
     case TA_STRING:
@@ -265,7 +265,7 @@ static int value_text(const json_t *v, const char *mod, size_t mlen, char *out, 
     return 0;
 }
 
-int ta_render_text(const char *t, const ta_scope *sc, char *out, size_t cap, char *err, size_t errcap) {
+int rt_ta_render_text(const char *t, const ta_scope *sc, char *out, size_t cap, char *err, size_t errcap) {
     size_t len = 0;
     out[0] = '\0';
     while (*t) {
@@ -293,7 +293,7 @@ int ta_render_text(const char *t, const ta_scope *sc, char *out, size_t cap, cha
     return 1;
 }
 
-json_t *ta_render_value(const json_t *tmpl, const ta_scope *sc, char *err, size_t errcap) {
+json_t *rt_ta_render_value(const json_t *tmpl, const ta_scope *sc, char *err, size_t errcap) {
     if (!json_is_string(tmpl)) return json_copy((json_t *)tmpl);
     const char *s = json_string_value(tmpl);
     size_t n = strlen(s);
@@ -303,6 +303,6 @@ json_t *ta_render_value(const json_t *tmpl, const ta_scope *sc, char *err, size_
         return json_copy((json_t *)v);
     }
     char buf[1024];
-    if (!ta_render_text(s, sc, buf, sizeof buf, err, errcap)) return NULL;
+    if (!rt_ta_render_text(s, sc, buf, sizeof buf, err, errcap)) return NULL;
     return json_string(buf);
 }

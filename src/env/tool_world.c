@@ -10,7 +10,7 @@
 
 #include "env/tool_internal.h"
 
-void ta_perr(json_t *errors, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void rt_ta_perr(json_t *errors, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define DRY_RUN_SEEDS 6
 #define DRY_RUN_MAX_STEPS 40
@@ -64,11 +64,11 @@ static rt_status start_episode(ta_world *w, int pack, int task, int version) {
     w->task = json_array_get(w->pk->tasks, (size_t)task);
     w->version = version;
     w->tables = json_deep_copy(w->pk->tables);
-    if (!ta_bind_params(w->pk, w->task, &w->rng, w->tables, &w->bind, err, sizeof err))
+    if (!rt_ta_bind_params(w->pk, w->task, &w->rng, w->tables, &w->bind, err, sizeof err))
         return rt_fail(RT_ERR_FORMAT, "%s: task '%s': %s", w->pk->path, json_string_value(json_object_get(w->task, "id")), err);
     w->xbind = json_deep_copy(w->bind);
     ta_scope sc = {w->bind};
-    if (!ta_render_text(json_string_value(json_object_get(w->task, "text")), &sc, w->task_text, sizeof w->task_text, err, sizeof err))
+    if (!rt_ta_render_text(json_string_value(json_object_get(w->task, "text")), &sc, w->task_text, sizeof w->task_text, err, sizeof err))
         return rt_fail(RT_ERR_FORMAT, "%s: task '%s' text: %s", w->pk->path, json_string_value(json_object_get(w->task, "id")), err);
     w->finished = 0;
     memset(&w->pc, 0, sizeof w->pc);
@@ -144,7 +144,7 @@ static int parse_call(const char *action, char *name, size_t cap, json_t **args,
 
 static int goal_met_all(ta_world *w) {
     int met, total;
-    ta_goal_count(w, &met, &total);
+    rt_ta_goal_count(w, &met, &total);
     return met == total;
 }
 
@@ -180,9 +180,9 @@ static rt_status ta_step(void *world, const char *action, rt_env_result *out) {
             out->success = goal_met_all(w);
             out->reward = out->success ? 1.0 : 0.0;
         }
-    } else if (ta_call(w, name, args, &result, err, sizeof err)) {
+    } else if (rt_ta_call(w, name, args, &result, err, sizeof err)) {
         ok = 1;
-        json_t *shown = ta_result_out(w, ta_find_tool(w->pk, w->version, name), result);
+        json_t *shown = rt_ta_result_out(w, rt_ta_find_tool(w->pk, w->version, name), result);
         char *s = json_dumps(shown, OBS_RESULT_FLAGS | JSON_ENCODE_ANY);
         set_obs(w, s ? s : "null");
         free(s);
@@ -193,7 +193,7 @@ static rt_status ta_step(void *world, const char *action, rt_env_result *out) {
         set_obs(w, err);
     }
     json_decref(args);
-    ta_expert_observe(w, action, ok);
+    rt_ta_expert_observe(w, action, ok);
     out->observation = w->obs;
     return RT_OK;
 }
@@ -202,7 +202,7 @@ static rt_status ta_step(void *world, const char *action, rt_env_result *out) {
 static double ta_score(void *world) {
     ta_world *w = world;
     int met, total;
-    ta_goal_count(w, &met, &total);
+    rt_ta_goal_count(w, &met, &total);
     if (w->finished && met == total) return 1.0;
     return (double)met / (double)(total + 1);
 }
@@ -245,7 +245,7 @@ static size_t ta_admissible(void *world, const char *const **out) {
                 json_t *canon = row ? json_object_get(row, json_string_value(json_object_get(a, "column"))) : NULL;
                 if (!canon || json_is_null(canon)) continue;
                 json_object_set_new(args, json_string_value(json_object_get(a, "name")),
-                                    ta_value_out(canon, ta_type_parse(json_string_value(json_object_get(a, "type"))),
+                                    rt_ta_value_out(canon, rt_ta_type_parse(json_string_value(json_object_get(a, "type"))),
                                                  json_string_value(json_object_get(a, "format"))));
             }
             char *s = json_dumps(args, JSON_REAL_PRECISION(15));
@@ -268,7 +268,7 @@ static size_t ta_admissible(void *world, const char *const **out) {
 static void ta_destroy(void *world) {
     ta_world *w = world;
     clear_episode(w);
-    for (int i = 0; i < w->n_packs; i++) ta_pack_free(w->packs[i]);
+    for (int i = 0; i < w->n_packs; i++) rt_ta_pack_free(w->packs[i]);
     free(w->obs);
     free(w->adm);
     free(w);
@@ -280,12 +280,12 @@ static const rt_env_vtable TA_VT = {
     .step = ta_step,
     .admissible = ta_admissible,
     .score = ta_score,
-    .expert = ta_expert,
-    .set_flaw = ta_set_flaw,
-    .slip = ta_slip,
+    .expert = rt_ta_expert,
+    .set_flaw = rt_ta_set_flaw,
+    .slip = rt_ta_slip,
     .default_max_steps = ta_max_steps,
     .describe = ta_describe,
-    .docs = ta_docs,
+    .docs = rt_ta_docs,
     .destroy = ta_destroy,
 };
 
@@ -300,22 +300,22 @@ static void dry_run_task(ta_world *w, size_t t, json_t *errors) {
         for (uint64_t s = 0; s < DRY_RUN_SEEDS; s++) {
             rt_rng_seed(&w->rng, s);
             if (start_episode(w, 0, (int)t, v) != RT_OK) {
-                ta_perr(errors, path, "%s", rt_errmsg());
+                rt_ta_perr(errors, path, "%s", rt_errmsg());
                 return;
             }
             if (json_array_size(json_object_get(w->task, "goal")) && !json_object_get(w->task, "answer") && goal_met_all(w)) {
-                ta_perr(errors, path, "the goal already holds before any call (seed %llu)", (unsigned long long)s);
+                rt_ta_perr(errors, path, "the goal already holds before any call (seed %llu)", (unsigned long long)s);
                 return;
             }
             rt_env_result r = {0};
             rt_env_advice adv;
             adv.action[0] = '\0';
-            for (int steps = 0; steps < DRY_RUN_MAX_STEPS && ta_expert(w, &adv) == 1; steps++) {
+            for (int steps = 0; steps < DRY_RUN_MAX_STEPS && rt_ta_expert(w, &adv) == 1; steps++) {
                 ta_step(w, adv.action, &r);
                 if (r.done) break;
             }
             if (!r.success) {
-                ta_perr(errors, path, "the plan fails under version %d (seed %llu): after '%s' the API said: %s", v + 1,
+                rt_ta_perr(errors, path, "the plan fails under version %d (seed %llu): after '%s' the API said: %s", v + 1,
                         (unsigned long long)s, adv.action, w->obs ? w->obs : "");
                 return;
             }
@@ -337,10 +337,10 @@ static void dry_run(ta_pack *p, json_t *errors) {
 rt_status rt_pack_check(const char *path, json_t *errors) {
     ta_pack *p;
     size_t before = json_array_size(errors);
-    rt_status s = ta_pack_load(path, errors, &p);
+    rt_status s = rt_ta_pack_load(path, errors, &p);
     if (s != RT_OK) return s;
     dry_run(p, errors);
-    ta_pack_free(p);
+    rt_ta_pack_free(p);
     if (json_array_size(errors) != before)
         return rt_fail(RT_ERR_FORMAT, "%s: %s", path, json_string_value(json_array_get(errors, before)));
     return RT_OK;
@@ -373,11 +373,11 @@ static rt_status load_one(ta_world *w, const char *path) {
     if (w->n_packs == TA_MAX_PACKS) return rt_fail(RT_ERR_ARG, "toolapi: more than %d packs", TA_MAX_PACKS);
     json_t *errors = json_array();
     ta_pack *p;
-    rt_status s = ta_pack_load(path, errors, &p);
+    rt_status s = rt_ta_pack_load(path, errors, &p);
     if (s == RT_OK) {
         dry_run(p, errors);
         if (json_array_size(errors)) {
-            ta_pack_free(p);
+            rt_ta_pack_free(p);
             s = rt_fail(RT_ERR_FORMAT, "%s: %s", path, json_string_value(json_array_get(errors, 0)));
         } else {
             w->packs[w->n_packs++] = p;

@@ -7,7 +7,7 @@
 #define TICK_LEN_PX 5
 #define FONT_PX REPORT_FONT_PX
 
-void report_axis_nice(double lo, double hi, int max_ticks, report_axis *a) {
+void rt_report_axis_nice(double lo, double hi, int max_ticks, report_axis *a) {
     if (!isfinite(lo) || !isfinite(hi)) lo = 0, hi = 1;
     if (hi < lo) {
         double t = lo;
@@ -36,30 +36,30 @@ void report_axis_nice(double lo, double hi, int max_ticks, report_axis *a) {
     a->decimals = exp10 < 0 ? -exp10 : 0;
 }
 
-double report_plot_x(const report_plot *p, double x) {
+double rt_report_plot_x(const report_plot *p, double x) {
     return p->left + (x - p->x.lo) / (p->x.hi - p->x.lo) * p->width;
 }
 
-double report_plot_y(const report_plot *p, double y) {
+double rt_report_plot_y(const report_plot *p, double y) {
     return p->top + p->height - (y - p->y.lo) / (p->y.hi - p->y.lo) * p->height;
 }
 
-void svg_open(rt_strbuf *s, int w, int h, const char *title) {
+void rt_svg_open(rt_strbuf *s, int w, int h, const char *title) {
     rt_strbuf_addf(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                       "role=\"img\" style=\"font-family:sans-serif;font-size:%dpx\"><title>", w, h, w, h, FONT_PX);
-    html_escape(s, title);
+    rt_html_escape(s, title);
     rt_strbuf_add(s, "</title>\n");
 }
 
-void svg_close(rt_strbuf *s) { rt_strbuf_add(s, "</svg>\n"); }
+void rt_svg_close(rt_strbuf *s) { rt_strbuf_add(s, "</svg>\n"); }
 
 /* Ticks are stepped by index, not by adding step repeatedly, so rounding never drops the last one. */
 static int n_ticks(const report_axis *a) { return (int)floor((a->hi - a->lo) / a->step + 0.5) + 1; }
 
-void svg_y_axis(rt_strbuf *s, const report_plot *p, double scale, const char *suffix, const char *name) {
+void rt_svg_y_axis(rt_strbuf *s, const report_plot *p, double scale, const char *suffix, const char *name) {
     int n = n_ticks(&p->y);
     for (int i = 0; i < n; i++) {
-        double v = p->y.lo + i * p->y.step, py = report_plot_y(p, v);
+        double v = p->y.lo + i * p->y.step, py = rt_report_plot_y(p, v);
         rt_strbuf_addf(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>",
                        p->left - TICK_LEN_PX, py, p->left + p->width, py);
         int dec = p->y.decimals - (int)lround(log10(scale));
@@ -70,15 +70,15 @@ void svg_y_axis(rt_strbuf *s, const report_plot *p, double scale, const char *su
                    p->left, p->top + p->height);
     double cy = p->top + p->height / 2;
     rt_strbuf_addf(s, "<text x=\"14\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 14 %.1f)\">", cy, cy);
-    html_escape(s, name);
+    rt_html_escape(s, name);
     rt_strbuf_add(s, "</text>\n");
 }
 
-void svg_x_axis(rt_strbuf *s, const report_plot *p, const char *name) {
+void rt_svg_x_axis(rt_strbuf *s, const report_plot *p, const char *name) {
     double base = p->top + p->height;
     int n = n_ticks(&p->x);
     for (int i = 0; i < n; i++) {
-        double v = p->x.lo + i * p->x.step, px = report_plot_x(p, v);
+        double v = p->x.lo + i * p->x.step, px = rt_report_plot_x(p, v);
         rt_strbuf_addf(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\"/>", px, base, px,
                        base + TICK_LEN_PX);
         rt_strbuf_addf(s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.*f</text>\n", px,
@@ -88,14 +88,14 @@ void svg_x_axis(rt_strbuf *s, const report_plot *p, const char *name) {
                    p->left + p->width, base);
     rt_strbuf_addf(s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", p->left + p->width / 2,
                    base + TICK_LEN_PX + 2 * FONT_PX + 6);
-    html_escape(s, name);
+    rt_html_escape(s, name);
     rt_strbuf_add(s, "</text>\n");
 }
 
-void svg_legend_entry(rt_strbuf *s, double x, double y, const char *color, int marker, const char *label) {
+void rt_svg_legend_entry(rt_strbuf *s, double x, double y, const char *color, int marker, const char *label) {
     if (marker) rt_strbuf_addf(s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>", x + 5, y - 4, color);
     else rt_strbuf_addf(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>", x, y - 9, color);
     rt_strbuf_addf(s, "<text x=\"%.1f\" y=\"%.1f\">", x + 14, y);
-    html_escape(s, label); /* callers measure it (report_text_width) to place the next entry */
+    rt_html_escape(s, label); /* callers measure it (rt_report_text_width) to place the next entry */
     rt_strbuf_add(s, "</text>\n");
 }

@@ -59,11 +59,11 @@ static void past_episode(rt_strbuf *s, const json_t *ep) {
         rt_strbuf_add(&acts, a);
     }
     rt_strbuf_add(s, "<div class=\"past\">task: ");
-    html_escape(s, str(ep, "task"));
+    rt_html_escape(s, str(ep, "task"));
     rt_strbuf_add(s, "<br/>actions: ");
-    html_escape_cut(s, acts.buf ? acts.buf : "none", 500);
+    rt_html_escape_cut(s, acts.buf ? acts.buf : "none", 500);
     rt_strbuf_add(s, "<br/>outcome: ");
-    html_escape(s, str(ep, "outcome") ? str(ep, "outcome") : "n/a");
+    rt_html_escape(s, str(ep, "outcome") ? str(ep, "outcome") : "n/a");
     rt_strbuf_add(s, "</div>");
     free(acts.buf);
 }
@@ -79,16 +79,16 @@ static void retrieved_list(rt_strbuf *s, const json_t *retrieved, const char *ta
         json_array_foreach(hits, i, h) {
             const char *type = str(h, "task_type");
             double score = 0;
-            int have_score = report_cell_num(h, "score", &score);
+            int have_score = rt_report_cell_num(h, "score", &score);
             rt_strbuf_addf(s, "<li class=\"%s\">%s <code>", k ? "fail" : "succ", k ? "failed run" : "successful run");
-            html_escape(s, str(h, "id") ? str(h, "id") : "n/a");
+            rt_html_escape(s, str(h, "id") ? str(h, "id") : "n/a");
             rt_strbuf_add(s, "</code>, type <code>");
-            html_escape(s, type && type[0] ? type : "n/a");
+            rt_html_escape(s, type && type[0] ? type : "n/a");
             rt_strbuf_add(s, "</code>");
             if (type && task_type && !strcmp(type, task_type))
                 rt_strbuf_add(s, " <span class=\"same\">(same type)</span>");
             if (have_score) rt_strbuf_addf(s, ", score %.3f", score);
-            json_t *past = bench_dir ? report_find_episode(bench_dir, str(h, "id")) : NULL;
+            json_t *past = bench_dir ? rt_report_find_episode(bench_dir, str(h, "id")) : NULL;
             if (past) past_episode(s, past);
             json_decref(past);
             rt_strbuf_add(s, "</li>\n");
@@ -106,7 +106,7 @@ static void step_text(rt_strbuf *s, const json_t *step) {
         const char *v = str(step, KEYS[k][0]);
         if (!v || !v[0]) continue;
         rt_strbuf_addf(s, "<span class=\"key\">%s:</span> ", KEYS[k][1]);
-        html_escape_cut(s, v, 600);
+        rt_html_escape_cut(s, v, 600);
         rt_strbuf_add(s, "\n");
     }
     rt_strbuf_add(s, "</div>");
@@ -115,14 +115,14 @@ static void step_text(rt_strbuf *s, const json_t *step) {
 static void episode_head(rt_strbuf *s, const json_t *ep) {
     const json_t *seed = json_object_get(json_object_get(ep, "meta"), "seed");
     rt_strbuf_add(s, "<p class=\"ephead\">episode <code>");
-    html_escape(s, str(ep, "id") ? str(ep, "id") : "n/a");
+    rt_html_escape(s, str(ep, "id") ? str(ep, "id") : "n/a");
     rt_strbuf_add(s, "</code>");
     if (json_is_integer(seed)) rt_strbuf_addf(s, ", seed %" JSON_INTEGER_FORMAT, json_integer_value(seed));
     rt_strbuf_add(s, ", type <code>");
-    html_escape(s, str(ep, "task_type") ? str(ep, "task_type") : "n/a");
+    rt_html_escape(s, str(ep, "task_type") ? str(ep, "task_type") : "n/a");
     rt_strbuf_addf(s, "</code>, <b>%s</b> in %zu steps<br/>task: ", rt_episode_succeeded(ep) ? "success" : "failure",
                    json_array_size(json_object_get(ep, "steps")));
-    html_escape(s, str(ep, "task"));
+    rt_html_escape(s, str(ep, "task"));
     rt_strbuf_add(s, "</p>\n");
 }
 
@@ -144,27 +144,27 @@ static int find_retrieval(const json_t *eps, const json_t **ep_out) {
 
 static void example(rt_strbuf *s, const report_data *d, const char *bench_dir, int i) {
     rt_strbuf_add(s, "<h3>");
-    report_config_name(s, d->configs[i].id, d->configs[i].label);
+    rt_report_config_name(s, d->configs[i].id, d->configs[i].label);
     rt_strbuf_add(s, "</h3>\n");
     int files = 0;
     for (int k = 0; k < d->n_splits; k++) {
         int j = split_order(d, k);
-        const char *file = report_episode_file(d, i, j);
+        const char *file = rt_report_episode_file(d, i, j);
         json_t *eps = file ? load_episodes(bench_dir, file) : NULL;
         const json_t *ep = NULL;
         files += eps != NULL;
         int at = eps ? find_retrieval(eps, &ep) : -1;
         if (at >= 0) {
             rt_strbuf_add(s, "<p class=\"note\">From ");
-            report_file_link(s, d, bench_dir, file);
+            rt_report_file_link(s, d, bench_dir, file);
             rt_strbuf_add(s, " (");
-            html_escape(s, d->splits[j].label);
+            rt_html_escape(s, d->splits[j].label);
             rt_strbuf_add(s, ").</p>\n");
             episode_head(s, ep);
             const char *obs0 = str(json_object_get(ep, "meta"), "first_observation");
             if (obs0) {
                 rt_strbuf_add(s, "<p>First observation:</p>\n<div class=\"step\">");
-                html_escape_cut(s, obs0, 1200);
+                rt_html_escape_cut(s, obs0, 1200);
                 rt_strbuf_add(s, "</div>\n");
             }
             const json_t *step = json_array_get(json_object_get(ep, "steps"), (size_t)at);
@@ -184,8 +184,8 @@ static void example(rt_strbuf *s, const report_data *d, const char *bench_dir, i
     else rt_strbuf_add(s, "<p class=\"na\">n/a: no episode file of this configuration could be read.</p>\n");
 }
 
-void report_examples(rt_strbuf *s, const report_data *d, const char *bench_dir) {
-    if (!report_has_episode_files(d)) return;
+void rt_report_examples(rt_strbuf *s, const report_data *d, const char *bench_dir) {
+    if (!rt_report_has_episode_files(d)) return;
     rt_strbuf_add(s, "<h2 id=\"retrieved\">Retrieved context, one step per configuration</h2>\n<p class=\"note\">The "
                      "first step with a retrieved episode in the first episode that has one, preferring held-out task "
                      "types: the ids, types and scores of what retrieval put in that step's prompt, as the episode "
@@ -232,7 +232,7 @@ static int pick_pair(const json_t *ce, const json_t *ee, const json_t **c_ep, co
 
 static void episode_column(rt_strbuf *s, const report_data *d, int i, const json_t *ep) {
     rt_strbuf_add(s, "<div class=\"col\">\n<h3>");
-    report_config_name(s, d->configs[i].id, d->configs[i].label);
+    rt_report_config_name(s, d->configs[i].id, d->configs[i].label);
     rt_strbuf_add(s, "</h3>\n");
     episode_head(s, ep);
     rt_strbuf_add(s, "<ol class=\"steps\">\n");
@@ -252,12 +252,12 @@ static void episode_column(rt_strbuf *s, const report_data *d, int i, const json
     rt_strbuf_add(s, "</ol>\n</div>\n");
 }
 
-void report_side_by_side(rt_strbuf *s, const report_data *d, const char *bench_dir) {
+void rt_report_side_by_side(rt_strbuf *s, const report_data *d, const char *bench_dir) {
     int c = config_index(d, "c"), e = config_index(d, "e");
     if (c < 0 || e < 0) return;
     for (int k = 0; k < d->n_splits; k++) {
         int j = split_order(d, k);
-        const char *cf = report_episode_file(d, c, j), *ef = report_episode_file(d, e, j);
+        const char *cf = rt_report_episode_file(d, c, j), *ef = rt_report_episode_file(d, e, j);
         json_t *ce = cf ? load_episodes(bench_dir, cf) : NULL, *ee = ef && ce ? load_episodes(bench_dir, ef) : NULL;
         const json_t *c_ep = NULL, *e_ep = NULL;
         int why = ee ? pick_pair(ce, ee, &c_ep, &e_ep) : -1;
@@ -265,7 +265,7 @@ void report_side_by_side(rt_strbuf *s, const report_data *d, const char *bench_d
             static const char *const WHY[] = {"the first seed that (e) solved and (c) did not",
                                               "the first seed where they differ", "the first seed both ran"};
             rt_strbuf_add(s, "<h2 id=\"side-by-side\">(c) beside (e) on the same seed</h2>\n<p class=\"note\">");
-            html_escape(s, d->splits[j].label);
+            rt_html_escape(s, d->splits[j].label);
             rt_strbuf_addf(s, ", %s.</p>\n<div class=\"pair\">\n", WHY[why]);
             episode_column(s, d, c, c_ep);
             episode_column(s, d, e, e_ep);

@@ -9,7 +9,7 @@
 
 /* Appends text[0..n) escaped. Control characters other than tab and newline are dropped: they are not
  * allowed in XML and never meant to be shown. */
-void html_escape_n(rt_strbuf *s, const char *text, size_t n) {
+void rt_html_escape_n(rt_strbuf *s, const char *text, size_t n) {
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)text[i];
@@ -26,9 +26,9 @@ void html_escape_n(rt_strbuf *s, const char *text, size_t n) {
     if (!s->buf) rt_strbuf_add(s, "");
 }
 
-void html_escape(rt_strbuf *s, const char *text) { html_escape_n(s, text ? text : "", text ? strlen(text) : 0); }
+void rt_html_escape(rt_strbuf *s, const char *text) { rt_html_escape_n(s, text ? text : "", text ? strlen(text) : 0); }
 
-void html_escape_cut(rt_strbuf *s, const char *text, int max_chars) {
+void rt_html_escape_cut(rt_strbuf *s, const char *text, int max_chars) {
     if (!text) text = "";
     /* Count code points by their lead bytes, so a cut never splits a UTF-8 sequence. */
     int chars = 0;
@@ -39,19 +39,19 @@ void html_escape_cut(rt_strbuf *s, const char *text, int max_chars) {
         if (chars++ == max_chars) break;
     }
     if (!text[i]) {
-        html_escape_n(s, text, i);
+        rt_html_escape_n(s, text, i);
         return;
     }
-    html_escape_n(s, text, cut);
+    rt_html_escape_n(s, text, cut);
     rt_strbuf_add(s, ELLIPSIS);
 }
 
-void html_num(rt_strbuf *s, int have, double x, int decimals) {
+void rt_html_num(rt_strbuf *s, int have, double x, int decimals) {
     if (!have || !isfinite(x)) rt_strbuf_add(s, "n/a");
     else rt_strbuf_addf(s, "%.*f", decimals, x);
 }
 
-const char *report_color(int i) {
+const char *rt_report_color(int i) {
     /* Okabe and Ito's palette, without its yellow (too faint on white). */
     static const char *const PALETTE[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7",
                                           "#56B4E9", "#D55E00", "#000000"};

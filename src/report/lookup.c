@@ -37,7 +37,7 @@ static json_t *find_in(const char *text, size_t len, const char *id) {
     return NULL;
 }
 
-json_t *report_find_episode(const char *bench_dir, const char *id) {
+json_t *rt_report_find_episode(const char *bench_dir, const char *id) {
     if (!id || !id[0] || strlen(id) > 256 || strchr(id, '"') || strchr(id, '\\')) return NULL;
     char *pattern = rt_path_join(bench_dir, "*.jsonl");
     glob_t g;

@@ -68,7 +68,7 @@ static int parse_line(const char *line, size_t len, point_list *train, point_lis
     return ok;
 }
 
-rt_status report_curve_load(report_curve *c) {
+rt_status rt_report_curve_load(report_curve *c) {
     if (!c->path) {
         c->missing = "the loss_logs value is not a path";
         return RT_OK;
@@ -94,18 +94,18 @@ rt_status report_curve_load(report_curve *c) {
     sort_unique(&val);
     c->n_read = train.n + val.n;
     if (c->n_read == 0) c->missing = "no loss values in the file";
-    c->train = train.pts, c->n_train = report_downsample(train.pts, train.n, REPORT_MAX_CURVE_POINTS);
-    c->val = val.pts, c->n_val = report_downsample(val.pts, val.n, REPORT_MAX_CURVE_POINTS);
+    c->train = train.pts, c->n_train = rt_report_downsample(train.pts, train.n, REPORT_MAX_CURVE_POINTS);
+    c->val = val.pts, c->n_val = rt_report_downsample(val.pts, val.n, REPORT_MAX_CURVE_POINTS);
     return RT_OK;
 }
 
-void report_curve_free(report_curve *c) {
+void rt_report_curve_free(report_curve *c) {
     free(c->path);
     free(c->train);
     free(c->val);
 }
 
-int report_downsample(report_point *pts, int n, int max_points) {
+int rt_report_downsample(report_point *pts, int n, int max_points) {
     if (n <= max_points || max_points < 4) return n;
     /* The first and last points stay; the inner points fall into buckets of equal count, and each
      * bucket keeps its lowest and highest point in step order, so spikes and plateaus survive. */

@@ -38,9 +38,9 @@ static void header(rt_strbuf *s, const report_data *d, const char *bench_dir) {
                      "<title>retrace bench report</title>\n<style>");
     rt_strbuf_add(s, CSS);
     rt_strbuf_add(s, "</style>\n</head>\n<body>\n<h1>retrace bench report</h1>\n<p class=\"meta\">");
-    html_escape(s, d->date);
+    rt_html_escape(s, d->date);
     rt_strbuf_add(s, " &#183; scale <b>");
-    html_escape(s, d->scale ? d->scale : "n/a");
+    rt_html_escape(s, d->scale ? d->scale : "n/a");
     rt_strbuf_add(s, "</b> &#183; total ");
     if (isfinite(d->seconds) && d->seconds >= 0) {
         long whole = lround(d->seconds);
@@ -49,7 +49,7 @@ static void header(rt_strbuf *s, const report_data *d, const char *bench_dir) {
         rt_strbuf_add(s, "<b>n/a</b>");
     }
     rt_strbuf_add(s, " &#183; folder <code>");
-    html_escape(s, bench_dir);
+    rt_html_escape(s, bench_dir);
     rt_strbuf_add(s, "</code>");
     /* what the numbers are of, where results.json says: the model, the build, the machine */
     const char *base = json_string_value(json_object_get(d->root, "base"));
@@ -59,7 +59,7 @@ static void header(rt_strbuf *s, const report_data *d, const char *bench_dir) {
     for (int i = 0; i < 3; i++) {
         if (!parts[i][1]) continue;
         rt_strbuf_addf(s, "<br/>%s <code>", parts[i][0]);
-        html_escape(s, parts[i][1]);
+        rt_html_escape(s, parts[i][1]);
         rt_strbuf_add(s, "</code>");
     }
     rt_strbuf_add(s, "</p>\n");
@@ -67,29 +67,29 @@ static void header(rt_strbuf *s, const report_data *d, const char *bench_dir) {
 
 static void td_num(rt_strbuf *s, int have, double x, int decimals, const char *unit) {
     rt_strbuf_add(s, "<td class=\"num\">");
-    html_num(s, have, x, decimals);
+    rt_html_num(s, have, x, decimals);
     if (have) rt_strbuf_add(s, unit);
     rt_strbuf_add(s, "</td>");
 }
 
 /* One row of the results table. */
 static void result_row(rt_strbuf *s, const report_data *d, int i, int j) {
-    const json_t *cell = report_cell(d, i, j);
+    const json_t *cell = rt_report_cell(d, i, j);
     double rate = 0, lo = 0, hi = 0, k = 0, n = 0, steps = 0, invalid = 0;
-    int have_ci, have_rate = report_cell_rate(cell, &rate, &lo, &hi, &have_ci);
-    int have_kn = report_cell_num(cell, "successes", &k) && report_cell_num(cell, "episodes", &n) && n > 0;
+    int have_ci, have_rate = rt_report_cell_rate(cell, &rate, &lo, &hi, &have_ci);
+    int have_kn = rt_report_cell_num(cell, "successes", &k) && rt_report_cell_num(cell, "episodes", &n) && n > 0;
     rt_strbuf_add(s, "<tr data-config=\"");
-    html_escape(s, d->configs[i].id);
+    rt_html_escape(s, d->configs[i].id);
     rt_strbuf_add(s, "\" data-split=\"");
-    html_escape(s, d->splits[j].id);
+    rt_html_escape(s, d->splits[j].id);
     rt_strbuf_add(s, "\">");
     if (j == 0) {
         rt_strbuf_addf(s, "<td rowspan=\"%d\">", d->n_splits);
-        report_config_name(s, d->configs[i].id, d->configs[i].label);
+        rt_report_config_name(s, d->configs[i].id, d->configs[i].label);
         rt_strbuf_add(s, "</td>");
     }
     rt_strbuf_add(s, "<td>");
-    html_escape(s, d->splits[j].label);
+    rt_html_escape(s, d->splits[j].label);
     rt_strbuf_add(s, "</td>");
     td_num(s, have_rate, have_rate ? 100 * rate : 0, 1, "%");
     rt_strbuf_add(s, "<td class=\"num\">");
@@ -97,8 +97,8 @@ static void result_row(rt_strbuf *s, const report_data *d, int i, int j) {
     else rt_strbuf_add(s, "n/a");
     rt_strbuf_add(s, "</td>");
     /* Read before the calls that print them: argument evaluation order is unspecified. */
-    int have_steps = report_cell_num(cell, "mean_steps", &steps);
-    int have_inv = report_cell_num(cell, "invalid_rate", &invalid);
+    int have_steps = rt_report_cell_num(cell, "mean_steps", &steps);
+    int have_inv = rt_report_cell_num(cell, "invalid_rate", &invalid);
     td_num(s, have_steps, have_steps ? steps : 0, 1, "");
     td_num(s, have_inv, have_inv ? 100 * invalid : 0, 1, "%");
     rt_strbuf_add(s, "<td class=\"num\">");
@@ -106,8 +106,8 @@ static void result_row(rt_strbuf *s, const report_data *d, int i, int j) {
     else rt_strbuf_add(s, "n/a");
     rt_strbuf_add(s, "</td>");
     double reward = 0, same = 0;
-    int have_reward = report_cell_num(cell, "mean_reward", &reward);
-    int have_same = report_cell_num(cell, "retrieval_same_type", &same);
+    int have_reward = rt_report_cell_num(cell, "mean_reward", &reward);
+    int have_same = rt_report_cell_num(cell, "retrieval_same_type", &same);
     td_num(s, have_reward, reward, 2, "");
     td_num(s, have_same, 100 * same, 1, "%");
     rt_strbuf_add(s, "</tr>\n");
@@ -132,9 +132,9 @@ static void loss_section(rt_strbuf *s, const report_data *d) {
     for (int i = 0; i < d->n_curves; i++) {
         const report_curve *c = &d->curves[i];
         rt_strbuf_add(s, "<figure>\n<figcaption><b>");
-        html_escape(s, c->label);
+        rt_html_escape(s, c->label);
         rt_strbuf_add(s, "</b> <code>");
-        html_escape(s, c->shown_path ? c->shown_path : "n/a");
+        rt_html_escape(s, c->shown_path ? c->shown_path : "n/a");
         rt_strbuf_add(s, "</code>");
         if (c->n_train > 0)
             rt_strbuf_addf(s, " &#183; last loss %.4f at step %.0f", c->train[c->n_train - 1].y,
@@ -149,10 +149,10 @@ static void loss_section(rt_strbuf *s, const report_data *d) {
         rt_strbuf_add(s, "</figcaption>\n");
         if (c->missing) {
             rt_strbuf_add(s, "<p class=\"na\">n/a: ");
-            html_escape(s, c->missing);
+            rt_html_escape(s, c->missing);
             rt_strbuf_add(s, "</p>\n");
         } else {
-            chart_loss(s, c);
+            rt_chart_loss(s, c);
         }
         rt_strbuf_add(s, "</figure>\n");
     }
@@ -162,31 +162,31 @@ static void loss_section(rt_strbuf *s, const report_data *d) {
 static rt_status render(const char *bench_dir, const char *link_prefix, char **html) {
     *html = NULL;
     report_data d;
-    rt_status st = report_data_load(bench_dir, &d);
+    rt_status st = rt_report_data_load(bench_dir, &d);
     if (st != RT_OK) {
-        report_data_free(&d);
+        rt_report_data_free(&d);
         return st;
     }
     d.link_prefix = link_prefix;
     rt_strbuf s = {0};
     header(&s, &d, bench_dir);
-    report_compact_table(&s, &d);
-    report_tests(&s, &d);
-    report_ablation(&s, &d);
+    rt_report_compact_table(&s, &d);
+    rt_report_tests(&s, &d);
+    rt_report_ablation(&s, &d);
     rt_strbuf_add(&s, "<h2 id=\"chart\">Success by configuration and split</h2>\n<div class=\"chart\">");
-    chart_success(&s, &d);
+    rt_chart_success(&s, &d);
     rt_strbuf_add(&s, "</div>\n");
-    report_by_type(&s, &d);
-    report_examples(&s, &d, bench_dir);
-    report_side_by_side(&s, &d, bench_dir);
-    report_run_info(&s, &d, bench_dir);
-    report_episode_links(&s, &d, bench_dir);
+    rt_report_by_type(&s, &d);
+    rt_report_examples(&s, &d, bench_dir);
+    rt_report_side_by_side(&s, &d, bench_dir);
+    rt_report_run_info(&s, &d, bench_dir);
+    rt_report_episode_links(&s, &d, bench_dir);
     results_table(&s, &d);
     loss_section(&s, &d);
-    chart_time(&s, &d);
+    rt_chart_time(&s, &d);
     rt_strbuf_addf(&s, "<p class=\"note\">Made by retrace %s from results.json.</p>\n</body>\n</html>\n",
                    RT_VERSION_STRING);
-    report_data_free(&d);
+    rt_report_data_free(&d);
     *html = s.buf;
     return RT_OK;
 }

@@ -48,42 +48,42 @@ typedef struct {
     const char *link_prefix; /* put before the bench folder's file names in links ("" beside the page) */
 } report_data;
 
-rt_status report_data_load(const char *bench_dir, report_data *d);
-void report_data_free(report_data *d);
+rt_status rt_report_data_load(const char *bench_dir, report_data *d);
+void rt_report_data_free(report_data *d);
 /* The EVAL object of a configuration and split, or NULL when there is none. */
-const json_t *report_cell(const report_data *d, int config, int split);
+const json_t *rt_report_cell(const report_data *d, int config, int split);
 /* 1 and *out when cell[key] is a finite number, else 0. */
-int report_cell_num(const json_t *cell, const char *key, double *out);
+int rt_report_cell_num(const json_t *cell, const char *key, double *out);
 /* The success rate of a cell and its 95% interval: as written, or computed from successes/episodes
  * when missing (the interval as bench computes it, Wilson at z 1.96). Returns 1 when the cell has a
  * rate; *have_ci says whether there is an interval. */
-int report_cell_rate(const json_t *cell, double *rate, double *lo, double *hi, int *have_ci);
+int rt_report_cell_rate(const json_t *cell, double *rate, double *lo, double *hi, int *have_ci);
 /* Sums the key over the splits of a configuration; 0 when no cell has it. */
-int report_config_sum(const report_data *d, int config, const char *key, double *out);
+int rt_report_config_sum(const report_data *d, int config, const char *key, double *out);
 
 /* ---- loss logs (loss_log.c) ---- */
 
 /* Reads a loss log into c (train points from "loss", validation points from "val_loss"), sorted by
  * step, and downsampled. A missing file sets c->missing and returns RT_OK: the page says "n/a". */
-rt_status report_curve_load(report_curve *c);
-void report_curve_free(report_curve *c);
+rt_status rt_report_curve_load(report_curve *c);
+void rt_report_curve_free(report_curve *c);
 /* Keeps at most max_points of pts (sorted by x): the ends, and the lowest and highest point of each
  * bucket in between. Returns the new count. */
-int report_downsample(report_point *pts, int n, int max_points);
+int rt_report_downsample(report_point *pts, int n, int max_points);
 
 /* ---- HTML and SVG text (html.c) ---- */
 
 /* Appends text with & < > " ' replaced by character references (safe in elements and attributes). */
-void html_escape(rt_strbuf *s, const char *text);
-/* As html_escape, for the first n bytes of text. */
-void html_escape_n(rt_strbuf *s, const char *text, size_t n);
-/* As html_escape, but at most max_chars code points, ending with an ellipsis when cut. */
-void html_escape_cut(rt_strbuf *s, const char *text, int max_chars);
+void rt_html_escape(rt_strbuf *s, const char *text);
+/* As rt_html_escape, for the first n bytes of text. */
+void rt_html_escape_n(rt_strbuf *s, const char *text, size_t n);
+/* As rt_html_escape, but at most max_chars code points, ending with an ellipsis when cut. */
+void rt_html_escape_cut(rt_strbuf *s, const char *text, int max_chars);
 /* Appends a number with the given decimals, or "n/a" when have is 0. */
-void html_num(rt_strbuf *s, int have, double x, int decimals);
+void rt_html_num(rt_strbuf *s, int have, double x, int decimals);
 
 /* The colour of series i (a palette that colour-blind readers can tell apart). */
-const char *report_color(int i);
+const char *rt_report_color(int i);
 
 /* ---- axes (axis.c) ---- */
 
@@ -93,7 +93,7 @@ typedef struct {
 } report_axis;
 
 /* Round ticks (1, 2 or 5 times a power of ten) covering [lo, hi] with at most max_ticks ticks. */
-void report_axis_nice(double lo, double hi, int max_ticks, report_axis *a);
+void rt_report_axis_nice(double lo, double hi, int max_ticks, report_axis *a);
 
 /* A plot area inside an SVG: pixel box and the data ranges mapped onto it. */
 typedef struct {
@@ -101,17 +101,17 @@ typedef struct {
     report_axis x, y;
 } report_plot;
 
-double report_plot_x(const report_plot *p, double x);
-double report_plot_y(const report_plot *p, double y);
+double rt_report_plot_x(const report_plot *p, double x);
+double rt_report_plot_y(const report_plot *p, double y);
 /* Opens an <svg> of w x h pixels with a title for screen readers. */
-void svg_open(rt_strbuf *s, int w, int h, const char *title);
-void svg_close(rt_strbuf *s);
+void rt_svg_open(rt_strbuf *s, int w, int h, const char *title);
+void rt_svg_close(rt_strbuf *s);
 /* Grid lines, ticks and tick labels on the y axis (suffix after each label, e.g. "%"), and its name. */
-void svg_y_axis(rt_strbuf *s, const report_plot *p, double scale, const char *suffix, const char *name);
+void rt_svg_y_axis(rt_strbuf *s, const report_plot *p, double scale, const char *suffix, const char *name);
 /* Ticks and tick labels on the x axis, and its name. */
-void svg_x_axis(rt_strbuf *s, const report_plot *p, const char *name);
+void rt_svg_x_axis(rt_strbuf *s, const report_plot *p, const char *name);
 /* One legend entry at (x, y): a swatch (rect, or a circle when marker) and the escaped label. */
-void svg_legend_entry(rt_strbuf *s, double x, double y, const char *color, int marker, const char *label);
+void rt_svg_legend_entry(rt_strbuf *s, double x, double y, const char *color, int marker, const char *label);
 
 /* ---- label widths and wrapping (text.c) ---- */
 
@@ -125,47 +125,47 @@ typedef struct {
 } report_lines;
 
 /* A width in pixels that the text will not exceed in any common sans-serif font at font_px. */
-double report_text_width(const char *text, double font_px);
+double rt_report_text_width(const char *text, double font_px);
 /* Splits text at spaces into at most max_lines (<= REPORT_MAX_LINES) lines no wider than max_px (a
  * longer word is broken; the last line allowed ends with an ellipsis when text is left). */
-void report_wrap(const char *text, double max_px, double font_px, int max_lines, report_lines *l);
-void report_lines_free(report_lines *l);
+void rt_report_wrap(const char *text, double max_px, double font_px, int max_lines, report_lines *l);
+void rt_report_lines_free(report_lines *l);
 /* A <text> at (x, y) whose lines are tspans line_px apart, with the full text as its tooltip. */
-void svg_wrapped_text(rt_strbuf *s, double x, double y, const char *anchor, const char *text, const report_lines *l,
+void rt_svg_wrapped_text(rt_strbuf *s, double x, double y, const char *anchor, const char *text, const report_lines *l,
                       double line_px);
 
 /* ---- tables (tables.c, by_type.c) ---- */
 
 /* "(id) label", escaped. */
-void report_config_name(rt_strbuf *s, const char *id, const char *label);
+void rt_report_config_name(rt_strbuf *s, const char *id, const char *label);
 /* A cell's success rate, interval, k/n, mean reward and same-type share (spans with those classes). */
-void report_cell_summary(rt_strbuf *s, const json_t *cell);
-void report_compact_table(rt_strbuf *s, const report_data *d);
-void report_ablation(rt_strbuf *s, const report_data *d);
-void report_tests(rt_strbuf *s, const report_data *d);
-void report_by_type(rt_strbuf *s, const report_data *d);
+void rt_report_cell_summary(rt_strbuf *s, const json_t *cell);
+void rt_report_compact_table(rt_strbuf *s, const report_data *d);
+void rt_report_ablation(rt_strbuf *s, const report_data *d);
+void rt_report_tests(rt_strbuf *s, const report_data *d);
+void rt_report_by_type(rt_strbuf *s, const report_data *d);
 
 /* ---- the run, its files and its episodes (run_info.c, episodes.c) ---- */
 
-void report_run_info(rt_strbuf *s, const report_data *d, const char *bench_dir);
+void rt_report_run_info(rt_strbuf *s, const report_data *d, const char *bench_dir);
 /* A cell's episode file as results.json names it (relative to the bench folder), or NULL. */
-const char *report_episode_file(const report_data *d, int config, int split);
-void report_episode_links(rt_strbuf *s, const report_data *d, const char *bench_dir);
+const char *rt_report_episode_file(const report_data *d, int config, int split);
+void rt_report_episode_links(rt_strbuf *s, const report_data *d, const char *bench_dir);
 /* 1 when any cell names an episode file. */
-int report_has_episode_files(const report_data *d);
+int rt_report_has_episode_files(const report_data *d);
 /* A link to a file of the bench folder (d->link_prefix before its name), marked when it is not there. */
-void report_file_link(rt_strbuf *s, const report_data *d, const char *bench_dir, const char *file);
+void rt_report_file_link(rt_strbuf *s, const report_data *d, const char *bench_dir, const char *file);
 /* One retrieved-context example per configuration, and (c) beside (e) on one seed. */
-void report_examples(rt_strbuf *s, const report_data *d, const char *bench_dir);
-void report_side_by_side(rt_strbuf *s, const report_data *d, const char *bench_dir);
+void rt_report_examples(rt_strbuf *s, const report_data *d, const char *bench_dir);
+void rt_report_side_by_side(rt_strbuf *s, const report_data *d, const char *bench_dir);
 /* The episode with this id in the bench folder's experience files (*.jsonl but the evaluation episodes
  * and the training examples), or NULL. */
-json_t *report_find_episode(const char *bench_dir, const char *id);
+json_t *rt_report_find_episode(const char *bench_dir, const char *id);
 
 /* ---- charts (chart_*.c) ---- */
 
-void chart_success(rt_strbuf *s, const report_data *d);
-void chart_loss(rt_strbuf *s, const report_curve *c);
-void chart_time(rt_strbuf *s, const report_data *d);
+void rt_chart_success(rt_strbuf *s, const report_data *d);
+void rt_chart_loss(rt_strbuf *s, const report_curve *c);
+void rt_chart_time(rt_strbuf *s, const report_data *d);
 
 #endif

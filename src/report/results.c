@@ -84,12 +84,12 @@ static rt_status read_curves(const char *bench_dir, report_data *d) {
             c->shown_path = p;
             c->path = p[0] == '/' ? rt_strdup(p) : rt_path_join(bench_dir, p);
         }
-        RT_TRY(report_curve_load(c));
+        RT_TRY(rt_report_curve_load(c));
     }
     return RT_OK;
 }
 
-rt_status report_data_load(const char *bench_dir, report_data *d) {
+rt_status rt_report_data_load(const char *bench_dir, report_data *d) {
     memset(d, 0, sizeof *d);
     d->seconds = NAN;
     if (!rt_is_dir(bench_dir)) return rt_fail(RT_ERR_NOT_FOUND, "%s: not a folder", bench_dir);
@@ -112,8 +112,8 @@ rt_status report_data_load(const char *bench_dir, report_data *d) {
     return read_curves(bench_dir, d);
 }
 
-void report_data_free(report_data *d) {
-    for (int i = 0; i < d->n_curves; i++) report_curve_free(&d->curves[i]);
+void rt_report_data_free(report_data *d) {
+    for (int i = 0; i < d->n_curves; i++) rt_report_curve_free(&d->curves[i]);
     free(d->curves);
     free(d->configs);
     free(d->splits);
@@ -122,36 +122,36 @@ void report_data_free(report_data *d) {
     memset(d, 0, sizeof *d);
 }
 
-const json_t *report_cell(const report_data *d, int config, int split) {
+const json_t *rt_report_cell(const report_data *d, int config, int split) {
     const json_t *row = json_object_get(d->cells, d->configs[config].id);
     const json_t *cell = json_object_get(row, d->splits[split].id);
     return json_is_object(cell) ? cell : NULL;
 }
 
-int report_cell_num(const json_t *cell, const char *key, double *out) {
+int rt_report_cell_num(const json_t *cell, const char *key, double *out) {
     const json_t *v = json_object_get(cell, key);
     if (!json_is_number(v) || !isfinite(json_number_value(v))) return 0;
     *out = json_number_value(v);
     return 1;
 }
 
-int report_cell_rate(const json_t *cell, double *rate, double *lo, double *hi, int *have_ci) {
+int rt_report_cell_rate(const json_t *cell, double *rate, double *lo, double *hi, int *have_ci) {
     double k, n;
-    int have_kn = report_cell_num(cell, "successes", &k) && report_cell_num(cell, "episodes", &n) && n > 0 && k >= 0 &&
+    int have_kn = rt_report_cell_num(cell, "successes", &k) && rt_report_cell_num(cell, "episodes", &n) && n > 0 && k >= 0 &&
                   k <= n;
-    int have_rate = report_cell_num(cell, "success_rate", rate);
+    int have_rate = rt_report_cell_num(cell, "success_rate", rate);
     if (!have_rate && have_kn) *rate = k / n, have_rate = 1;
-    *have_ci = report_cell_num(cell, "ci_low", lo) && report_cell_num(cell, "ci_high", hi);
+    *have_ci = rt_report_cell_num(cell, "ci_low", lo) && rt_report_cell_num(cell, "ci_high", hi);
     if (!*have_ci && have_kn) rt_wilson_interval((int)k, (int)n, WILSON_Z_95, lo, hi), *have_ci = 1;
     return have_rate;
 }
 
-int report_config_sum(const report_data *d, int config, const char *key, double *out) {
+int rt_report_config_sum(const report_data *d, int config, const char *key, double *out) {
     int have = 0;
     *out = 0;
     for (int j = 0; j < d->n_splits; j++) {
         double x;
-        if (report_cell_num(report_cell(d, config, j), key, &x)) *out += x, have = 1;
+        if (rt_report_cell_num(rt_report_cell(d, config, j), key, &x)) *out += x, have = 1;
     }
     return have;
 }

@@ -15,11 +15,11 @@ static const char *const SHOWN[] = {"configs", "splits", "cells", "loss_logs", "
 /* A JSON value as text: strings as they are, everything else compact JSON. */
 static void add_value(rt_strbuf *s, const json_t *v) {
     if (json_is_string(v)) {
-        html_escape(s, json_string_value(v));
+        rt_html_escape(s, json_string_value(v));
         return;
     }
     char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    html_escape(s, text ? text : "n/a");
+    rt_html_escape(s, text ? text : "n/a");
     free(text);
 }
 
@@ -32,7 +32,7 @@ static void add_fields(rt_strbuf *s, const json_t *o) {
         if (json_is_null(v) || !strcmp(key, "episode_seeds")) continue;
         rt_strbuf_add(s, first ? "" : " &#183; ");
         first = 0;
-        html_escape(s, key);
+        rt_html_escape(s, key);
         rt_strbuf_add(s, " <b>");
         add_value(s, v);
         rt_strbuf_add(s, "</b>");
@@ -42,7 +42,7 @@ static void add_fields(rt_strbuf *s, const json_t *o) {
 static void item(rt_strbuf *s, const char *name, const json_t *v) {
     if (!v || json_is_null(v)) return;
     rt_strbuf_add(s, "<dt>");
-    html_escape(s, name);
+    rt_html_escape(s, name);
     rt_strbuf_add(s, "</dt><dd>");
     if (json_is_object(v)) add_fields(s, v);
     else add_value(s, v);
@@ -97,7 +97,7 @@ static void commands(rt_strbuf *s, const report_data *d, const char *bench_dir) 
         rt_strbuf_add(&c, " --validation");
     rt_strbuf_addf(&c, " -o %s", bench_dir);
     rt_strbuf_add(s, "<pre class=\"cmd\">");
-    html_escape(s, c.buf);
+    rt_html_escape(s, c.buf);
     rt_strbuf_add(s, "</pre>\n<p class=\"note\">Rebuilt from the options results.json records (it names no command); "
                      "every stage the bench ran is printed in its output as the <code>retrace</code> command it "
                      "is.</p>\n");
@@ -127,16 +127,16 @@ static void lora_params(rt_strbuf *s, const char *bench_dir, const char *adapter
         return;
     }
     double r = 0, alpha = 0, dropout = 0;
-    if (report_cell_num(cfg, "r", &r)) rt_strbuf_addf(s, "r %g", r);
-    if (report_cell_num(cfg, "lora_alpha", &alpha)) rt_strbuf_addf(s, ", alpha %g", alpha);
+    if (rt_report_cell_num(cfg, "r", &r)) rt_strbuf_addf(s, "r %g", r);
+    if (rt_report_cell_num(cfg, "lora_alpha", &alpha)) rt_strbuf_addf(s, ", alpha %g", alpha);
     if (json_is_true(json_object_get(cfg, "use_rslora"))) rt_strbuf_add(s, ", rsLoRA");
-    if (report_cell_num(cfg, "lora_dropout", &dropout)) rt_strbuf_addf(s, ", dropout %.2f", dropout);
+    if (rt_report_cell_num(cfg, "lora_dropout", &dropout)) rt_strbuf_addf(s, ", dropout %.2f", dropout);
     const json_t *targets = json_object_get(cfg, "target_modules");
     size_t i;
     const json_t *t;
     json_array_foreach(targets, i, t) {
         rt_strbuf_add(s, i ? ", " : ", on ");
-        html_escape(s, json_string_value(t));
+        rt_html_escape(s, json_string_value(t));
     }
     json_decref(cfg);
 }
@@ -148,16 +148,16 @@ static void settings(rt_strbuf *s, const report_data *d, const char *bench_dir) 
     int any = 0;
     for (int i = 0; i < d->n_configs && !any; i++)
         for (int j = 0; j < d->n_splits && !any; j++)
-            for (int k = 0; k < 3; k++) any |= json_object_get(report_cell(d, i, j), KEYS[k]) != NULL;
+            for (int k = 0; k < 3; k++) any |= json_object_get(rt_report_cell(d, i, j), KEYS[k]) != NULL;
     if (!any) return;
     rt_strbuf_add(s, "<h3>Configurations</h3>\n<div class=\"scroll\"><table class=\"settings\">\n<thead><tr>"
                      "<th>configuration</th><th>adapter</th><th>LoRA</th><th>memory</th><th>retrieval</th></tr></thead>\n"
                      "<tbody>\n");
     for (int i = 0; i < d->n_configs; i++) {
         const json_t *cell = NULL;
-        for (int j = 0; j < d->n_splits && !cell; j++) cell = report_cell(d, i, j);
+        for (int j = 0; j < d->n_splits && !cell; j++) cell = rt_report_cell(d, i, j);
         rt_strbuf_add(s, "<tr><td>");
-        report_config_name(s, d->configs[i].id, d->configs[i].label);
+        rt_report_config_name(s, d->configs[i].id, d->configs[i].label);
         rt_strbuf_add(s, "</td>");
         for (int k = 0; k < 3; k++) {
             const json_t *v = json_object_get(cell, KEYS[k]);
@@ -177,7 +177,7 @@ static void settings(rt_strbuf *s, const report_data *d, const char *bench_dir) 
     rt_strbuf_add(s, "</tbody>\n</table></div>\n");
 }
 
-void report_run_info(rt_strbuf *s, const report_data *d, const char *bench_dir) {
+void rt_report_run_info(rt_strbuf *s, const report_data *d, const char *bench_dir) {
     const json_t *r = d->root;
     rt_strbuf_add(s, "<h2 id=\"run\">How it was run</h2>\n<dl class=\"run\">\n");
     item(s, "base model", json_object_get(r, "base"));
@@ -201,46 +201,46 @@ void report_run_info(rt_strbuf *s, const report_data *d, const char *bench_dir) 
 }
 
 /* A cell's episode file: "episodes_file" in the cell, else the configuration's "episode_files". */
-const char *report_episode_file(const report_data *d, int i, int j) {
-    const json_t *f = json_object_get(report_cell(d, i, j), "episodes_file");
+const char *rt_report_episode_file(const report_data *d, int i, int j) {
+    const json_t *f = json_object_get(rt_report_cell(d, i, j), "episodes_file");
     if (!json_is_string(f)) f = json_object_get(json_object_get(d->configs[i].json, "episode_files"), d->splits[j].id);
     return json_string_value(f);
 }
 
-int report_has_episode_files(const report_data *d) {
+int rt_report_has_episode_files(const report_data *d) {
     for (int i = 0; i < d->n_configs; i++)
         for (int j = 0; j < d->n_splits; j++)
-            if (report_episode_file(d, i, j)) return 1;
+            if (rt_report_episode_file(d, i, j)) return 1;
     return 0;
 }
 
-void report_file_link(rt_strbuf *s, const report_data *d, const char *bench_dir, const char *file) {
+void rt_report_file_link(rt_strbuf *s, const report_data *d, const char *bench_dir, const char *file) {
     char *full = file[0] == '/' ? rt_strdup(file) : rt_path_join(bench_dir, file);
     int exists = rt_path_exists(full);
     free(full);
     rt_strbuf_add(s, "<a href=\"");
-    if (file[0] != '/' && d->link_prefix) html_escape(s, d->link_prefix);
-    html_escape(s, file);
+    if (file[0] != '/' && d->link_prefix) rt_html_escape(s, d->link_prefix);
+    rt_html_escape(s, file);
     rt_strbuf_add(s, "\">");
-    html_escape(s, file);
+    rt_html_escape(s, file);
     rt_strbuf_add(s, exists ? "</a>" : "</a> <span class=\"na\">(not in the folder)</span>");
 }
 
-void report_episode_links(rt_strbuf *s, const report_data *d, const char *bench_dir) {
-    if (!report_has_episode_files(d)) return;
+void rt_report_episode_links(rt_strbuf *s, const report_data *d, const char *bench_dir) {
+    if (!rt_report_has_episode_files(d)) return;
     rt_strbuf_add(s, "<h2 id=\"episode-files\">Episode files</h2>\n<p class=\"note\">Every evaluation episode, one JSON "
                      "line each (steps, actions, observations, and what was retrieved at each step), next to this "
                      "page in the bench folder.</p>\n<ul class=\"files\">\n");
     for (int i = 0; i < d->n_configs; i++)
         for (int j = 0; j < d->n_splits; j++) {
-            const char *f = report_episode_file(d, i, j);
+            const char *f = rt_report_episode_file(d, i, j);
             if (!f) continue;
             rt_strbuf_add(s, "<li>");
-            report_config_name(s, d->configs[i].id, d->configs[i].label);
+            rt_report_config_name(s, d->configs[i].id, d->configs[i].label);
             rt_strbuf_add(s, ", ");
-            html_escape(s, d->splits[j].label);
+            rt_html_escape(s, d->splits[j].label);
             rt_strbuf_add(s, ": ");
-            report_file_link(s, d, bench_dir, f);
+            rt_report_file_link(s, d, bench_dir, f);
             rt_strbuf_add(s, "</li>\n");
         }
     const json_t *rows = json_object_get(json_object_get(d->root, "index_ablation"), "rows"), *row;
@@ -250,9 +250,9 @@ void report_episode_links(rt_strbuf *s, const report_data *d, const char *bench_
         const char *label = json_string_value(json_object_get(row, "label"));
         if (!f) continue;
         rt_strbuf_add(s, "<li>index ablation, ");
-        html_escape(s, label ? label : "n/a");
+        rt_html_escape(s, label ? label : "n/a");
         rt_strbuf_add(s, ": ");
-        report_file_link(s, d, bench_dir, f);
+        rt_report_file_link(s, d, bench_dir, f);
         rt_strbuf_add(s, "</li>\n");
     }
     rt_strbuf_add(s, "</ul>\n");

@@ -17,7 +17,7 @@ static double char_em(unsigned char c) {
     return 0.64; /* lower case, digits and the rest */
 }
 
-double report_text_width(const char *text, double font_px) {
+double rt_report_text_width(const char *text, double font_px) {
     double em = 0;
     for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++)
         if ((*p & 0xC0) != 0x80) em += char_em(*p);
@@ -46,10 +46,10 @@ static void add_line(report_lines *l, const char *text, size_t n, int cut) {
     l->n++;
 }
 
-void report_wrap(const char *text, double max_px, double font_px, int max_lines, report_lines *l) {
+void rt_report_wrap(const char *text, double max_px, double font_px, int max_lines, report_lines *l) {
     memset(l, 0, sizeof *l);
     if (!text) text = "";
-    double ell = report_text_width("\xe2\x80\xa6", font_px);
+    double ell = rt_report_text_width("\xe2\x80\xa6", font_px);
     size_t len = strlen(text), at = 0;
     if (max_lines < 1 || max_lines > REPORT_MAX_LINES) max_lines = REPORT_MAX_LINES;
     while (at < len && l->n < max_lines) {
@@ -83,19 +83,19 @@ void report_wrap(const char *text, double max_px, double font_px, int max_lines,
     if (l->n == 0) add_line(l, "", 0, 0);
 }
 
-void report_lines_free(report_lines *l) {
+void rt_report_lines_free(report_lines *l) {
     for (int i = 0; i < l->n; i++) free(l->line[i]);
     memset(l, 0, sizeof *l);
 }
 
-void svg_wrapped_text(rt_strbuf *s, double x, double y, const char *anchor, const char *text, const report_lines *l,
+void rt_svg_wrapped_text(rt_strbuf *s, double x, double y, const char *anchor, const char *text, const report_lines *l,
                       double line_px) {
     rt_strbuf_addf(s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\"><title>", x, y, anchor);
-    html_escape(s, text);
+    rt_html_escape(s, text);
     rt_strbuf_add(s, "</title>");
     for (int i = 0; i < l->n; i++) {
         rt_strbuf_addf(s, "<tspan x=\"%.1f\" dy=\"%.1f\">", x, i ? line_px : 0.0);
-        html_escape(s, l->line[i]);
+        rt_html_escape(s, l->line[i]);
         rt_strbuf_add(s, "</tspan>");
     }
     rt_strbuf_add(s, "</text>\n");

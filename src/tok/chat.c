@@ -57,22 +57,22 @@ rt_status rt_chat_render(const rt_tokenizer *t, const rt_chat_message *msgs, siz
 
 static void bind_vars(jx_ctx *c, const void *arg) {
     const rt_tok_chat_vars *v = arg;
-    jv msgs = jv_list_new(c, v->n_msgs + 1);
+    jv msgs = rt_jv_list_new(c, v->n_msgs + 1);
     for (size_t i = 0; i < v->n_msgs; i++) {
-        jv m = jv_dict_new(c, 3);
-        jv_dict_set(c, &m, jv_cstr("role"), jv_cstr(v->msgs[i].role));
-        jv_dict_set(c, &m, jv_cstr("content"), jv_cstr(v->msgs[i].content));
+        jv m = rt_jv_dict_new(c, 3);
+        rt_jv_dict_set(c, &m, rt_jv_cstr("role"), rt_jv_cstr(v->msgs[i].role));
+        rt_jv_dict_set(c, &m, rt_jv_cstr("content"), rt_jv_cstr(v->msgs[i].content));
         if (v->msgs[i].reasoning_content)
-            jv_dict_set(c, &m, jv_cstr("reasoning_content"), jv_cstr(v->msgs[i].reasoning_content));
-        jv_list_push(c, &msgs, m);
+            rt_jv_dict_set(c, &m, rt_jv_cstr("reasoning_content"), rt_jv_cstr(v->msgs[i].reasoning_content));
+        rt_jv_list_push(c, &msgs, m);
     }
-    jx_set_var(c, "messages", msgs);
-    jx_set_var(c, "tools", jv_none());
-    jx_set_var(c, "documents", jv_none());
-    jx_set_var(c, "add_generation_prompt", jv_bool(v->params.add_generation_prompt));
-    if (v->bos_token) jx_set_var(c, "bos_token", jv_cstr(v->bos_token));
-    if (v->eos_token) jx_set_var(c, "eos_token", jv_cstr(v->eos_token));
-    if (v->params.enable_thinking >= 0) jx_set_var(c, "enable_thinking", jv_bool(v->params.enable_thinking));
+    rt_jx_set_var(c, "messages", msgs);
+    rt_jx_set_var(c, "tools", rt_jv_none());
+    rt_jx_set_var(c, "documents", rt_jv_none());
+    rt_jx_set_var(c, "add_generation_prompt", rt_jv_bool(v->params.add_generation_prompt));
+    if (v->bos_token) rt_jx_set_var(c, "bos_token", rt_jv_cstr(v->bos_token));
+    if (v->eos_token) rt_jx_set_var(c, "eos_token", rt_jv_cstr(v->eos_token));
+    if (v->params.enable_thinking >= 0) rt_jx_set_var(c, "enable_thinking", rt_jv_bool(v->params.enable_thinking));
 }
 
 rt_status rt_tok_chat_render_template(const char *tmpl, const char *where, const rt_tok_chat_vars *vars, char **out) {

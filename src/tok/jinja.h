@@ -65,49 +65,49 @@ struct jx_loop {
 typedef struct jx_ctx jx_ctx;
 
 /* ---- arena, errors ---- */
-void *jx_alloc(jx_ctx *c, size_t n);
+void *rt_jx_alloc(jx_ctx *c, size_t n);
 
 /* A growable string in the arena (growing leaves the old copy behind: amortized 2x). */
 typedef struct {
     char *p;
     size_t n, cap;
 } jx_buf;
-void jx_buf_put(jx_ctx *c, jx_buf *b, const char *s, size_t n);
-void jx_buf_puts(jx_ctx *c, jx_buf *b, const char *s);
+void rt_jx_buf_put(jx_ctx *c, jx_buf *b, const char *s, size_t n);
+void rt_jx_buf_puts(jx_ctx *c, jx_buf *b, const char *s);
 /* Sets the error (message prefixed with the template's name and line:column of `pos`) and longjmps. */
-_Noreturn void jx_fail(jx_ctx *c, rt_status code, size_t pos, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+_Noreturn void rt_jx_fail(jx_ctx *c, rt_status code, size_t pos, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Counts one loop iteration or call against JX_MAX_STEPS. */
-void jx_step(jx_ctx *c, size_t pos);
+void rt_jx_step(jx_ctx *c, size_t pos);
 
 /* ---- values (jinja_value.c) ---- */
-jv jv_undef(const char *name);
-jv jv_none(void);
-jv jv_bool(int b);
-jv jv_int(int64_t i);
-jv jv_float(double f);
-jv jv_str(const char *s, size_t n); /* s is not copied */
-jv jv_cstr(const char *s);
-jv jv_str_copy(jx_ctx *c, const char *s, size_t n);
-jv jv_list_new(jx_ctx *c, size_t cap);
-jv jv_dict_new(jx_ctx *c, size_t cap);
-void jv_list_push(jx_ctx *c, jv *list, jv v);
+jv rt_jv_undef(const char *name);
+jv rt_jv_none(void);
+jv rt_jv_bool(int b);
+jv rt_jv_int(int64_t i);
+jv rt_jv_float(double f);
+jv rt_jv_str(const char *s, size_t n); /* s is not copied */
+jv rt_jv_cstr(const char *s);
+jv rt_jv_str_copy(jx_ctx *c, const char *s, size_t n);
+jv rt_jv_list_new(jx_ctx *c, size_t cap);
+jv rt_jv_dict_new(jx_ctx *c, size_t cap);
+void rt_jv_list_push(jx_ctx *c, jv *list, jv v);
 /* Inserts or overwrites (insertion order kept, as Python dicts do). */
-void jv_dict_set(jx_ctx *c, jv *dict, jv key, jv v);
+void rt_jv_dict_set(jx_ctx *c, jv *dict, jv key, jv v);
 /* NULL when absent. */
-jv *jv_dict_get(const jv *dict, const char *key, size_t n);
-int jv_truthy(jv v);
-int jv_equal(jv a, jv b);
+jv *rt_jv_dict_get(const jv *dict, const char *key, size_t n);
+int rt_jv_truthy(jv v);
+int rt_jv_equal(jv a, jv b);
 /* Python's str(v) appended to b (undefined prints nothing). */
-void jv_to_str(jx_ctx *c, jv v, jx_buf *b);
-jv jv_stringify(jx_ctx *c, jv v);
+void rt_jv_to_str(jx_ctx *c, jv v, jx_buf *b);
+jv rt_jv_stringify(jx_ctx *c, jv v);
 /* json.dumps(v, ensure_ascii=False, indent=indent) (indent < 0: none). */
-void jv_to_json(jx_ctx *c, jv v, int indent, size_t pos, jx_buf *b);
-const char *jv_type_name(jv v);
+void rt_jv_to_json(jx_ctx *c, jv v, int indent, size_t pos, jx_buf *b);
+const char *rt_jv_type_name(jv v);
 /* Code points in a UTF-8 string; the byte offset of code point k. */
-size_t jx_utf8_count(const char *s, size_t n);
-size_t jx_utf8_offset(const char *s, size_t n, size_t k);
+size_t rt_jx_utf8_count(const char *s, size_t n);
+size_t rt_jx_utf8_offset(const char *s, size_t n, size_t k);
 /* Python's str.isspace for one code point. */
-int jx_py_space(int32_t cp);
+int rt_jx_py_space(int32_t cp);
 
 /* ---- lexer (jinja_lex.c) ---- */
 typedef enum { JT_TEXT, JT_VAR, JT_BLOCK, JT_END, JT_NAME, JT_STRING, JT_INT, JT_FLOAT, JT_OP, JT_EOF } jt_type;
@@ -122,7 +122,7 @@ typedef struct {
 } jx_tok;
 
 /* Tokens of the whole template (whitespace control applied to the text tokens). */
-void jx_lex(jx_ctx *c, const char *src, size_t n, jx_tok **out, size_t *n_out);
+void rt_jx_lex(jx_ctx *c, const char *src, size_t n, jx_tok **out, size_t *n_out);
 
 /* ---- parser (jinja_parse.c) ---- */
 typedef enum {
@@ -145,7 +145,7 @@ struct jx_node {
     int neg;          /* JN_TEST: `is not` */
 };
 
-jx_node *jx_parse(jx_ctx *c, const jx_tok *toks, size_t n);
+jx_node *rt_jx_parse(jx_ctx *c, const jx_tok *toks, size_t n);
 
 /* ---- evaluation (jinja_eval.c, jinja_builtins.c) ---- */
 struct jx_ctx {
@@ -182,49 +182,49 @@ typedef struct {
     jv *kw_v;
     size_t n_kw;
 } jx_args;
-jv jx_eval(jx_ctx *c, const jx_node *e);
-void jx_exec(jx_ctx *c, const jx_node *s);
+jv rt_jx_eval(jx_ctx *c, const jx_node *e);
+void rt_jx_exec(jx_ctx *c, const jx_node *s);
 /* Variables: frames are searched innermost first, then the builtin functions. */
-jv jx_lookup(jx_ctx *c, const char *name, size_t n);
-void jx_bind(jx_ctx *c, const char *name, size_t n, jv v);
-void jx_push_frame(jx_ctx *c, struct jx_frame *f, struct jx_frame *parent);
-jv jx_call_macro(jx_ctx *c, const jx_node *m, const jx_args *a, size_t pos);
+jv rt_jx_lookup(jx_ctx *c, const char *name, size_t n);
+void rt_jx_bind(jx_ctx *c, const char *name, size_t n, jv v);
+void rt_jx_push_frame(jx_ctx *c, struct jx_frame *f, struct jx_frame *parent);
+jv rt_jx_call_macro(jx_ctx *c, const jx_node *m, const jx_args *a, size_t pos);
 /* Python's a OP b for the arithmetic and comparison operators. */
-jv jx_binop(jx_ctx *c, const char *op, jv a, jv b, size_t pos);
+jv rt_jx_binop(jx_ctx *c, const char *op, jv a, jv b, size_t pos);
 /* Fails for using the undefined value u (naming the missing name where known), as Jinja's
  * StrictUndefined-like operations do: arithmetic, attributes of it, int(), float(). */
-_Noreturn void jx_undefined_error(jx_ctx *c, jv u, size_t pos);
-void jx_enter(jx_ctx *c, size_t pos);
-void jx_leave(jx_ctx *c);
-jx_args jx_eval_args(jx_ctx *c, const jx_node *call, size_t first, jv *prepend);
-jv jx_filter(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size_t pos);
-int jx_test(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size_t pos);
-jv jx_method(jx_ctx *c, jv self, const char *name, size_t n, const jx_args *a, size_t pos);
-jv jx_call_global(jx_ctx *c, int fn, const jx_args *a, size_t pos);
+_Noreturn void rt_jx_undefined_error(jx_ctx *c, jv u, size_t pos);
+void rt_jx_enter(jx_ctx *c, size_t pos);
+void rt_jx_leave(jx_ctx *c);
+jx_args rt_jx_eval_args(jx_ctx *c, const jx_node *call, size_t first, jv *prepend);
+jv rt_jx_filter(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size_t pos);
+int rt_jx_test(jx_ctx *c, const char *name, size_t n, jv v, const jx_args *a, size_t pos);
+jv rt_jx_method(jx_ctx *c, jv self, const char *name, size_t n, const jx_args *a, size_t pos);
+jv rt_jx_call_global(jx_ctx *c, int fn, const jx_args *a, size_t pos);
 /* The items a for loop or a filter walks: a list's items, a dict's keys, a string's characters
  * (code points), nothing for undefined; anything else fails naming its type (jinja_filters.c). */
-jv jx_as_list(jx_ctx *c, jv v, size_t pos);
+jv rt_jx_as_list(jx_ctx *c, jv v, size_t pos);
 /* Argument i, or the keyword argument `kw` (may be NULL), or NULL. */
-jv *jx_arg(const jx_args *a, size_t i, const char *kw);
+jv *rt_jx_arg(const jx_args *a, size_t i, const char *kw);
 /* Python's strip family (chars NULL: whitespace), replace. */
-jv jx_strip(jv s, const jv *chars, int left, int right);
+jv rt_jx_strip(jv s, const jv *chars, int left, int right);
 /* Python's str.upper/lower/title/capitalize ('u', 'l', 't', 'c') and Jinja's title filter ('j')
  * over Unicode (jinja_case.c). */
-jv jx_case(jx_ctx *c, jv s, int mode);
+jv rt_jx_case(jx_ctx *c, jv s, int mode);
 typedef struct {
     int32_t cp, upper[3], lower[3], title[3]; /* a mapping shorter than 3 ends at the first 0 */
 } jx_case_row;
-extern const jx_case_row jx_case_rows[]; /* the one-to-many mappings, sorted (jinja_case_table.c) */
-extern const size_t jx_n_case_rows;
-jv jx_replace(jx_ctx *c, jv s, jv old, jv new_, int64_t count);
+extern const jx_case_row rt_jx_case_rows[]; /* the one-to-many mappings, sorted (jinja_case_table.c) */
+extern const size_t rt_jx_n_case_rows;
+jv rt_jx_replace(jx_ctx *c, jv s, jv old, jv new_, int64_t count);
 /* The builtin function named so, or -1. */
-int jx_global_index(const char *name, size_t n);
-jv jx_getattr(jx_ctx *c, jv obj, const char *name, size_t n, size_t pos);
-jv jx_getitem(jx_ctx *c, jv obj, jv key, size_t pos);
+int rt_jx_global_index(const char *name, size_t n);
+jv rt_jx_getattr(jx_ctx *c, jv obj, const char *name, size_t n, size_t pos);
+jv rt_jx_getitem(jx_ctx *c, jv obj, jv key, size_t pos);
 
 /* ---- the entry point ---- */
 /* Binds a top-level variable (in the `setup` callback of rt_tok_jinja_render). */
-void jx_set_var(jx_ctx *c, const char *name, jv v);
+void rt_jx_set_var(jx_ctx *c, const char *name, jv v);
 
 /* Renders `tmpl` into a new NUL-terminated string; `setup` binds the variables. Errors name `where` and
  * the line:column of the construct. */

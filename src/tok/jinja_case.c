@@ -12,11 +12,11 @@
 #include "tok/tok_internal.h"
 
 static const jx_case_row *special(int32_t cp) {
-    size_t lo = 0, hi = jx_n_case_rows;
+    size_t lo = 0, hi = rt_jx_n_case_rows;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (jx_case_rows[mid].cp == cp) return &jx_case_rows[mid];
-        if (jx_case_rows[mid].cp < cp) lo = mid + 1;
+        if (rt_jx_case_rows[mid].cp == cp) return &rt_jx_case_rows[mid];
+        if (rt_jx_case_rows[mid].cp < cp) lo = mid + 1;
         else hi = mid;
     }
     return NULL;
@@ -74,26 +74,26 @@ static int final_sigma(const char *s, size_t lo, size_t i, size_t l, size_t n) {
 
 static void put_cp(jx_ctx *c, jx_buf *b, int32_t cp) {
     char u[4];
-    jx_buf_put(c, b, u, rt_tok_utf8_encode(cp, u));
+    rt_jx_buf_put(c, b, u, rt_tok_utf8_encode(cp, u));
 }
 
 /* Does Jinja's title filter start a word after cp? */
 static int word_break(int32_t cp) {
-    return cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || (cp >= 0 && jx_py_space(cp));
+    return cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || (cp >= 0 && rt_jx_py_space(cp));
 }
 
 /* mode: 'u' upper, 'l' lower, 't' str.title, 'c' capitalize, 'j' Jinja's title filter. */
-jv jx_case(jx_ctx *c, jv s, int mode) {
+jv rt_jx_case(jx_ctx *c, jv s, int mode) {
     const char *p = s.u.s.s;
     size_t n = s.u.s.n;
     jx_buf b = {0};
-    jx_buf_put(c, &b, "", 0);
+    rt_jx_buf_put(c, &b, "", 0);
     int prev_cased = 0, word_start = 1;
     size_t lo = 0; /* where the final-sigma rule looks back to */
     for (size_t i = 0, len; i < n; i += len) {
         int32_t cp = cp_at(p, i, n, &len);
         if (cp < 0) {
-            jx_buf_put(c, &b, p + i, 1);
+            rt_jx_buf_put(c, &b, p + i, 1);
             prev_cased = 0, word_start = 0;
             continue;
         }
@@ -114,5 +114,5 @@ jv jx_case(jx_ctx *c, jv s, int mode) {
         if (mode == 'j' && word_start) lo = i + len;
         word_start = word_break(cp);
     }
-    return jv_str(b.p, b.n);
+    return rt_jv_str(b.p, b.n);
 }

@@ -4,7 +4,7 @@
  * code point for binary search; a mapping shorter than 3 ends at the first 0. */
 #include "tok/jinja.h"
 
-const jx_case_row jx_case_rows[] = {
+const jx_case_row rt_jx_case_rows[] = {
     {0xDF, {0x53, 0x53}, {0xDF}, {0x53, 0x73}},
     {0x130, {0x130}, {0x69, 0x307}, {0x130}},
     {0x149, {0x2BC, 0x4E}, {0x149}, {0x2BC, 0x4E}},
@@ -109,4 +109,4 @@ const jx_case_row jx_case_rows[] = {
     {0xFB16, {0x54E, 0x546}, {0xFB16}, {0x54E, 0x576}},
     {0xFB17, {0x544, 0x53D}, {0xFB17}, {0x544, 0x56D}},
 };
-const size_t jx_n_case_rows = sizeof jx_case_rows / sizeof *jx_case_rows;
+const size_t rt_jx_n_case_rows = sizeof rt_jx_case_rows / sizeof *rt_jx_case_rows;

@@ -19,7 +19,7 @@ typedef struct {
 static void push(lexer *L, jt_type t, const char *s, size_t n, size_t pos) {
     if (L->len == L->cap) {
         size_t cap = L->cap ? 2 * L->cap : 64;
-        jx_tok *nv = jx_alloc(L->c, cap * sizeof *nv);
+        jx_tok *nv = rt_jx_alloc(L->c, cap * sizeof *nv);
         if (L->len) memcpy(nv, L->v, L->len * sizeof *nv);
         L->v = nv;
         L->cap = cap;
@@ -35,7 +35,7 @@ static size_t space_at(const char *s, size_t n, size_t i) {
     int32_t cp;
     if (!l) return 0;
     rt_tok_utf8_decode((const unsigned char *)s + i, &cp);
-    return jx_py_space(cp) ? l : 0;
+    return rt_jx_py_space(cp) ? l : 0;
 }
 
 static size_t skip_space(const char *s, size_t n, size_t i) {
@@ -77,13 +77,13 @@ static void lex_string(lexer *L) {
     size_t start = L->i, i = start + 1;
     char q = L->s[start];
     jx_buf b = {0};
-    jx_buf_put(L->c, &b, "", 0);
+    rt_jx_buf_put(L->c, &b, "", 0);
     for (;;) {
-        if (i >= L->n) jx_fail(L->c, RT_ERR_FORMAT, start, "unterminated string literal");
+        if (i >= L->n) rt_jx_fail(L->c, RT_ERR_FORMAT, start, "unterminated string literal");
         char ch = L->s[i];
         if (ch == q) break;
         if (ch != '\\' || i + 1 >= L->n) {
-            jx_buf_put(L->c, &b, &ch, 1);
+            rt_jx_buf_put(L->c, &b, &ch, 1);
             i++;
             continue;
         }
@@ -91,29 +91,29 @@ static void lex_string(lexer *L) {
         const char *simple = strchr("\\'\"abfnrtv\n", e);
         if (simple && e) {
             static const char map[] = "\\'\"\a\b\f\n\r\t\v";
-            if (e != '\n') jx_buf_put(L->c, &b, &map[simple - "\\'\"abfnrtv\n"], 1);
+            if (e != '\n') rt_jx_buf_put(L->c, &b, &map[simple - "\\'\"abfnrtv\n"], 1);
             i += 2;
         } else if (e >= '0' && e <= '7') {
             int v = 0, k = 1;
             for (; k <= 3 && i + k < L->n && L->s[i + k] >= '0' && L->s[i + k] <= '7'; k++) v = v * 8 + L->s[i + k] - '0';
             char out[4];
-            jx_buf_put(L->c, &b, out, rt_tok_utf8_encode(v, out));
+            rt_jx_buf_put(L->c, &b, out, rt_tok_utf8_encode(v, out));
             i += (size_t)k;
         } else if (e == 'x' || e == 'u' || e == 'U') {
             int len = e == 'x' ? 2 : e == 'u' ? 4 : 8;
             int32_t v = 0;
             for (int k = 0; k < len; k++) {
                 int h = i + 2 + (size_t)k < L->n ? hexval(L->s[i + 2 + k]) : -1;
-                if (h < 0) jx_fail(L->c, RT_ERR_FORMAT, i, "truncated \\%c escape in a string literal", e);
+                if (h < 0) rt_jx_fail(L->c, RT_ERR_FORMAT, i, "truncated \\%c escape in a string literal", e);
                 v = v * 16 + h;
             }
             if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-                jx_fail(L->c, RT_ERR_FORMAT, i, "escape \\%c names no Unicode scalar value", e);
+                rt_jx_fail(L->c, RT_ERR_FORMAT, i, "escape \\%c names no Unicode scalar value", e);
             char out[4];
-            jx_buf_put(L->c, &b, out, rt_tok_utf8_encode(v, out));
+            rt_jx_buf_put(L->c, &b, out, rt_tok_utf8_encode(v, out));
             i += 2 + (size_t)len;
         } else {
-            jx_buf_put(L->c, &b, L->s + i, 2); /* unknown escapes stay as written */
+            rt_jx_buf_put(L->c, &b, L->s + i, 2); /* unknown escapes stay as written */
             i += 2;
         }
     }
@@ -142,13 +142,13 @@ static void lex_number(lexer *L) {
     for (size_t k = a; k < i && m + 1 < sizeof tmp; k++)
         if (L->s[k] != '_') tmp[m++] = L->s[k];
     tmp[m] = '\0';
-    if (i - a >= sizeof tmp) jx_fail(L->c, RT_ERR_FORMAT, a, "number literal too long");
+    if (i - a >= sizeof tmp) rt_jx_fail(L->c, RT_ERR_FORMAT, a, "number literal too long");
     push(L, is_float ? JT_FLOAT : JT_INT, L->s + a, i - a, a);
     if (is_float) L->v[L->len - 1].f = strtod(tmp, NULL);
     else {
         char *end;
         unsigned long long v = strtoull(tmp, &end, 10);
-        if (v > INT64_MAX) jx_fail(L->c, RT_ERR_UNSUPPORTED, a, "integer literal beyond 64 bits");
+        if (v > INT64_MAX) rt_jx_fail(L->c, RT_ERR_UNSUPPORTED, a, "integer literal beyond 64 bits");
         L->v[L->len - 1].i = (int64_t)v;
     }
     L->i = i;
@@ -161,7 +161,7 @@ static size_t lex_tag(lexer *L, char kind, char *sign) {
     int depth = 0;
     for (;;) {
         L->i = skip_space(L->s, L->n, L->i);
-        if (L->i >= L->n) jx_fail(L->c, RT_ERR_FORMAT, L->i, "unexpected end of template inside a tag");
+        if (L->i >= L->n) rt_jx_fail(L->c, RT_ERR_FORMAT, L->i, "unexpected end of template inside a tag");
         const char *p = L->s + L->i;
         size_t left = L->n - L->i;
         if (depth == 0) {
@@ -186,10 +186,10 @@ static size_t lex_tag(lexer *L, char kind, char *sign) {
             for (size_t t = 0; t < sizeof two / sizeof *two; t++)
                 if (left >= 2 && !memcmp(p, two[t], 2)) k = 2;
             if (!k && strchr("+-*/%~<>=()[]{},.:|", ch) && ch) k = 1;
-            if (!k) jx_fail(L->c, RT_ERR_FORMAT, L->i, "unexpected character '%c' in a tag", ch);
+            if (!k) rt_jx_fail(L->c, RT_ERR_FORMAT, L->i, "unexpected character '%c' in a tag", ch);
             if (k == 1 && (ch == '(' || ch == '[' || ch == '{')) depth++;
             if (k == 1 && (ch == ')' || ch == ']' || ch == '}')) {
-                if (depth == 0) jx_fail(L->c, RT_ERR_FORMAT, L->i, "unexpected '%c'", ch);
+                if (depth == 0) rt_jx_fail(L->c, RT_ERR_FORMAT, L->i, "unexpected '%c'", ch);
                 depth--;
             }
             push(L, JT_OP, p, k, L->i);
@@ -205,7 +205,7 @@ static size_t after_tag(lexer *L, size_t i, char sign, int trim) {
     return i;
 }
 
-void jx_lex(jx_ctx *c, const char *src, size_t n, jx_tok **out, size_t *n_out) {
+void rt_jx_lex(jx_ctx *c, const char *src, size_t n, jx_tok **out, size_t *n_out) {
     lexer L = {.c = c, .s = src, .n = n};
     int line_starting = 1;
     while (L.i < n) {
@@ -223,7 +223,7 @@ void jx_lex(jx_ctx *c, const char *src, size_t n, jx_tok **out, size_t *n_out) {
             const char *e = NULL;
             for (size_t k = body; k + 1 < n && !e; k++)
                 if (src[k] == '#' && src[k + 1] == '}') e = src + k;
-            if (!e) jx_fail(c, RT_ERR_FORMAT, t, "unterminated comment");
+            if (!e) rt_jx_fail(c, RT_ERR_FORMAT, t, "unterminated comment");
             size_t k = (size_t)(e - src);
             if (k > body && (src[k - 1] == '-' || src[k - 1] == '+')) esign = src[k - 1];
             end = k + 2;
