@@ -1,5 +1,5 @@
 /* retrace/tok.h: Hugging Face tokenizer.json in C (byte-level BPE, SentencePiece-style BPE with byte
- * fallback, WordPiece, Unigram), special tokens, chat templates of known families, a byte-level BPE
+ * fallback, WordPiece, Unigram), special tokens, chat templates (a Jinja subset), a byte-level BPE
  * trainer. Ids are those the reference `tokenizers` library produces for the same file.
  *
  * Encoding is thread-safe: the word cache is per thread. A tokenizer is immutable after loading. */
@@ -83,9 +83,10 @@ typedef struct {
     const char *reasoning_content; /* optional (Qwen3 thinking), NULL when absent */
 } rt_chat_message;
 
-/* Renders a conversation exactly as transformers' apply_chat_template(tokenize=False) does with the
- * tokenizer's chat template. Only templates of known families are rendered (recognised by their exact
- * text); any other template, or none, is an RT_ERR_UNSUPPORTED naming the template. */
+/* Renders a conversation exactly as transformers' apply_chat_template(tokenize=False) does, by running
+ * the tokenizer's Jinja chat template (the subset docs/tokenizers.md lists). No template is an
+ * RT_ERR_UNSUPPORTED; a template error is RT_ERR_FORMAT / RT_ERR_UNSUPPORTED naming its line:column;
+ * a conversation the template refuses (raise_exception) is RT_ERR_ARG carrying the template's message. */
 rt_status rt_chat_render(const rt_tokenizer *t, const rt_chat_message *msgs, size_t n_msgs, int add_generation_prompt,
                          char **out);
 
@@ -101,8 +102,8 @@ typedef struct {
 rt_chat_params rt_chat_params_default(void);
 rt_status rt_chat_render_ex(const rt_tokenizer *t, const rt_chat_message *msgs, size_t n_msgs, const rt_chat_params *p,
                             char **out);
-/* The family name of the tokenizer's chat template ("llama3", "qwen3", "chatml"), or NULL when
- * unknown. */
+/* The family name of the tokenizer's chat template ("llama3", "qwen3", "chatml") when its exact text is
+ * a known one, else NULL: for display only, any template renders. */
 const char *rt_chat_family(const rt_tokenizer *t);
 /* The exact Jinja text of a family retrace writes into the tokenizers it trains ("chatml": the plain
  * ChatML template with <|im_start|> / <|im_end|>), or NULL. */

@@ -362,4 +362,16 @@ void rt_tok_train_merges(const rt_tok_word_counts *wc, int32_t max_tokens, int32
 void rt_tok_bpe_result_free(rt_tok_bpe_result *r);
 rt_status rt_tok_train_write(const rt_tok_bpe_result *r, const rt_bpe_train_params *p, const char *out_dir);
 
+/* ---- chat templates (chat.c, jinja_*.c) ---- */
+/* What a chat template is rendered with (bos/eos NULL when the tokenizer has none). */
+typedef struct {
+    const rt_chat_message *msgs;
+    size_t n_msgs;
+    rt_chat_params params;
+    const char *bos_token, *eos_token;
+} rt_tok_chat_vars;
+
+/* Runs the Jinja chat template `tmpl`; `where` names it in messages. */
+rt_status rt_tok_chat_render_template(const char *tmpl, const char *where, const rt_tok_chat_vars *vars, char **out);
+
 #endif

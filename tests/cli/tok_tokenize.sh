@@ -60,6 +60,17 @@ if [ -d "$shared/qwen3" ]; then
     bad "qwen3 --chat --no-thinking: $(cat "$tmp/chat.txt")"
   echo '[{"role": "user", "content": "Hi"}]' | "$bin" tokenize --tokenizer "$shared/mistral" --chat 2>"$tmp/err" && bad "mistral --chat exits 0" || ok
   grep -q "tokenizer_config.json: no chat_template is set" "$tmp/err" && ok || bad "mistral --chat message: $(cat "$tmp/err")"
+  # With Mistral's own template (v0.1, tests/fixtures/tok/chat; it holds no '"' or '\\') the shared
+  # Mistral tokenizer renders, and a conversation the template refuses fails with the template's message.
+  mkdir -p "$tmp/mistral"
+  cp "$shared/mistral/tokenizer.json" "$tmp/mistral/"
+  printf '{"bos_token": "<s>", "eos_token": "</s>", "chat_template": "%s"}' \
+    "$(cat "$(dirname "$0")/../fixtures/tok/chat/mistral-v1.jinja")" >"$tmp/mistral/tokenizer_config.json"
+  echo '[{"role": "user", "content": "Hi"}]' | "$bin" tokenize --tokenizer "$tmp/mistral" --chat >"$tmp/chat.txt"
+  printf '<s>[INST] Hi [/INST]' | cmp -s - "$tmp/chat.txt" && ok || bad "mistral template --chat: $(cat "$tmp/chat.txt")"
+  echo '[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]' |
+    "$bin" tokenize --tokenizer "$tmp/mistral" --chat 2>"$tmp/err" && bad "non-alternating mistral --chat exits 0" || ok
+  grep -q "Conversation roles must alternate" "$tmp/err" && ok || bad "mistral raise message: $(cat "$tmp/err")"
   echo '[{"role": "user"}]' | "$bin" tokenize --tokenizer "$shared/qwen3" --chat 2>"$tmp/err" && bad "message without content exits 0" || ok
 fi
 
