@@ -20,15 +20,14 @@ typedef struct {
     double model, tok, total;
 } load_time;
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+/* Keeps v[0..n] sorted as times arrive, so the minimum is v[0] and the median v[n/2]. */
+static void insert_sorted(double *v, int n, double x) {
+    int i = n;
+    for (; i > 0 && v[i - 1] > x; i--) v[i] = v[i - 1];
+    v[i] = x;
 }
 
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+static double mid(const double *v, int n) { return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]); }
 
 static int load_once(const char *path, int bf16, load_time *t) {
     rt_model *m;
@@ -88,12 +87,15 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_load_gguf: %s\n", rt_errmsg());
             return 1;
         }
-        if (r >= 0) tot[r] = t.total, mod[r] = t.model, tk[r] = t.tok;
+        if (r < 0) continue;
+        insert_sorted(tot, r, t.total);
+        insert_sorted(mod, r, t.model);
+        insert_sorted(tk, r, t.tok);
     }
     printf("model %s, %d runs, %d threads\n", path, runs, threads);
-    double best = median(tot, runs), lo = tot[0];
+    double best = mid(tot, runs), lo = tot[0];
     printf("retrace (weights to %s):  min %.3f s  median %.3f s  (model %.3f s, tokenizer %.3f s, medians)\n", dtype, lo, best,
-           median(mod, runs), median(tk, runs));
+           mid(mod, runs), mid(tk, runs));
     json_t *j = run_peer(peer, path, runs, threads);
     if (j) {
         for (int k = 0; k < 2; k++) {

@@ -155,15 +155,39 @@ def numpy_refs(gguf_path, tok_ids):
     return out
 
 
+def smollm_rules(gguf_path):
+    """SmolLM2's own tokenizer rules, rebuilt with the `tokenizers` library from the GGUF's vocabulary:
+    its tokenizer.json pre-tokenizes with Digits(individual_digits) (every Unicode number character
+    alone) then GPT-2's ByteLevel regex, which is what llama.cpp's `smollm` pre-tokenizer names.
+    transformers' GGUF loader has no entry for `smollm` and falls back to the ByteLevel regex alone."""
+    import gguf
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+    r = gguf.GGUFReader(gguf_path)
+    f = {k: v.contents() for k, v in r.fields.items() if k.startswith("tokenizer.ggml.")}
+    toks, types = f["tokenizer.ggml.tokens"], f["tokenizer.ggml.token_type"]
+    merges = [tuple(m.split(" ", 1)) for m in f["tokenizer.ggml.merges"]]
+    t = Tokenizer(models.BPE({s: i for i, s in enumerate(toks)}, merges))
+    t.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                               pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    t.decoder = decoders.ByteLevel()
+    t.add_special_tokens([AddedToken(s, special=True, normalized=False) for s, ty in zip(toks, types) if ty == 3])
+    return t
+
+
 def tok_refs(tok, gguf_path):
     corpus = json.load(open(os.path.join(FIX, "tok", "corpus.json")))
     ref = {"transformers": [tok(t, add_special_tokens=False).input_ids for t in corpus]} if tok else {}
+    try:
+        rules = smollm_rules(gguf_path)
+        ref["smollm_rules"] = [e.ids for e in rules.encode_batch(corpus, add_special_tokens=False)]
+    except ImportError:
+        print("the gguf or tokenizers package is missing: no smollm_rules ids")
     try:
         import llama_cpp
         llm = llama_cpp.Llama(model_path=gguf_path, vocab_only=True, verbose=False)
         ref["llama_cpp"] = [llm.tokenize(t.encode("utf-8"), add_bos=False, special=True) for t in corpus]
     except ImportError:
-        print("llama-cpp-python is not installed: only transformers' ids are written")
+        print("llama-cpp-python is not installed: no llama.cpp ids")
     return ref
 
 
