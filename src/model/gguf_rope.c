@@ -50,6 +50,11 @@ static void classify(rope_fit *f) {
     }
 }
 
+/* The recovered values carry float32's rounding (63.99998 for 64); configs hold whole numbers
+ * (original_max_position_embeddings is an integer), so a value that close to one is taken as it. The
+ * check that follows confirms the divisors either way. */
+static double snap(double x) { return fabs(x - nearbyint(x)) <= 1e-4 * fabs(x) ? nearbyint(x) : x; }
+
 /* Fills p (kind, factor, low, high, original_max_pos) from the classified divisors; 0 when no
  * positive solution exists (the check that follows then names the tensor). */
 static int solve(const rope_fit *f, rt_rope_params *p) {
@@ -72,6 +77,9 @@ static int solve(const rope_fit *f, rt_rope_params *p) {
         p->original_max_pos = hi * cbrt(lo / hi);
         p->high_freq_factor = cbrt(hi / lo);
     }
+    p->factor = snap(p->factor);
+    p->high_freq_factor = snap(p->high_freq_factor);
+    p->original_max_pos = snap(p->original_max_pos);
     return p->original_max_pos > 0 && p->high_freq_factor > 1 && isfinite(p->original_max_pos);
 }
 
