@@ -39,7 +39,7 @@ static void test_fixture_round_trip(void **state) {
     tmp_path(out, sizeof out, "llama3.gguf");
     snprintf(cmd, sizeof cmd, "'%s' export --gguf '%s' --model '%s' > /dev/null", RT_BINARY, out, dir);
     assert_int_equal(system(cmd), 0);
-    rt_model *hf, *gg;
+    rt_model *hf = NULL, *gg = NULL;
     if (rt_model_load(dir, &hf) != RT_OK || rt_model_load(out, &gg) != RT_OK) fail_msg("%s", rt_errmsg());
     const rt_rope_params *a = &hf->cfg.rope, *b = &gg->cfg.rope;
     assert_int_equal(a->kind, RT_ROPE_LLAMA3);
