@@ -23,6 +23,7 @@ asan: deps
 
 # The normal build and the ASan+UBSan build, each with the whole test suite.
 test: build asan
+	@bash scripts/install-py-deps.sh
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)

@@ -36,7 +36,14 @@ PROMPTS = [
     "Bonjour, je m'appelle",
     "The opposite of hot is",
 ]
+CHATS = [
+    "What is the capital of France?",
+    "Write a haiku about the sea.",
+    "How many legs does a spider have?",
+    "Give me three tips for staying focused.",
+]
 N_GREEDY = 20
+N_CHAT = 24
 N_TOP = 32
 
 
@@ -59,6 +66,31 @@ def model_refs(torch, model, tok):
         out.append({"prompt": p, "ids": ids, "logit_ids": pick, "logits": [float(logits[i]) for i in pick],
                     "logsumexp": float(torch.logsumexp(logits, 0)), "greedy": gen})
     return out
+
+
+def chat_refs(torch, model, tok):
+    """SmolLM2's own chat template (ChatML with a default system message) through transformers'
+    apply_chat_template, then greedy generation up to N_CHAT tokens or the end of turn."""
+    out = []
+    for q in CHATS:
+        msgs = [{"role": "user", "content": q}]
+        text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        ids = tok(text, add_special_tokens=False).input_ids
+        with torch.no_grad():
+            gen = model.generate(torch.tensor([ids]), max_new_tokens=N_CHAT, do_sample=False, num_beams=1,
+                                 eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)[0, len(ids):].tolist()
+        out.append({"user": q, "text": text, "ids": ids, "greedy": gen, "eos": tok.eos_token_id,
+                    "reply": tok.decode(gen, skip_special_tokens=True)})
+    return out
+
+
+def write_json(name, obj, **kw):
+    """Atomically, so a killed run never leaves a truncated reference that the test would read."""
+    path = os.path.join(FIX, "gguf", name)
+    with open(path + ".tmp", "w") as fh:
+        json.dump(obj, fh, **kw)
+    os.replace(path + ".tmp", path)
+    print("wrote tests/fixtures/gguf/" + name)
 
 
 def numpy_refs(gguf_path, tok_ids):
@@ -123,15 +155,39 @@ def numpy_refs(gguf_path, tok_ids):
     return out
 
 
+def smollm_rules(gguf_path):
+    """SmolLM2's own tokenizer rules, rebuilt with the `tokenizers` library from the GGUF's vocabulary:
+    its tokenizer.json pre-tokenizes with Digits(individual_digits) (every Unicode number character
+    alone) then GPT-2's ByteLevel regex, which is what llama.cpp's `smollm` pre-tokenizer names.
+    transformers' GGUF loader has no entry for `smollm` and falls back to the ByteLevel regex alone."""
+    import gguf
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+    r = gguf.GGUFReader(gguf_path)
+    f = {k: v.contents() for k, v in r.fields.items() if k.startswith("tokenizer.ggml.")}
+    toks, types = f["tokenizer.ggml.tokens"], f["tokenizer.ggml.token_type"]
+    merges = [tuple(m.split(" ", 1)) for m in f["tokenizer.ggml.merges"]]
+    t = Tokenizer(models.BPE({s: i for i, s in enumerate(toks)}, merges))
+    t.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                               pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    t.decoder = decoders.ByteLevel()
+    t.add_special_tokens([AddedToken(s, special=True, normalized=False) for s, ty in zip(toks, types) if ty == 3])
+    return t
+
+
 def tok_refs(tok, gguf_path):
     corpus = json.load(open(os.path.join(FIX, "tok", "corpus.json")))
     ref = {"transformers": [tok(t, add_special_tokens=False).input_ids for t in corpus]} if tok else {}
+    try:
+        rules = smollm_rules(gguf_path)
+        ref["smollm_rules"] = [e.ids for e in rules.encode_batch(corpus, add_special_tokens=False)]
+    except ImportError:
+        print("the gguf or tokenizers package is missing: no smollm_rules ids")
     try:
         import llama_cpp
         llm = llama_cpp.Llama(model_path=gguf_path, vocab_only=True, verbose=False)
         ref["llama_cpp"] = [llm.tokenize(t.encode("utf-8"), add_bos=False, special=True) for t in corpus]
     except ImportError:
-        print("llama-cpp-python is not installed: only transformers' ids are written")
+        print("llama-cpp-python is not installed: no llama.cpp ids")
     return ref
 
 
@@ -148,9 +204,7 @@ def numpy_main(args, f):
                              capture_output=True, text=True, check=True).stdout.split("\n")
         ids = [[int(x) for x in line.split()] for line in out[: len(PROMPTS)]]
     meta = {"model": f, "reference": "numpy float64 forward on the GGUF tensors (tools/check_gguf_real.py --numpy)"}
-    with open(os.path.join(FIX, "gguf", "smollm2.ref.json"), "w") as fh:
-        json.dump({**meta, "prompts": numpy_refs(args.gguf, ids)}, fh)
-    print("wrote tests/fixtures/gguf/smollm2.ref.json")
+    write_json("smollm2.ref.json", {**meta, "prompts": numpy_refs(args.gguf, ids)})
     write_tok(args, {"model": f}, None)
 
 
@@ -159,9 +213,8 @@ def write_tok(args, meta, tok):
     if not ref:
         print("no tokenizer reference (neither transformers nor llama-cpp-python): smollm2.tok.json not written")
         return
-    with open(os.path.join(FIX, "gguf", "smollm2.tok.json"), "w") as fh:
-        json.dump({**meta, **ref}, fh, separators=(",", ":"))
-    print("wrote tests/fixtures/gguf/smollm2.tok.json with", ", ".join(ref))
+    write_json("smollm2.tok.json", {**meta, **ref}, separators=(",", ":"))
+    print("  with the ids of", ", ".join(ref))
 
 
 def main():
@@ -169,6 +222,7 @@ def main():
     ap.add_argument("--gguf", default=DEFAULT_GGUF)
     ap.add_argument("--check", help="the test_gguf_real binary to run afterwards")
     ap.add_argument("--retrace", help="retrace binary (tokenizes the prompts for --numpy without llama-cpp-python)")
+    ap.add_argument("--only", choices=["prompts", "chat", "tok"], help="recompute only this part (the others are kept)")
     ap.add_argument("--numpy", action="store_true", help="without torch: a float64 numpy forward pass as the reference")
     args = ap.parse_args()
     if not os.path.exists(args.gguf):
@@ -182,13 +236,20 @@ def main():
             skip(f"torch/transformers are not installed ({e}); --numpy uses the numpy reference")
         return numpy_main(args, f)
     tok = transformers.AutoTokenizer.from_pretrained(d, gguf_file=f)
-    model = transformers.AutoModelForCausalLM.from_pretrained(d, gguf_file=f, torch_dtype=torch.float32).eval()
-    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     meta = {"model": f, "transformers": transformers.__version__, "torch": torch.__version__}
-    with open(os.path.join(FIX, "gguf", "smollm2.ref.json"), "w") as fh:
-        json.dump({**meta, "prompts": model_refs(torch, model, tok)}, fh)
-    print("wrote tests/fixtures/gguf/smollm2.ref.json")
-    write_tok(args, meta, tok)
+    if args.only in (None, "tok"):
+        write_tok(args, meta, tok)
+    if args.only != "tok":
+        model = transformers.AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32).eval()
+        torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+        ref_path = os.path.join(FIX, "gguf", "smollm2.ref.json")
+        ref = json.load(open(ref_path)) if args.only and os.path.exists(ref_path) else {}
+        ref.update(meta)
+        if args.only in (None, "prompts"):
+            ref["prompts"] = model_refs(torch, model, tok)
+        if args.only in (None, "chat"):
+            ref["chat"] = chat_refs(torch, model, tok)
+        write_json("smollm2.ref.json", ref)
     if args.check:
         sys.exit(subprocess.run([args.check]).returncode)
 

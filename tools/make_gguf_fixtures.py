@@ -237,14 +237,57 @@ def vocab_gguf(src, out, pre):
     finish(w)
 
 
+def spm_vocab_gguf(src, out):
+    """A vocabulary-only GGUF (tokenizer.ggml.model llama) from a SentencePiece BPE tokenizer.json
+    folder (byte fallback, "Prepend ▁" normalizer: what transformers converts Llama 2 and Mistral's
+    tokenizer.model to), as llama.cpp's converter writes a tokenizer.model: the pieces with their
+    scores, types (1 normal, 2 unknown, 3 control, 6 byte), add_space_prefix. The scores are not in
+    tokenizer.json, but its merges are transformers' ranking of them (every split of a piece, pieces
+    by descending score), so a piece's score here is minus the rank of the first merge that makes it:
+    tokenization depends only on that order. (Not -id: the whitespace runs "▁▁", "▁▁▁▁" have low ids
+    but the lowest scores in Llama 2 and Mistral's models.) Bytes and control pieces score 0;
+    pieces no merge makes (single characters) score below every merged piece."""
+    d = json.load(open(os.path.join(src, "tokenizer.json")))
+    cfg = json.load(open(os.path.join(src, "tokenizer_config.json")))
+    vocab, added = d["model"]["vocab"], {a["id"]: a for a in d["added_tokens"]}
+    first = {}
+    for r, m in enumerate(d["model"]["merges"]):
+        a, b = m.split(" ", 1) if isinstance(m, str) else m
+        first.setdefault(a + b, r)
+    n = max(max(vocab.values()), max(added, default=0)) + 1
+    toks, scores, types = [""] * n, [0.0] * n, [1] * n
+    for t, i in vocab.items():
+        toks[i] = t
+        is_byte = len(t) == 6 and t.startswith("<0x") and t.endswith(">")
+        types[i], scores[i] = (6, 0.0) if is_byte else (1, -float(first.get(t, len(first) + i)))
+    for i, a in added.items():
+        toks[i], scores[i] = a["content"], 0.0
+        types[i] = 2 if a["content"] == d["model"].get("unk_token") else 3 if a["special"] else 4
+    ids = {t: i for i, t in enumerate(toks)}
+    w = gguf.GGUFWriter(out, "llama")
+    w.add_tokenizer_model("llama")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(toks)
+    w.add_token_scores(scores)
+    w.add_token_types(types)
+    for key, name in (("bos", "bos_token"), ("eos", "eos_token"), ("unk", "unk_token")):
+        if cfg.get(name) in ids:
+            getattr(w, f"add_{key}_token_id")(ids[cfg[name]])
+    w.add_add_bos_token(bool(cfg.get("add_bos_token", True)))
+    w.add_add_eos_token(bool(cfg.get("add_eos_token", False)))
+    w.add_add_space_prefix(True)
+    finish(w)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "gguf"))
     ap.add_argument("--vocab-from", help="write only a vocabulary GGUF from this tokenizer folder to --out")
     ap.add_argument("--pre", default="default", help="tokenizer.ggml.pre for --vocab-from")
+    ap.add_argument("--spm", action="store_true", help="--vocab-from is SentencePiece BPE: write tokenizer.ggml.model llama")
     args = ap.parse_args()
     if args.vocab_from:
-        vocab_gguf(args.vocab_from, args.out, args.pre)
+        (spm_vocab_gguf(args.vocab_from, args.out) if args.spm else vocab_gguf(args.vocab_from, args.out, args.pre))
         return
     os.makedirs(args.out, exist_ok=True)
     make_dequant(args.out)

@@ -4,11 +4,13 @@
  * Architectures: `llama` (Llama 2/3, Mistral and SmolLM are all written as llama) and `qwen2`.
  * llama.cpp's converter permutes the rows of q_proj and k_proj (weights and biases) of `llama` models
  * from Hugging Face's rotate-half layout to ggml's interleaved one; loading undoes it. Qwen2 is written
- * unpermuted. Not handled, with a clear error: other architectures, RoPE scaling other than linear
- * (YaRN, or Llama 3.1's factors stored as a rope_freqs tensor), partial rotary dimensions. */
+ * unpermuted. RoPE scaling: linear from the metadata, llama3 from the rope_freqs tensor (gguf_rope.c).
+ * Not handled, with a clear error: other architectures, other RoPE scalings (YaRN), partial rotary
+ * dimensions. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/gguf_rope.h"
 #include "model/model_internal.h"
 #include "retrace/gguf.h"
 
@@ -47,14 +49,12 @@ static rt_status read_rope(const rt_gguf *g, const char *arch, rt_model_config *
     } else if (strcmp(type, "none") != 0) {
         return rt_fail(RT_ERR_UNSUPPORTED, "%s: rope scaling '%s' is not supported (none, linear)", rt_gguf_path(g), type);
     }
-    if (rt_gguf_find_tensor(g, "rope_freqs.weight"))
-        return rt_fail(RT_ERR_UNSUPPORTED, "%s: tensor 'rope_freqs.weight' (per-frequency RoPE factors, as Llama 3.1 uses) is not supported", rt_gguf_path(g));
     int rot;
     RT_TRY(get_dim(g, arch, "rope.dimension_count", c->head_dim, &rot));
     if (rot != c->head_dim)
         return rt_fail(RT_ERR_UNSUPPORTED, "%s: partial rotary embeddings (%s.rope.dimension_count %d, head dim %d) are not supported",
                        rt_gguf_path(g), arch, rot, c->head_dim);
-    return RT_OK;
+    return rt_gguf_read_rope_freqs(g, c->head_dim, &c->rope);
 }
 
 static rt_status read_arch(const rt_gguf *g, rt_arch *arch, char *name, size_t cap) {
