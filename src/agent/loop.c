@@ -8,6 +8,9 @@
 
 #include "agent/agent_internal.h"
 
+/* Room in an episode's KV cache for the chat template's text around the budgeted prompt. */
+#define AGENT_TEMPLATE_SLACK_TOKENS 512
+
 /* Stop decoding at the end of the step the model writes. */
 static const char *const STEP_STOPS[] = {"\nobs:", "\n\n", "\ntask:", "\noutcome:", NULL};
 
@@ -25,8 +28,11 @@ rt_agent_params rt_agent_params_default(void) {
                              .loop_breaking = rt_loop_breaking_params_default()};
 }
 
-/* Decodes one step for the prompt at the given temperature and seed; *out is the generated text. */
-static rt_status decode_step(const rt_agent *a, const char *prompt, float temperature, uint64_t seed, char **out) {
+/* Decodes one step for the prompt at the given temperature and seed; *out is the generated text. With a
+ * generation session (one per episode) the cache of the prompt's unchanged prefix is kept between steps
+ * and resamples, so a step prefills only what is new; the tokens are those rt_generate gives. */
+static rt_status decode_step(const rt_agent *a, rt_gen_session *sess, const char *prompt, float temperature,
+                             uint64_t seed, char **out) {
     char *chat = NULL;
     if (a->params.decoding.chat) {
         rt_chat_message msg = {"user", prompt, NULL};
@@ -43,7 +49,8 @@ static rt_status decode_step(const rt_agent *a, const char *prompt, float temper
         gp.top_p = a->params.decoding.top_p, gp.seed = seed, gp.eos_token_id = rt_tokenizer_eos_id(a->tok);
         gp.vocab_limit = rt_tokenizer_vocab_size(a->tok);
         gp.stop_strings = STEP_STOPS, gp.decode = rt_tokenizer_gen_decode, gp.decode_ctx = (void *)a->tok;
-        s = rt_generate(a->model, ids.ids, (int)ids.n, &gp, gen, &n);
+        s = sess ? rt_gen_session_generate(sess, ids.ids, (int)ids.n, &gp, gen, &n)
+                 : rt_generate(a->model, ids.ids, (int)ids.n, &gp, gen, &n);
     }
     size_t len;
     if (s == RT_OK) s = rt_tokenizer_decode(a->tok, gen, (size_t)n, 1, out, &len);
@@ -67,14 +74,14 @@ static int repeats_recent(const char *gen, const rt_memory_step *hist, int n) {
  * action equals one of the last two, the step is decoded again with sampling (seeded by the episode,
  * the step and the attempt, so runs stay reproducible) until it differs, up to params.loop_breaking.resample times;
  * if every attempt repeats, the first output stands. */
-static rt_status break_loop(const rt_agent *a, const char *prompt, const rt_memory_step *hist, int n, uint64_t seed,
-                            char **gen, rt_agent_stats *st) {
+static rt_status break_loop(const rt_agent *a, rt_gen_session *sess, const char *prompt, const rt_memory_step *hist,
+                            int n, uint64_t seed, char **gen, rt_agent_stats *st) {
     if (a->params.loop_breaking.resample <= 0 || !repeats_recent(*gen, hist, n)) return RT_OK;
     st->resampled++;
     for (int i = 0; i < a->params.loop_breaking.resample; i++) {
         char *alt = NULL;
         uint64_t sd = seed * 0x9E3779B97F4A7C15ull + (uint64_t)n * 1000003u + (uint64_t)i + 1;
-        RT_TRY(decode_step(a, prompt, a->params.loop_breaking.resample_temperature, sd, &alt));
+        RT_TRY(decode_step(a, sess, prompt, a->params.loop_breaking.resample_temperature, sd, &alt));
         if (!repeats_recent(alt, hist, n)) {
             free(*gen);
             *gen = alt;
@@ -110,6 +117,7 @@ struct rt_agent_episode {
     int max_steps, success, done, overflow;
     rt_agent_context ctx;
     rt_agent_stats st;
+    rt_gen_session *gen; /* this episode's KV cache, made at its first decoded step */
 };
 
 rt_status rt_agent_episode_begin(rt_agent *a, rt_env *env, uint64_t seed, const char *id, rt_agent_episode **out) {
@@ -201,8 +209,13 @@ rt_status rt_agent_episode_step(rt_agent_episode *e) {
     const rt_agent *a = e->a;
     char *gen = NULL;
     double t0 = rt_now();
-    rt_status s = decode_step(a, prompt, a->params.decoding.temperature, a->params.decoding.seed, &gen);
-    if (s == RT_OK) s = break_loop(a, prompt, e->hist, e->st.steps, e->seed, &gen, &e->st);
+    /* The cache grows as prompts need; its bound only has to hold the budgeted prompt, the chat template's
+     * own text and the step, as rt_generate's per-call cache did. */
+    int cap = a->params.budget_tokens + a->params.decoding.max_new_tokens + AGENT_TEMPLATE_SLACK_TOKENS;
+    if (cap < a->model->cfg.max_position_embeddings) cap = a->model->cfg.max_position_embeddings;
+    rt_status s = e->gen ? RT_OK : rt_gen_session_new(a->model, cap, &e->gen);
+    if (s == RT_OK) s = decode_step(a, e->gen, prompt, a->params.decoding.temperature, a->params.decoding.seed, &gen);
+    if (s == RT_OK) s = break_loop(a, e->gen, prompt, e->hist, e->st.steps, e->seed, &gen, &e->st);
     e->st.decode_s += rt_now() - t0;
     if (s == RT_OK) s = rt_agent_episode_act(e, gen);
     free(gen);
@@ -212,6 +225,7 @@ rt_status rt_agent_episode_step(rt_agent_episode *e) {
 void rt_agent_episode_free(rt_agent_episode *e) {
     if (!e) return;
     rt_agent_context_free(&e->ctx);
+    rt_gen_session_free(e->gen);
     json_decref(e->now_versions), json_decref(e->steps);
     free(e->hist), free(e->id), free(e->task), free(e->task_type), free(e->obs0);
     free(e);
