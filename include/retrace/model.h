@@ -129,8 +129,13 @@ typedef struct {
     uint16_t *lm_head_bf16;
 } rt_model;
 
-/* Loads config.json and the weights (F32/BF16/F16) from a Hugging Face folder. */
+/* Loads config.json and the weights (F32/BF16/F16) from a Hugging Face folder, or a .gguf file
+ * (rt_model_load_gguf: llama and qwen2, dequantized to float32; see docs/gguf.md). */
 rt_status rt_model_load(const char *dir, rt_model **out);
+rt_status rt_model_load_gguf(const char *path, rt_model **out);
+struct rt_gguf;
+/* The config of an opened GGUF file, from its metadata (errors name the file and the key). */
+rt_status rt_gguf_model_config(const struct rt_gguf *g, rt_model_config *cfg);
 /* A fresh model with transformers' initialisation (normal(0, 0.02), norms at 1), for pretraining. */
 rt_status rt_model_new_random(const rt_model_config *cfg, uint64_t seed, rt_model **out);
 /* Saves config.json and model.safetensors (F32) so transformers loads the folder. */

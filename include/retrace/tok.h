@@ -30,6 +30,9 @@ void rt_tok_ids_free(rt_tok_ids *v);
 /* Loads `path`: a tokenizer.json file, or a folder holding tokenizer.json and optionally
  * tokenizer_config.json (BOS/EOS names, chat template). Errors name the file and the field. */
 rt_status rt_tokenizer_load(const char *path, rt_tokenizer **out);
+/* A .gguf path loads the vocabulary in its metadata (docs/gguf.md); this gives the tokenizer.json and
+ * tokenizer_config.json texts it is loaded from (caller frees both). */
+rt_status rt_tokenizer_gguf_json(const char *path, char **tokenizer_json, char **config_json);
 /* Same from JSON text in memory (`name` is used in error messages); no tokenizer_config. */
 rt_status rt_tokenizer_load_json(const char *json, size_t len, const char *name, rt_tokenizer **out);
 void rt_tokenizer_free(rt_tokenizer *t);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "model/model_internal.h"
+#include "retrace/gguf.h"
 #include "retrace/safetensors.h"
 
 void rt_proj_dims(const rt_model_config *c, rt_proj p, int *out, int *in) {
@@ -111,7 +112,7 @@ int rt_model_tensors(const rt_model *m, rt_tensor_ref *refs) {
     return n;
 }
 
-static rt_model *model_alloc(const rt_model_config *cfg) {
+rt_model *rt_model_alloc(const rt_model_config *cfg) {
     rt_model *m = rt_calloc(1, sizeof *m);
     m->cfg = *cfg;
     m->n_params = rt_weights_size(cfg);
@@ -125,7 +126,7 @@ size_t rt_model_param_count(const rt_model *m) { return m->n_params; }
 
 rt_status rt_model_new_random(const rt_model_config *cfg, uint64_t seed, rt_model **out) {
     RT_TRY(rt_config_validate(cfg, "model config"));
-    rt_model *m = model_alloc(cfg);
+    rt_model *m = rt_model_alloc(cfg);
     rt_rng rng;
     rt_rng_seed(&rng, seed);
     int n = rt_model_tensor_count(m);
@@ -145,6 +146,7 @@ rt_status rt_model_new_random(const rt_model_config *cfg, uint64_t seed, rt_mode
 
 rt_status rt_model_load(const char *dir, rt_model **out) {
     *out = NULL;
+    if (rt_gguf_path_is_gguf(dir)) return rt_model_load_gguf(dir, out);
     char *cfg_path = rt_path_join(dir, "config.json");
     rt_model_config cfg;
     rt_status s = rt_config_load(cfg_path, &cfg);
@@ -152,7 +154,7 @@ rt_status rt_model_load(const char *dir, rt_model **out) {
     RT_TRY(s);
     rt_st_file *st;
     RT_TRY(rt_st_open(dir, &st));
-    rt_model *m = model_alloc(&cfg);
+    rt_model *m = rt_model_alloc(&cfg);
     int n = rt_model_tensor_count(m);
     rt_tensor_ref *refs = rt_malloc(sizeof *refs * (size_t)n);
     rt_model_tensors(m, refs);

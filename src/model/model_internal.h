@@ -26,6 +26,8 @@ int rt_model_tensors(const rt_model *m, rt_tensor_ref *refs);
 void rt_weights_bind(const rt_model_config *c, rt_weights *w, float *base);
 size_t rt_weights_size(const rt_model_config *c);
 void rt_model_acts_free(rt_model_acts *a);
+/* A model with its weights allocated (uninitialised) and bound. */
+rt_model *rt_model_alloc(const rt_model_config *cfg);
 /* out (N,out) (+)= x W^T + b, plus the adapter's scale (lora_x A^T) B^T when (l, p) has one, with
  * lora_x A^T written to xa (N, r). lora_x is x, or x after dropout. */
 void rt_linear_apply(const rt_model *m, int l, rt_proj p, const float *x, const float *lora_x, float *out, int N,

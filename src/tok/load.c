@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tok/gguf_tok.h"
 #include "tok/tok_internal.h"
 
 static atomic_uint_fast64_t next_serial = 1;
@@ -115,6 +116,7 @@ rt_status rt_tokenizer_load_json(const char *text, size_t len, const char *name,
 
 rt_status rt_tokenizer_load(const char *path, rt_tokenizer **out) {
     *out = NULL;
+    if (rt_gguf_path_is_gguf(path)) return rt_tok_load_gguf(path, out);
     char *file = rt_is_dir(path) ? rt_path_join(path, "tokenizer.json") : rt_strdup(path);
     char *data = NULL;
     size_t len = 0;
