@@ -23,9 +23,16 @@ static int link_base(bench_cache *c, options *o, const char *base_dir) {
     rt_tokenizer *tok = NULL;
     if (!rc && rt_tokenizer_load(abs, &tok) != RT_OK) rc = rt_cli_fail("bench");
     if (!rc) {
-        o->chat = !o->no_chat && rt_chat_family(tok) != NULL;
-        printf("\n(base model: %s, not pretrained here; chat template %s)\n", abs,
-               o->chat ? rt_chat_family(tok) : o->no_chat ? "off (--no-chat)" : "none");
+        /* on where the tokenizer's template renders (rt_chat_render knows it), as the agent will use it */
+        char *probe = NULL;
+        rt_chat_message msg = {"user", "task", NULL};
+        o->chat = !o->no_chat && rt_chat_render(tok, &msg, 1, 1, &probe) == RT_OK;
+        rt_clear_error();
+        free(probe);
+        const char *family = rt_chat_family(tok);
+        printf("\n(base model: %s, not pretrained here; chat template: %s)\n", abs,
+               o->no_chat ? "off (--no-chat)" : o->chat ? (family ? family : "the tokenizer's own")
+                                                        : "none this build can render (plain prompts)");
         double t0 = rt_now();
         bench_register(c, o->base_link, bench_hash_path(abs));
         printf("(its content hash took %.1f s)\n", rt_now() - t0);
