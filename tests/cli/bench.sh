@@ -133,6 +133,14 @@ err=$("$bin" bench --quick --base "$tmp/b/base/model" -o "$tmp/b" 2>&1); rc=$?
 err=$("$bin" bench --check-leaks "$tmp/nowhere" 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$err" | grep -q "plan.json" && ok || bad "--check-leaks nowhere: rc $rc $err"
 
+# --validation: the validation seeds; a change that reaches only the evaluation recomputes only its 26 cells.
+if "$bin" bench --quick --validation -o "$tmp/b" > "$tmp/logv" 2>&1 && grep -q "; 26 stages computed, 27 unchanged and kept)" "$tmp/logv" &&
+   python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); s = r["seeds"]; p = json.load(open(sys.argv[2]))["eval_seeds"]
+assert s["set"] == "validation" and s["run_seed"] == 2000003 and s["episode_seeds"] == p["validation"]["seeds"]
+assert not set(s["episode_seeds"]) & set(p["test"]["seeds"])
+assert [json.loads(l)["meta"]["seed"] for l in open(sys.argv[3])] == s["episode_seeds"]' "$tmp/b/results.json" "$tmp/b/plan.json" "$tmp/b/episodes_e_unseen_task.jsonl"
+then ok; else tail -3 "$tmp/logv"; bad "--validation"; fi
+
 # --base: the chain on a given base model (the one just pretrained), linked, not pretrained again; with
 # --embedder a BERT model folder (the tiny fixture) makes the memories, used by every retrieval.
 if "$bin" bench --quick --base "$tmp/b/base/model" --embedder "$fixtures/bert/tiny-bert" -o "$tmp/m" > "$tmp/log3" 2>&1 &&
