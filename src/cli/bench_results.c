@@ -138,8 +138,7 @@ int bench_collect(const char *dir, const bench_row *configs, int n_configs, cons
         snprintf(name, sizeof name, "%s/loss.jsonl", configs[i].id);
         char *loss = rt_path_join(dir, name);
         snprintf(log, sizeof log, "(%s) %s", configs[i].id, configs[i].label);
-        if (rt_path_exists(loss) && !json_object_get(logs, log) && strchr(configs[i].id, '+') == NULL)
-            json_object_set_new(logs, log, json_string(name));
+        if (rt_path_exists(loss)) json_object_set_new(logs, log, json_string(name)); /* (c+r) has no training of its own */
         free(loss);
         printf("(%s) %-*s", configs[i].id, (int)(38 - strlen(configs[i].id)), configs[i].label);
         for (int s = 0; s < n_splits && !rc; s++) {
