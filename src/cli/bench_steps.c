@@ -19,7 +19,10 @@ int bench_split_docs(int argc, char **argv) {
     while (fgets(buf, sizeof buf, in)) {
         json_t *d = json_loads(buf, 0, NULL);
         const char *dom = json_string_value(json_object_get(d, "domain"));
-        if (!d || !dom) continue;
+        if (!d || !dom) {
+            json_decref(d);
+            continue;
+        }
         json_int_t v = json_integer_value(json_object_get(d, "version"));
         if (v > json_integer_value(json_object_get(newest, dom))) json_object_set_new(newest, dom, json_integer(v));
         json_array_append_new(lines, d);
@@ -28,6 +31,10 @@ int bench_split_docs(int argc, char **argv) {
     rt_atomic_file f[2];
     rt_status s = rt_atomic_open(&f[0], argv[2]);
     if (s == RT_OK && (s = rt_atomic_open(&f[1], argv[3])) != RT_OK) rt_atomic_abort(&f[0]);
+    if (s != RT_OK) {
+        json_decref(lines), json_decref(newest);
+        return rt_cli_fail("bench");
+    }
     size_t i, n[2] = {0, 0};
     json_t *d;
     json_array_foreach(lines, i, d) {
@@ -39,8 +46,9 @@ int bench_split_docs(int argc, char **argv) {
         n[is_new]++;
         free(line);
     }
-    if (s == RT_OK && (s = rt_atomic_commit(&f[0])) == RT_OK) s = rt_atomic_commit(&f[1]);
-    else if (s != RT_OK) rt_atomic_abort(&f[0]), rt_atomic_abort(&f[1]);
+    for (int k = 0; k < 2; k++)
+        if (s == RT_OK) s = rt_atomic_commit(&f[k]);
+        else rt_atomic_abort(&f[k]);
     json_decref(lines), json_decref(newest);
     if (s != RT_OK) return rt_cli_fail("bench");
     printf("%zu docs of older versions -> %s, %zu of the newest -> %s\n", n[0], argv[2], n[1], argv[3]);
