@@ -1,6 +1,7 @@
-/* bench.h: what the files of `retrace bench` share (cmd_bench.c: the plan; bench_cache.c: resumable
- * stages and child jobs; bench_results.c: results.json and the statistics; bench_leaks.c: the leak
- * check). */
+/* bench.h: what the files of `retrace bench` share (cmd_bench.c: the plan, adapters and evaluation;
+ * bench_data.c: experience, memories, base, datasets; bench_cache.c: resumable stages and child jobs;
+ * bench_steps.c: steps that are not commands; bench_results.c: results.json and the statistics;
+ * bench_leaks.c: the leak check). */
 #ifndef RT_CLI_BENCH_H
 #define RT_CLI_BENCH_H
 
