@@ -17,9 +17,7 @@
 #include "cli/bench.h"
 #include "memory/hash.h"
 
-#ifndef RT_GIT_DESCRIBE
-#define RT_GIT_DESCRIBE RT_VERSION_STRING
-#endif
+#include "git_describe.h" /* RT_GIT_DESCRIBE, written at build time (cmake/git_describe.cmake) */
 
 extern char **environ;
 
