@@ -27,7 +27,7 @@ void bench_cache_init(bench_cache *c, const char *dir);
 void bench_cache_free(bench_cache *c);
 /* "VERSION (COMMIT)": the build, part of every key and of results.json. */
 const char *bench_build_id(void);
-/* The commit the binary was built from (`git describe` at configure time), else the version. */
+/* The commit the binary was built from (`git describe` at build time), else the version. */
 const char *bench_commit(void);
 uint64_t bench_key(bench_cache *c, const char *stage, const char *const *args);
 /* Whether the stage's stamp holds key and every output exists; if so its outputs take the key. */
