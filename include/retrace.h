@@ -4,6 +4,7 @@
 #define RETRACE_H
 
 #include "retrace/base.h"
+#include "retrace/stats.h"
 #include "retrace/safetensors.h"
 #include "retrace/optim.h"
 #include "retrace/tensor.h"

@@ -149,30 +149,12 @@ static void test_budget_policy(void **state) {
     assert_true(saw_all_success_cut);
 }
 
-/* Values from the closed form, checked against statsmodels' proportion_confint(method="wilson"). */
-static void test_wilson(void **state) {
-    (void)state;
-    double lo, hi;
-    rt_wilson_interval(8, 10, 1.96, &lo, &hi);
-    assert_float_equal(lo, 0.4902, 1e-4);
-    assert_float_equal(hi, 0.9433, 1e-4);
-    rt_wilson_interval(0, 20, 1.96, &lo, &hi);
-    assert_float_equal(lo, 0.0, 1e-12);
-    assert_float_equal(hi, 0.1611, 1e-4);
-    rt_wilson_interval(50, 100, 1.96, &lo, &hi);
-    assert_float_equal(lo, 0.4038, 1e-4);
-    assert_float_equal(hi, 0.5962, 1e-4);
-    rt_wilson_interval(0, 0, 1.96, &lo, &hi);
-    assert_true(lo == 0.0 && hi == 1.0);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_and_target),
         cmocka_unit_test(test_action_parse),
         cmocka_unit_test(test_prompt_sections_in_order),
         cmocka_unit_test(test_budget_policy),
-        cmocka_unit_test(test_wilson),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -7,6 +7,7 @@
 #include "retrace/agent_context.h"
 #include "retrace/env.h"
 #include "retrace/model.h"
+#include "retrace/stats.h" /* rt_wilson_interval, which the summary uses */
 
 #ifdef __cplusplus
 extern "C" {
@@ -116,9 +117,6 @@ typedef rt_status (*rt_eval_episode_fn)(void *ctx, const struct json_t *episode,
 /* Runs the agent on p->episodes episodes of env and fills the finished summary. */
 rt_status rt_eval_run(rt_agent *a, rt_env *env, const rt_eval_params *p, rt_eval_episode_fn on_episode, void *ctx,
                       rt_eval_summary *summary);
-
-/* The Wilson score interval of k successes in n trials at z (1.96 for 95%). n = 0 gives [0, 1]. */
-void rt_wilson_interval(int k, int n, double z, double *low, double *high);
 
 #ifdef __cplusplus
 }

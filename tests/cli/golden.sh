@@ -2,7 +2,7 @@
 # Golden outputs: `gen`, `dataset`, `eval` and `bench --quick` for fixed seeds, compared byte for byte with
 # files made before the episode/dataset/agent restructuring (issue 13), so that moving code is shown to
 # change no output. JSON summaries are compared without their timing fields (TIMING_FIELDS below: the
-# only bytes that change from run to run) and with the work folder's path replaced by "WORK".
+# only bytes that change from run to run; and the commit and machine, which results.json records) and with the work folder's path replaced by "WORK".
 # Args: RETRACE_BIN FIXTURES_DIR [--update]   (--update rewrites FIXTURES_DIR/golden from this binary)
 set -u
 bin=$1
@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # One thread everywhere: the sums of a multi-threaded sgemm are not bitwise reproducible.
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive
-TIMING_FIELDS="seconds retrieval_s decode_s"
+TIMING_FIELDS="seconds retrieval_s decode_s commit machine"
 passed=0 failed=0
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
