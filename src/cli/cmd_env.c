@@ -12,23 +12,29 @@ const char rt_cmd_env_summary[] = "play an environment in the terminal, serve it
 int rt_cli_env_serve(int argc, char **argv); /* env_stdio.c */
 int rt_cli_env_args(const char *cmd, rt_env_config *cfg, long long *seed, const char **spec, int argc, char **argv);
 
-static void usage(void) {
-    printf("usage: retrace env play --env ENV [--seed S] [--split S] [--held-out A,B] [--api-version N]\n"
-            "                        [--max-steps N] [--packs DIR] [--step-timeout-ms N]\n"
-            "       retrace env serve ENV [--split S] [--held-out A,B] [--api-version N] [--max-steps N] [--packs DIR]\n"
-            "       retrace env check PACK.json [PACK.json ...]\n\n"
-            "play: prints the task and each observation and reads one action per line from stdin.\n"
-            "  Besides actions: :help, :admissible (what can be done), :expert (what the expert would do),\n"
-            "  :docs (toolapi: the docs of the API version in use), :quit.\n"
-            "serve: speaks the exec: protocol of docs/environments.md on stdin/stdout (reset/step as JSON lines),\n"
-            "  with admissible actions and the expert's next action in every reply.\n"
-            "check: loads each pack, checks its schema, references and drift rules, runs the expert on every\n"
-            "  task template under every API version, and prints every problem as PACK: $.json.path: reason.\n");
-}
+static const char PLAY[] =
+    "play --env ENV [-s|--seed S] [--split S] [--held-out A,B] [--api-version N] [--max-steps N]\n"
+    "             [--packs DIR] [--step-timeout-ms N]\n"
+    "  prints the task and each observation and reads one action per line from stdin. Besides actions:\n"
+    "  :help, :admissible (what can be done), :expert (what the expert would do), :docs (toolapi: the docs\n"
+    "  of the API version in use), :quit.\n";
+static const char SERVE[] =
+    "serve ENV [--split S] [--held-out A,B] [--api-version N] [--max-steps N] [--packs DIR]\n"
+    "  speaks the exec: protocol of docs/environments.md on stdin/stdout (reset/step as JSON lines), with\n"
+    "  admissible actions and the expert's next action in every reply.\n";
+static const char CHECK[] =
+    "check PACK.json [PACK.json ...]\n"
+    "  loads each pack, checks its schema, references and drift rules, runs the expert on every task\n"
+    "  template under every API version, and prints every problem as PACK: $.json.path: reason.\n";
+
+static void usage(void) { printf("usage: retrace env SUBCOMMAND [options]\n\n  %s\n  %s\n  %s", PLAY, SERVE, CHECK); }
+static void usage_play(void) { printf("usage: retrace env %s", PLAY); }
+static void usage_serve(void) { printf("usage: retrace env %s", SERVE); }
+static void usage_check(void) { printf("usage: retrace env %s", CHECK); }
 
 static int check_packs(int argc, char **argv) {
     const rt_arg none[] = {RT_ARG_TABLE_END};
-    const rt_args_spec spec = {"env check", usage, none, 1, argc, 0};
+    const rt_args_spec spec = {"env check", usage_check, none, 1, argc, 0};
     const char **packs = rt_malloc((size_t)argc * sizeof *packs);
     int n = 0, rc = rt_args_parse(&spec, argc - 1, argv + 1, packs, &n);
     if (rc) {
@@ -134,7 +140,7 @@ int rt_cli_env_args(const char *cmd, rt_env_config *cfg, long long *seed, const 
                            RT_ARG_I32("--max-steps", &cfg->max_steps, 1, 1000000),
                            RT_ARG_I32("--step-timeout-ms", &cfg->step_timeout_ms, 1, 1000000),
                            seed ? (rt_arg)RT_ARG_I("-s|--seed", seed, 0, 1e18) : (rt_arg)RT_ARG_TABLE_END, RT_ARG_TABLE_END};
-    const rt_args_spec sp = {cmd, usage, args, 0, 1, 0};
+    const rt_args_spec sp = {cmd, seed ? usage_play : usage_serve, args, 0, 1, 0};
     const char *pos = NULL;
     int rc = rt_args_parse(&sp, argc - 1, argv + 1, &pos, NULL);
     if (rc) return rc;
