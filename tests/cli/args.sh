@@ -99,6 +99,12 @@ for v in "$a1" "$a2"; do [ "$v" = "$ref" ] && ok || bad "alias spelling gave '$v
 s1=$("$bin" generate -m "$tmp/model" -p "the cat" -n 8 --temp 0.8 --top-p 0.9 -s 5 2>/dev/null)
 s2=$("$bin" generate --model "$tmp/model" --prompt "the cat" --max-new 8 --temperature 0.8 --top-p=0.9 --seed=5 2>/dev/null)
 [ "$s1" = "$s2" ] && ok || bad "sampling aliases differ: '$s1' vs '$s2'"
+# --top-k 1 is greedy at any temperature and seed; --top-k 0 is off (the same as not giving it).
+k1=$("$bin" generate -m "$tmp/model" -p "the cat" -n 8 --temp 1.5 --top-k 1 -s 3 2>/dev/null)
+[ "$k1" = "$ref" ] && ok || bad "--top-k 1 gave '$k1', greedy '$ref'"
+k0=$("$bin" generate -m "$tmp/model" -p "the cat" -n 8 --temp 0.8 --top-p 0.9 -s 5 --top-k=0 2>/dev/null)
+[ "$k0" = "$s1" ] && ok || bad "--top-k 0 changed sampling: '$k0' vs '$s1'"
+expect top-k 2 "retrace generate: --top-k must be at least 0 (got -1)" -- "$bin" generate -m m --top-k=-1
 
 # --quiet leaves stderr empty on success; --verbose does not break a run.
 "$bin" pretrain --steps 2 --seq 16 --batch 2 --hidden 16 --layers 1 --heads 2 --kv-heads 1 --intermediate 32 \
