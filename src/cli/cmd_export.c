@@ -12,17 +12,17 @@ const char rt_cmd_export_summary[] = "export a model or LoRA adapter as GGUF for
 
 static void usage(void) {
     printf("usage: retrace export --gguf OUT.gguf -m|--model DIR [--adapter DIR [--merge]] [options]\n\n"
-               "Writes a GGUF file llama.cpp loads (architectures llama, for Llama/Mistral/SmolLM, and qwen2).\n"
-               "  --model DIR only           the model, with the tokenizer metadata of DIR's tokenizer.json\n"
-               "  --model DIR --adapter A    the adapter as a llama.cpp LoRA adapter for that base (llama-cli\n"
-               "                             --lora OUT.gguf); rsLoRA is written with alpha * sqrt(r)\n"
-               "  ... --adapter A --merge    the base with the adapter folded in, as a model\n\n"
-               "  --type T         f32 (default), f16, bf16 or q8_0 for the matrices (norms stay f32)\n"
-               "  --tokenizer DIR  take tokenizer.json / tokenizer_config.json from DIR, or the tokenizer.* keys\n"
-               "                   of a .gguf file (default: --model)\n"
-               "  --pre NAME       tokenizer.ggml.pre (default: guessed from the pre-tokenizer: llama-bpe,\n"
-               "                   qwen2, smollm, gpt-2 or default)\n"
-               "  --name TEXT      general.name (default: the folder's name)\n");
+           "Writes a GGUF file llama.cpp loads (architectures llama, for Llama/Mistral/SmolLM, and qwen2).\n"
+           "  --model DIR only           the model, with the tokenizer metadata of DIR's tokenizer.json\n"
+           "  --model DIR --adapter A    the adapter as a llama.cpp LoRA adapter for that base (llama-cli\n"
+           "                             --lora OUT.gguf); rsLoRA is written with alpha * sqrt(r)\n"
+           "  ... --adapter A --merge    the base with the adapter folded in, as a model\n\n"
+           "  --type T         f32 (default), f16, bf16 or q8_0 for the matrices (norms stay f32)\n"
+           "  --tokenizer DIR  take tokenizer.json / tokenizer_config.json from DIR, or the tokenizer.* keys\n"
+           "                   of a .gguf file (default: --model)\n"
+           "  --pre NAME       tokenizer.ggml.pre (default: guessed from the pre-tokenizer: llama-bpe,\n"
+           "                   qwen2, smollm, gpt-2 or default)\n"
+           "  --name TEXT      general.name (default: the folder's name)\n");
 }
 
 typedef struct {
