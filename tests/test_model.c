@@ -211,6 +211,14 @@ static void test_generate_greedy(void **state) {
         assert_int_equal(n, 10);
         for (int t = 0; t < 10; t++)
             if (got[t] != want[t]) fail_msg("%s: generated token %d is %d, transformers gives %d", names[i], t, got[t], want[t]);
+        /* Top-k 1 is greedy whatever the temperature, seed or top-p (ties go to the lower id, as argmax). */
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            rt_gen_params gk = gp;
+            gk.temperature = 1.5f, gk.top_k = 1, gk.seed = seed, gk.top_p = seed == 3 ? 0.5f : 1.0f;
+            assert_int_equal(rt_generate(m, prompt, 8, &gk, got, &n), RT_OK);
+            for (int t = 0; t < n; t++)
+                if (got[t] != want[t]) fail_msg("%s: top-k 1 token %d is %d, greedy gives %d", names[i], t, got[t], want[t]);
+        }
         /* The KV-cache decoder agrees with the training forward pass on the last position. */
         rt_kv_cache c;
         assert_int_equal(rt_kv_cache_init(&c, m, 32), RT_OK);

@@ -213,6 +213,7 @@ typedef struct {
     /* Turns ids into text for stop-string matching; returns bytes written (may be NULL). */
     int (*decode)(void *ctx, const int32_t *ids, int n, char *buf, int cap);
     void *decode_ctx;
+    int top_k;         /* sample among the k most likely ids only, before top-p; 0 = off */
 } rt_gen_params;
 
 rt_gen_params rt_gen_params_default(void);

@@ -55,26 +55,26 @@ static rt_status convert(const char *gguf, const char *dir) {
     return s;
 }
 
+static void usage(void) {
+    printf("usage: retrace convert MODEL.gguf -o DIR\n\n"
+           "Reads a GGUF model (llama or qwen2 architecture; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K,\n"
+           "Q5_K or Q6_K tensors) and writes DIR/config.json, model.safetensors (float32), tokenizer.json,\n"
+           "tokenizer_config.json (with the chat template) and generation_config.json, which transformers\n"
+           "and every retrace command load. See docs/gguf.md. The model is MODEL.gguf or -m/--model.\n");
+}
+
 int rt_cmd_convert(int argc, char **argv) {
-    const char *in = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (rt_cli_is_help(argv[i])) {
-            printf("usage: retrace convert MODEL.gguf -o DIR\n\n"
-                   "Reads a GGUF model (llama or qwen2 architecture; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K,\n"
-                   "Q5_K or Q6_K tensors) and writes DIR/config.json, model.safetensors (float32), tokenizer.json,\n"
-                   "tokenizer_config.json (with the chat template) and generation_config.json, which transformers\n"
-                   "and every retrace command load. See docs/gguf.md.\n");
-            return RT_EXIT_OK;
-        }
-        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) out = argv[++i];
-        else if (argv[i][0] == '-') return rt_cli_usage_error("convert", "unknown option '%s'", argv[i]);
-        else if (!in) in = argv[i];
-        else return rt_cli_usage_error("convert", "unexpected argument '%s'", argv[i]);
-    }
+    const char *in = NULL, *out = NULL, *model = NULL;
+    const rt_arg args[] = {RT_ARG_S("-o|--output", &out), RT_ARG_S("-m|--model", &model), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"convert", usage, args, 0, 1, 0};
+    int rc = rt_args_parse(&spec, argc, argv, &in, NULL);
+    if (rc) return RT_ARGS_EXIT(rc);
+    if (in && model) return rt_cli_usage_error("convert", "give the model once, not '%s' and -m %s", in, model);
+    if (!in) in = model;
     if (!in) return rt_cli_usage_error("convert", "missing MODEL.gguf (see --help)");
     if (!out) return rt_cli_usage_error("convert", "missing -o DIR");
     if (!rt_gguf_path_is_gguf(in)) return rt_cli_usage_error("convert", "'%s' is not a GGUF file", in);
     if (convert(in, out) != RT_OK) return rt_cli_fail("convert");
-    fprintf(stderr, "convert: wrote %s\n", out);
+    rt_info("convert: wrote %s", out);
     return RT_EXIT_OK;
 }

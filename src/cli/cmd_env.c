@@ -10,30 +10,44 @@
 const char rt_cmd_env_summary[] = "play an environment in the terminal, serve it over JSON lines, or check scenario packs";
 
 int rt_cli_env_serve(int argc, char **argv); /* env_stdio.c */
+int rt_cli_env_args(const char *cmd, rt_env_config *cfg, long long *seed, const char **spec, int argc, char **argv);
 
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: retrace env play --env ENV [--seed S] [--split S] [--held-out A,B] [--api-version N]\n"
-            "                        [--max-steps N] [--packs DIR] [--step-timeout-ms N]\n"
-            "       retrace env serve ENV [--split S] [--held-out A,B] [--api-version N] [--max-steps N] [--packs DIR]\n"
-            "       retrace env check PACK.json [PACK.json ...]\n\n"
-            "play: prints the task and each observation and reads one action per line from stdin.\n"
-            "  Besides actions: :help, :admissible (what can be done), :expert (what the expert would do),\n"
-            "  :docs (toolapi: the docs of the API version in use), :quit.\n"
-            "serve: speaks the exec: protocol of docs/environments.md on stdin/stdout (reset/step as JSON lines),\n"
-            "  with admissible actions and the expert's next action in every reply.\n"
-            "check: loads each pack, checks its schema, references and drift rules, runs the expert on every\n"
-            "  task template under every API version, and prints every problem as PACK: $.json.path: reason.\n");
-}
+static const char PLAY[] =
+    "play --env ENV [-s|--seed S] [--split S] [--held-out A,B] [--api-version N] [--max-steps N]\n"
+    "             [--packs DIR] [--step-timeout-ms N]\n"
+    "  prints the task and each observation and reads one action per line from stdin. Besides actions:\n"
+    "  :help, :admissible (what can be done), :expert (what the expert would do), :docs (toolapi: the docs\n"
+    "  of the API version in use), :quit.\n";
+static const char SERVE[] =
+    "serve ENV [--split S] [--held-out A,B] [--api-version N] [--max-steps N] [--packs DIR]\n"
+    "  speaks the exec: protocol of docs/environments.md on stdin/stdout (reset/step as JSON lines), with\n"
+    "  admissible actions and the expert's next action in every reply.\n";
+static const char CHECK[] =
+    "check PACK.json [PACK.json ...]\n"
+    "  loads each pack, checks its schema, references and drift rules, runs the expert on every task\n"
+    "  template under every API version, and prints every problem as PACK: $.json.path: reason.\n";
+
+static void usage(void) { printf("usage: retrace env SUBCOMMAND [options]\n\n  %s\n  %s\n  %s", PLAY, SERVE, CHECK); }
+static void usage_play(void) { printf("usage: retrace env %s", PLAY); }
+static void usage_serve(void) { printf("usage: retrace env %s", SERVE); }
+static void usage_check(void) { printf("usage: retrace env %s", CHECK); }
 
 static int check_packs(int argc, char **argv) {
-    if (argc < 3) return rt_cli_usage_error("env", "check needs at least one PACK.json");
+    const rt_arg none[] = {RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"env check", usage_check, none, 1, argc, 0};
+    const char **packs = rt_malloc((size_t)argc * sizeof *packs);
+    int n = 0, rc = rt_args_parse(&spec, argc - 1, argv + 1, packs, &n);
+    if (rc) {
+        free(packs);
+        return RT_ARGS_EXIT(rc);
+    }
     int failed = 0;
-    for (int i = 2; i < argc; i++) {
+    for (int j = 0; j < n; j++) {
+        const char *pack = packs[j];
         json_t *errors = json_array();
-        rt_status s = rt_pack_check(argv[i], errors);
+        rt_status s = rt_pack_check(pack, errors);
         if (s == RT_OK) {
-            printf("%s: ok\n", argv[i]);
+            printf("%s: ok\n", pack);
         } else {
             failed = 1;
             size_t k;
@@ -41,13 +55,14 @@ static int check_packs(int argc, char **argv) {
             json_array_foreach(errors, k, e) {
                 const char *m = json_string_value(e);
                 /* Messages from the JSON loader already name the file. */
-                if (strncmp(m, argv[i], strlen(argv[i])) == 0) printf("%s\n", m);
-                else printf("%s: %s\n", argv[i], m);
+                if (strncmp(m, pack, strlen(pack)) == 0) printf("%s\n", m);
+                else printf("%s: %s\n", pack, m);
             }
-            if (json_array_size(errors) == 0) printf("%s: %s\n", argv[i], rt_errmsg());
+            if (json_array_size(errors) == 0) printf("%s: %s\n", pack, rt_errmsg());
         }
         json_decref(errors);
     }
+    free(packs);
     return failed ? RT_EXIT_FAIL : RT_EXIT_OK;
 }
 
@@ -118,46 +133,45 @@ static int play(rt_env *env, uint64_t seed) {
     return RT_EXIT_OK;
 }
 
+/* The options `env play` and `env serve` share; the environment is --env ENV or the one argument. */
+int rt_cli_env_args(const char *cmd, rt_env_config *cfg, long long *seed, const char **spec, int argc, char **argv) {
+    const rt_arg args[] = {RT_ARG_S("--env", spec), RT_ARG_S("--split", &cfg->split), RT_ARG_S("--held-out", &cfg->held_out),
+                           RT_ARG_S("--packs", &cfg->packs_dir), RT_ARG_I32("--api-version", &cfg->api_version, 1, 1000000),
+                           RT_ARG_I32("--max-steps", &cfg->max_steps, 1, 1000000),
+                           RT_ARG_I32("--step-timeout-ms", &cfg->step_timeout_ms, 1, 1000000),
+                           seed ? (rt_arg)RT_ARG_I("-s|--seed", seed, 0, 1e18) : (rt_arg)RT_ARG_TABLE_END, RT_ARG_TABLE_END};
+    const rt_args_spec sp = {cmd, seed ? usage_play : usage_serve, args, 0, 1, 0};
+    const char *pos = NULL;
+    int rc = rt_args_parse(&sp, argc - 1, argv + 1, &pos, NULL);
+    if (rc) return rc;
+    if (pos && *spec) return rt_cli_usage_error(cmd, "give the environment once, not '%s' and --env %s", pos, *spec);
+    if (pos) *spec = pos;
+    if (!*spec) return rt_cli_usage_error(cmd, "needs an environment: household, toolapi or a pack (retrace env --help)");
+    return 0;
+}
+
 static int play_command(int argc, char **argv) {
     rt_env_config cfg = rt_env_config_default();
     const char *spec = NULL;
-    long long seed = 1, v;
-    for (int i = 2; i < argc; i += 2) {
-        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!val) return rt_cli_usage_error("env", "%s needs a value (retrace env --help)", o);
-        if (!strcmp(o, "--env")) spec = val;
-        else if (!strcmp(o, "--split")) cfg.split = val;
-        else if (!strcmp(o, "--held-out")) cfg.held_out = val;
-        else if (!strcmp(o, "--packs")) cfg.packs_dir = val;
-        else if (!strcmp(o, "--seed")) {
-            if (rt_cli_parse_int("env", o, val, &seed)) return RT_EXIT_USAGE;
-            if (seed < 0) return rt_cli_usage_error("env", "--seed must not be negative");
-        } else if (!strcmp(o, "--api-version") || !strcmp(o, "--max-steps") || !strcmp(o, "--step-timeout-ms")) {
-            if (rt_cli_parse_int("env", o, val, &v)) return RT_EXIT_USAGE;
-            if (v < 1 || v > 1000000) return rt_cli_usage_error("env", "%s must be between 1 and 1000000", o);
-            if (o[2] == 'a') cfg.api_version = (int)v;
-            else if (o[2] == 'm') cfg.max_steps = (int)v;
-            else cfg.step_timeout_ms = (int)v;
-        } else return rt_cli_usage_error("env", "unknown option '%s' (retrace env --help)", o);
-    }
-    if (!spec) return rt_cli_usage_error("env", "play needs --env");
+    long long seed = 1;
+    int rc = rt_cli_env_args("env play", &cfg, &seed, &spec, argc, argv);
+    if (rc) return RT_ARGS_EXIT(rc);
     rt_env *env;
     if (rt_env_open(spec, &cfg, &env) != RT_OK) return rt_cli_fail("env");
-    int rc = play(env, (uint64_t)seed);
+    rc = play(env, (uint64_t)seed);
     rt_env_close(env);
     return rc;
 }
 
 int rt_cmd_env(int argc, char **argv) {
-    if (argc < 2 || rt_cli_is_help(argv[1])) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? RT_EXIT_USAGE : RT_EXIT_OK;
+    /* The group's own options (--help) come before the subcommand; the subcommand's after it. */
+    if (argc < 2 || argv[1][0] == '-') {
+        const rt_arg none[] = {RT_ARG_TABLE_END};
+        const rt_args_spec group = {"env", usage, none, 0, 0, 0};
+        int rc = rt_args_parse(&group, argc, argv, NULL, NULL);
+        if (rc) return RT_ARGS_EXIT(rc);
+        return rt_cli_usage_error("env", "missing the subcommand: play, serve or check (retrace env --help)");
     }
-    for (int i = 2; i < argc; i++)
-        if (rt_cli_is_help(argv[i])) {
-            usage(stdout);
-            return RT_EXIT_OK;
-        }
     if (!strcmp(argv[1], "check")) return check_packs(argc, argv);
     if (!strcmp(argv[1], "play")) return play_command(argc, argv);
     if (!strcmp(argv[1], "serve")) return rt_cli_env_serve(argc, argv);

@@ -10,19 +10,19 @@
 
 const char rt_cmd_export_summary[] = "export a model or LoRA adapter as GGUF for llama.cpp";
 
-static void usage(FILE *o) {
-    fprintf(o, "usage: retrace export --gguf OUT.gguf --model DIR [--adapter DIR [--merge]] [options]\n\n"
-               "Writes a GGUF file llama.cpp loads (architectures llama, for Llama/Mistral/SmolLM, and qwen2).\n"
-               "  --model DIR only           the model, with the tokenizer metadata of DIR's tokenizer.json\n"
-               "  --model DIR --adapter A    the adapter as a llama.cpp LoRA adapter for that base (llama-cli\n"
-               "                             --lora OUT.gguf); rsLoRA is written with alpha * sqrt(r)\n"
-               "  ... --adapter A --merge    the base with the adapter folded in, as a model\n\n"
-               "  --type T         f32 (default), f16, bf16 or q8_0 for the matrices (norms stay f32)\n"
-               "  --tokenizer DIR  take tokenizer.json / tokenizer_config.json from DIR, or the tokenizer.* keys\n"
-               "                   of a .gguf file (default: --model)\n"
-               "  --pre NAME       tokenizer.ggml.pre (default: guessed from the pre-tokenizer: llama-bpe,\n"
-               "                   qwen2, smollm, gpt-2 or default)\n"
-               "  --name TEXT      general.name (default: the folder's name)\n");
+static void usage(void) {
+    printf("usage: retrace export --gguf OUT.gguf -m|--model DIR [--adapter DIR [--merge]] [options]\n\n"
+           "Writes a GGUF file llama.cpp loads (architectures llama, for Llama/Mistral/SmolLM, and qwen2).\n"
+           "  --model DIR only           the model, with the tokenizer metadata of DIR's tokenizer.json\n"
+           "  --model DIR --adapter A    the adapter as a llama.cpp LoRA adapter for that base (llama-cli\n"
+           "                             --lora OUT.gguf); rsLoRA is written with alpha * sqrt(r)\n"
+           "  ... --adapter A --merge    the base with the adapter folded in, as a model\n\n"
+           "  --type T         f32 (default), f16, bf16 or q8_0 for the matrices (norms stay f32)\n"
+           "  --tokenizer DIR  take tokenizer.json / tokenizer_config.json from DIR, or the tokenizer.* keys\n"
+           "                   of a .gguf file (default: --model)\n"
+           "  --pre NAME       tokenizer.ggml.pre (default: guessed from the pre-tokenizer: llama-bpe,\n"
+           "                   qwen2, smollm, gpt-2 or default)\n"
+           "  --name TEXT      general.name (default: the folder's name)\n");
 }
 
 typedef struct {
@@ -31,24 +31,18 @@ typedef struct {
     rt_ggml_type type;
 } export_opts;
 
+static int parse_type(void *dst, const char *value) { return rt_gguf_store_parse(value, dst) != RT_OK; }
+
 static int parse(int argc, char **argv, export_opts *o) {
     memset(o, 0, sizeof *o);
     o->type = RT_GGML_F32;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--merge")) { o->merge = 1; continue; }
-        if (!v) return rt_cli_usage_error("export", "'%s' needs a value (see --help)", a);
-        i++;
-        if (!strcmp(a, "--gguf")) o->out = v;
-        else if (!strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--adapter")) o->adapter = v;
-        else if (!strcmp(a, "--tokenizer")) o->tokenizer = v;
-        else if (!strcmp(a, "--pre")) o->pre = v;
-        else if (!strcmp(a, "--name")) o->name = v;
-        else if (!strcmp(a, "--type")) {
-            if (rt_gguf_store_parse(v, &o->type) != RT_OK) return rt_cli_usage_error("export", "%s", rt_errmsg());
-        } else return rt_cli_usage_error("export", "unknown option '%s'", a);
-    }
+    const rt_arg args[] = {RT_ARG_S("--gguf|-o|--output", &o->out), RT_ARG_S("-m|--model", &o->model),
+                           RT_ARG_S("--adapter|--lora", &o->adapter), RT_ARG_S("--tokenizer", &o->tokenizer),
+                           RT_ARG_S("--pre", &o->pre), RT_ARG_S("--name", &o->name), RT_ARG_CALL("--type", parse_type, &o->type),
+                           RT_ARG_B("--merge", &o->merge, 1), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"export", usage, args, 0, 0, 1};
+    int rc = rt_args_parse(&spec, argc, argv, NULL, NULL);
+    if (rc) return rc;
     if (!o->out) return rt_cli_usage_error("export", "--gguf OUT.gguf is required");
     if (!o->model) return rt_cli_usage_error("export", "--model DIR is required (the base, for an adapter)");
     if (o->merge && !o->adapter) return rt_cli_usage_error("export", "--merge needs --adapter");
@@ -95,13 +89,9 @@ static rt_status run(const export_opts *o, const char **what) {
 }
 
 int rt_cmd_export(int argc, char **argv) {
-    if (argc < 2 || rt_cli_is_help(argv[1])) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? RT_EXIT_USAGE : RT_EXIT_OK;
-    }
     export_opts o;
     int rc = parse(argc, argv, &o);
-    if (rc) return rc;
+    if (rc) return RT_ARGS_EXIT(rc);
     const char *what = "model";
     if (run(&o, &what) != RT_OK) return rt_cli_fail("export");
     printf("wrote %s (%s, %s)\n", o.out, what, rt_ggml_type_name(o.type));

@@ -20,6 +20,7 @@ static void usage(void) {
            "  -n, --max-new-tokens N   tokens to generate at most (128; also --max-new, --n-predict)\n"
            "  --temp, --temperature X  0 = greedy (default), else sample\n"
            "  --top-p X                nucleus sampling mass (1 = off)\n"
+           "  --top-k K                sample among the K most likely tokens, before --top-p (0 = off)\n"
            "  -s, --seed N             sampling seed (0)\n"
            "  --stop, -r TEXT          stop once the continuation contains TEXT (repeatable, at most %d)\n"
            "  --dump-logits FILE       write the logits of every prompt position (safetensors: input_ids,\n"
@@ -99,11 +100,13 @@ int rt_cmd_generate(int argc, char **argv) {
     int chat = 0;
     long long max_new = 128, seed = 0;
     double temperature = 0.0, top_p = 1.0;
+    long long top_k = 0;
     const rt_arg args[] = {
         RT_ARG_S("-m|--model", &model), RT_ARG_S("--adapter|--lora", &adapter), RT_ARG_S("--tokenizer", &tokdir),
         RT_ARG_S("-p|--prompt", &prompt), RT_ARG_B("--chat", &chat, 1),
         RT_ARG_I("-n|--max-new-tokens|--max-new|--n-predict", &max_new, 1, 1e9),
         RT_ARG_F("--temp|--temperature", &temperature, 0, 1e9), RT_ARG_F("--top-p", &top_p, 0, 1),
+        RT_ARG_I("--top-k", &top_k, 0, 1 << 30),
         RT_ARG_I("-s|--seed", &seed, 0, 9e18), RT_ARG_CALL("--stop|-r|--reverse-prompt", add_stop, &stop),
         RT_ARG_S("--dump-logits", &dump),
         RT_ARG_TABLE_END};
@@ -152,6 +155,7 @@ int rt_cmd_generate(int argc, char **argv) {
     } else if (s == RT_OK) {
         rt_gen_params gp = rt_gen_params_default();
         gp.max_new_tokens = (int)max_new, gp.temperature = (float)temperature, gp.top_p = (float)top_p;
+        gp.top_k = (int)top_k;
         gp.seed = (uint64_t)seed, gp.eos_token_id = rt_tokenizer_eos_id(tok);
         gp.vocab_limit = rt_tokenizer_vocab_size(tok);
         /* An empty stop list still has rt_generate call the decode hook after every token. */

@@ -7,113 +7,116 @@
 
 const char rt_cmd_memory_summary[] = "the experience memory: init, add, search, docs, stats, check, rebuild, export, embed";
 
-static const char USAGE[] =
-    "usage: retrace memory SUBCOMMAND DIR [options]\n\n"
-    "  init DIR [--embedder hash|hash:DIM|MODEL_DIR] [--M N] [--ef-construction N] [--ef N]\n"
-    "  add DIR FILE... [--skip-bad] [--replace]     episodes and docs as JSON lines ('-' is stdin)\n"
-    "  search DIR QUERY [-k N] [--negatives N] [--weight W] [--where KEY=VALUE]... [--ef N] [--exact]\n"
-    "         [--exclude ID] [--exclude-task TEXT] [--avoid-type TYPE] [--pin TOOL@VERSION]...\n"
-    "         [--all-outcomes] [--episode FILE --last N] [--docs] [--json]\n"
-    "      What the agent retrieves for the same query: hits are successes ranked by\n"
-    "      score = (1-W)*similarity + W*reward (W 0.5, the agent's default), failures only the\n"
-    "      --negatives; --all-outcomes ranks every outcome together instead. QUERY is the task;\n"
-    "      --episode takes the task and steps from an episode's JSON (FILE or -), keys on the task plus\n"
-    "      its last N steps (dynamic retrieval) and excludes the episode itself. --where keys: env,\n"
-    "      outcome, task_type, split, tool (tool=NAME or tool=NAME@VERSION). --pin: a tool version in\n"
-    "      force (an episode that used TOOL at another version is left out, as the agent does);\n"
-    "      --exclude-task: no episode of this exact task; --avoid-type: no hit of this task type.\n"
-    "  docs DIR TOOL [--version V] [--json]        the newest doc of TOOL unless a version is given\n"
-    "  stats DIR [--json]\n"
-    "  check DIR                                   SQLite integrity_check, the index against the store, and\n"
-    "                                              how many index nodes no search can reach (0 normally)\n"
-    "  rebuild DIR                                 rebuild the index from the store\n"
-    "  export DIR [-o FILE]                        every episode, then every doc, as added\n"
-    "  embed EMBEDDER [TEXT...] [--stdin] [--quiet] the vectors of an embedder (hash, hash:DIM, a model\n"
-    "                                              directory or a stored spec) as JSON lines; --stdin\n"
-    "                                              reads one text per line\n";
+/* Each subcommand's synopsis and notes; `memory --help` prints them all, `memory SUB --help` its own. */
+static const struct {
+    const char *name, *help;
+} SUBS_HELP[] = {
+    {"init", "init DIR [--embedder hash|hash:DIM|MODEL_DIR] [--M N] [--ef-construction N] [--ef N]\n"},
+    {"add", "add DIR FILE... [--skip-bad] [--replace]     episodes and docs as JSON lines ('-' is stdin)\n"},
+    {"search",
+     "search DIR QUERY [-k N] [--negatives N] [--weight W] [--where KEY=VALUE]... [--ef N] [--exact]\n"
+     "         [--exclude ID] [--exclude-task TEXT] [--avoid-type TYPE] [--pin TOOL@VERSION]...\n"
+     "         [--all-outcomes] [--episode FILE --last N] [--docs] [--json]\n"
+     "      What the agent retrieves for the same query: hits are successes ranked by\n"
+     "      score = (1-W)*similarity + W*reward (W 0.5, the agent's default), failures only the\n"
+     "      --negatives; --all-outcomes ranks every outcome together instead. QUERY is the task;\n"
+     "      --episode takes the task and steps from an episode's JSON (FILE or -), keys on the task plus\n"
+     "      its last N steps (dynamic retrieval) and excludes the episode itself. --where keys: env,\n"
+     "      outcome, task_type, split, tool (tool=NAME or tool=NAME@VERSION). --pin: a tool version in\n"
+     "      force (an episode that used TOOL at another version is left out, as the agent does);\n"
+     "      --exclude-task: no episode of this exact task; --avoid-type: no hit of this task type.\n"},
+    {"docs", "docs DIR TOOL [--version V] [--json]        the newest doc of TOOL unless a version is given\n"},
+    {"stats", "stats DIR [--json]\n"},
+    {"check",
+     "check DIR                                   SQLite integrity_check, the index against the store, and\n"
+     "                                              how many index nodes no search can reach (0 normally)\n"},
+    {"rebuild", "rebuild DIR                                 rebuild the index from the store\n"},
+    {"export", "export DIR [-o FILE]                        every episode, then every doc, as added\n"},
+    {"embed",
+     "embed EMBEDDER [TEXT...] [--stdin] [--quiet] the vectors of an embedder (hash, hash:DIM, a model\n"
+     "                                              directory or a stored spec) as JSON lines; --stdin\n"
+     "                                              reads one text per line; --quiet: only the timing\n"},
+};
+#define N_SUBS (sizeof SUBS_HELP / sizeof SUBS_HELP[0])
+
+static void usage(void) {
+    printf("usage: retrace memory SUBCOMMAND DIR [options]   (retrace memory SUBCOMMAND --help)\n\n");
+    for (size_t i = 0; i < N_SUBS; i++) printf("  %s", SUBS_HELP[i].help);
+}
+
+/* The subcommand being parsed, for its --help (rt_args_spec's usage takes no argument). */
+static size_t g_sub;
+static void sub_usage(void) { printf("usage: retrace memory %s", SUBS_HELP[g_sub].help); }
 
 #define CMD "memory"
 
 int rt_cli_memory_embed(int argc, char **argv); /* memory_embed.c */
 
-static int need_value(int i, int argc, const char *opt) {
-    if (i + 1 >= argc) return rt_cli_usage_error(CMD, "%s needs a value", opt);
-    return RT_EXIT_OK;
-}
-
-static int parse_int_opt(const char *opt, const char *val, int lo, int hi, int *out) {
-    long long v;
-    if (rt_cli_parse_int(CMD, opt, val, &v) != RT_EXIT_OK) return RT_EXIT_USAGE;
-    if (v < lo || v > hi) return rt_cli_usage_error(CMD, "%s: %lld is outside %d..%d", opt, v, lo, hi);
-    *out = (int)v;
-    return RT_EXIT_OK;
+/* Parses a subcommand's argv (argv[0] is its name) by its option table: "retrace memory SUB: ..." errors,
+ * its own --help and the common options. */
+int rt_cli_memory_args(const rt_arg *args, int min_pos, int max_pos, int argc, char **argv, const char **pos, int *n_pos);
+int rt_cli_memory_args(const rt_arg *args, int min_pos, int max_pos, int argc, char **argv, const char **pos, int *n_pos) {
+    char cmd[32];
+    for (g_sub = 0; g_sub < N_SUBS && strcmp(SUBS_HELP[g_sub].name, argv[0]) != 0; g_sub++) {}
+    snprintf(cmd, sizeof cmd, "memory %s", argv[0]);
+    const rt_args_spec spec = {cmd, sub_usage, args, min_pos, max_pos, 0};
+    return rt_args_parse(&spec, argc, argv, pos, n_pos);
 }
 
 /* ---- init ---- */
 static int cmd_init(int argc, char **argv) {
     rt_memory_init_params p = rt_memory_init_params_default();
-    const char *dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if ((strcmp(a, "--embedder") == 0 || strcmp(a, "--M") == 0 || strcmp(a, "--ef-construction") == 0 || strcmp(a, "--ef") == 0) &&
-            need_value(i, argc, a))
-            return RT_EXIT_USAGE;
-        if (strcmp(a, "--embedder") == 0) p.embedder = argv[++i];
-        else if (strcmp(a, "--M") == 0) {
-            if (parse_int_opt(a, argv[++i], 2, 128, &p.M)) return RT_EXIT_USAGE;
-        } else if (strcmp(a, "--ef-construction") == 0) {
-            if (parse_int_opt(a, argv[++i], 1, 100000, &p.ef_construction)) return RT_EXIT_USAGE;
-        } else if (strcmp(a, "--ef") == 0) {
-            if (parse_int_opt(a, argv[++i], 1, 100000, &p.ef_search)) return RT_EXIT_USAGE;
-        } else if (a[0] == '-') return rt_cli_usage_error(CMD, "init: unknown option '%s'", a);
-        else if (!dir) dir = a;
-        else return rt_cli_usage_error(CMD, "init: unexpected argument '%s'", a);
-    }
-    if (!dir) return rt_cli_usage_error(CMD, "init needs a directory");
+    const char *dir;
+    const rt_arg args[] = {RT_ARG_S("--embedder", &p.embedder), RT_ARG_I32("--M", &p.M, 2, 128),
+                           RT_ARG_I32("--ef-construction", &p.ef_construction, 1, 100000),
+                           RT_ARG_I32("--ef", &p.ef_search, 1, 100000), RT_ARG_TABLE_END};
+    int rc = rt_cli_memory_args(args, 1, 1, argc, argv, &dir, NULL);
+    if (rc) return RT_ARGS_EXIT(rc);
     if (rt_memory_init(dir, &p) != RT_OK) return rt_cli_fail(CMD);
-    fprintf(stderr, "initialised memory %s (embedder %s)\n", dir, p.embedder);
+    rt_info("initialised memory %s (embedder %s)", dir, p.embedder);
     return RT_EXIT_OK;
 }
 
 /* ---- add ---- */
 static int cmd_add(int argc, char **argv) {
     rt_memory_add_opts o = {0};
-    const char *dir = NULL;
-    const char **files = calloc((size_t)argc, sizeof *files);
-    int n = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--skip-bad") == 0) o.skip_bad = 1;
-        else if (strcmp(argv[i], "--replace") == 0) o.replace = 1;
-        else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            free(files);
-            return rt_cli_usage_error(CMD, "add: unknown option '%s'", argv[i]);
-        } else if (!dir) dir = argv[i];
-        else files[n++] = argv[i];
+    const char **pos = rt_malloc((size_t)argc * sizeof *pos);
+    const rt_arg args[] = {RT_ARG_B("--skip-bad", &o.skip_bad, 1), RT_ARG_B("--replace", &o.replace, 1), RT_ARG_TABLE_END};
+    int n = 0, rc = rt_cli_memory_args(args, 0, argc, argc, argv, pos, &n);
+    if (!rc && n < 2) rc = rt_cli_usage_error("memory add", "needs a directory and at least one file ('-' for stdin)");
+    if (rc) {
+        free(pos);
+        return RT_ARGS_EXIT(rc);
     }
-    if (!dir || n == 0) {
-        free(files);
-        return rt_cli_usage_error(CMD, "add needs a directory and at least one file ('-' for stdin)");
-    }
+    const char *dir = pos[0], **files = pos + 1;
+    n--;
     rt_memory *m;
     if (rt_memory_open(dir, RT_MEMORY_WRITE, &m) != RT_OK) {
-        free(files);
+        free(pos);
         return rt_cli_fail(CMD);
     }
     rt_memory_add_stats st;
     rt_status s = rt_memory_add_files(m, files, n, &o, &st);
-    free(files);
+    free(pos);
     rt_memory_close(m);
     if (s != RT_OK) return rt_cli_fail(CMD);
-    fprintf(stderr, "added %lld episodes (%lld unchanged, %lld replaced), %lld docs (%lld unchanged), %lld lines skipped\n",
+    rt_info("added %lld episodes (%lld unchanged, %lld replaced), %lld docs (%lld unchanged), %lld lines skipped",
             (long long)st.episodes_added, (long long)st.episodes_unchanged, (long long)st.episodes_replaced,
             (long long)st.docs_added, (long long)st.docs_unchanged, (long long)st.lines_skipped);
     return RT_EXIT_OK;
 }
 
 /* ---- search ---- */
-static int parse_where(char *kv, rt_memory_query *q) {
-    char *eq = strchr(kv, '=');
-    if (!eq) return rt_cli_usage_error(CMD, "--where: '%s' is not KEY=VALUE", kv);
+typedef struct {
+    rt_memory_query q;
+    const char *pin_tools[RT_MEMORY_MAX_PINS], *pin_versions[RT_MEMORY_MAX_PINS];
+} search_opts;
+
+/* --where KEY=VALUE (repeatable); the value is cut in place, argv being writable. */
+static int parse_where(void *dst, const char *value) {
+    rt_memory_query *q = &((search_opts *)dst)->q;
+    char *kv = (char *)value, *eq = strchr(kv, '=');
+    if (!eq) return rt_fail(RT_ERR_ARG, "'%s' is not KEY=VALUE", kv);
     *eq = '\0';
     char *v = eq + 1;
     if (strcmp(kv, "env") == 0) q->env = v;
@@ -124,8 +127,8 @@ static int parse_where(char *kv, rt_memory_query *q) {
         char *at = strchr(v, '@');
         if (at) *at = '\0', q->tool_version = at + 1;
         q->tool = v;
-    } else return rt_cli_usage_error(CMD, "--where: unknown key '%s' (env, outcome, task_type, split, tool)", kv);
-    return RT_EXIT_OK;
+    } else return rt_fail(RT_ERR_ARG, "unknown key '%s' (env, outcome, task_type, split, tool)", kv);
+    return 0;
 }
 
 static json_t *hit_json(const rt_memory_hit *h, double w) {
@@ -167,64 +170,40 @@ static int read_episode_key(const char *path, int last, char **key, char **own_i
     return RT_EXIT_OK;
 }
 
-/* --pin TOOL@VERSION: appended to the query's pinned tool versions. */
-static int parse_pin(char *tv, const char **tools, const char **versions, rt_memory_query *q) {
-    char *at = strrchr(tv, '@');
-    if (!at || at == tv || !at[1]) return rt_cli_usage_error(CMD, "--pin: '%s' is not TOOL@VERSION", tv);
-    if (q->n_pins == RT_MEMORY_MAX_PINS) return rt_cli_usage_error(CMD, "--pin: at most %d", RT_MEMORY_MAX_PINS);
+/* --pin TOOL@VERSION (repeatable): appended to the query's pinned tool versions. */
+static int parse_pin(void *dst, const char *value) {
+    search_opts *o = dst;
+    char *tv = (char *)value, *at = strrchr(tv, '@');
+    if (!at || at == tv || !at[1]) return rt_fail(RT_ERR_ARG, "'%s' is not TOOL@VERSION", tv);
+    if (o->q.n_pins == RT_MEMORY_MAX_PINS) return rt_fail(RT_ERR_ARG, "at most %d", RT_MEMORY_MAX_PINS);
     *at = '\0';
-    tools[q->n_pins] = tv, versions[q->n_pins++] = at + 1;
-    return RT_EXIT_OK;
+    o->pin_tools[o->q.n_pins] = tv, o->pin_versions[o->q.n_pins++] = at + 1;
+    return 0;
 }
 
 static int cmd_search(int argc, char **argv) {
-    rt_memory_query q = rt_memory_query_default();
-    const char *dir = NULL, *query = NULL, *episode = NULL;
-    const char *pin_tools[RT_MEMORY_MAX_PINS], *pin_versions[RT_MEMORY_MAX_PINS];
-    q.pin_tools = pin_tools, q.pin_versions = pin_versions;
-    int as_json = 0, with_docs = 0, last = 3;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int takes = strcmp(a, "-k") == 0 || strcmp(a, "--negatives") == 0 || strcmp(a, "--weight") == 0 ||
-                    strcmp(a, "--where") == 0 || strcmp(a, "--ef") == 0 || strcmp(a, "--exclude") == 0 ||
-                    strcmp(a, "--episode") == 0 || strcmp(a, "--last") == 0 || strcmp(a, "--exclude-task") == 0 ||
-                    strcmp(a, "--avoid-type") == 0 || strcmp(a, "--pin") == 0;
-        if (takes && need_value(i, argc, a)) return RT_EXIT_USAGE;
-        double w;
-        if (strcmp(a, "-k") == 0) {
-            if (parse_int_opt(a, argv[++i], 1, 10000, &q.k)) return RT_EXIT_USAGE;
-        } else if (strcmp(a, "--negatives") == 0) {
-            if (parse_int_opt(a, argv[++i], 0, 10000, &q.negatives)) return RT_EXIT_USAGE;
-        } else if (strcmp(a, "--ef") == 0) {
-            if (parse_int_opt(a, argv[++i], 1, 100000, &q.ef)) return RT_EXIT_USAGE;
-        } else if (strcmp(a, "--last") == 0) {
-            if (parse_int_opt(a, argv[++i], 0, 1000, &last)) return RT_EXIT_USAGE;
-        } else if (strcmp(a, "--weight") == 0) {
-            if (rt_cli_parse_float(CMD, a, argv[++i], &w) != RT_EXIT_OK) return RT_EXIT_USAGE;
-            if (!(w >= 0 && w <= 1)) return rt_cli_usage_error(CMD, "--weight: %g is outside 0..1", w);
-            q.weight = w;
-        } else if (strcmp(a, "--where") == 0) {
-            if (parse_where(argv[++i], &q)) return RT_EXIT_USAGE;
-        } else if (strcmp(a, "--pin") == 0) {
-            if (parse_pin(argv[++i], pin_tools, pin_versions, &q)) return RT_EXIT_USAGE;
-        } else if (strcmp(a, "--exclude") == 0) q.exclude_id = argv[++i];
-        else if (strcmp(a, "--exclude-task") == 0) q.exclude_task = argv[++i];
-        else if (strcmp(a, "--avoid-type") == 0) q.avoid_task_type = argv[++i];
-        else if (strcmp(a, "--all-outcomes") == 0) q.all_outcomes = 1;
-        else if (strcmp(a, "--episode") == 0) episode = argv[++i];
-        else if (strcmp(a, "--exact") == 0) q.exact = 1;
-        else if (strcmp(a, "--json") == 0) as_json = 1;
-        else if (strcmp(a, "--docs") == 0) with_docs = 1;
-        else if (a[0] == '-' && a[1] != '\0') return rt_cli_usage_error(CMD, "search: unknown option '%s'", a);
-        else if (!dir) dir = a;
-        else if (!query) query = a;
-        else return rt_cli_usage_error(CMD, "search: unexpected argument '%s' (quote the query)", a);
-    }
-    if (!dir || (!query && !episode)) return rt_cli_usage_error(CMD, "search needs a directory and a query (or --episode)");
-    if (query && episode) return rt_cli_usage_error(CMD, "search: give a query or --episode, not both");
+    search_opts so = {.q = rt_memory_query_default()};
+    rt_memory_query q;
+    const char *pos[2] = {NULL, NULL}, *episode = NULL;
+    int as_json = 0, with_docs = 0, last = 3, n_pos = 0;
+    const rt_arg args[] = {RT_ARG_I32("-k", &so.q.k, 1, 10000), RT_ARG_I32("--negatives", &so.q.negatives, 0, 10000),
+                           RT_ARG_I32("--ef", &so.q.ef, 1, 100000), RT_ARG_I32("--last", &last, 0, 1000),
+                           RT_ARG_F("--weight", &so.q.weight, 0, 1), RT_ARG_CALL("--where", parse_where, &so),
+                           RT_ARG_CALL("--pin", parse_pin, &so), RT_ARG_S("--exclude", &so.q.exclude_id),
+                           RT_ARG_S("--exclude-task", &so.q.exclude_task), RT_ARG_S("--avoid-type", &so.q.avoid_task_type),
+                           RT_ARG_B("--all-outcomes", &so.q.all_outcomes, 1), RT_ARG_S("--episode", &episode),
+                           RT_ARG_B("--exact", &so.q.exact, 1), RT_ARG_B("--json", &as_json, 1),
+                           RT_ARG_B("--docs", &with_docs, 1), RT_ARG_TABLE_END};
+    int rc = rt_cli_memory_args(args, 0, 2, argc, argv, pos, &n_pos);
+    if (rc) return RT_ARGS_EXIT(rc);
+    q = so.q;
+    q.pin_tools = so.pin_tools, q.pin_versions = so.pin_versions;
+    const char *dir = pos[0], *query = pos[1];
+    if (!dir || (!query && !episode)) return rt_cli_usage_error("memory search", "needs a directory and a query (or --episode)");
+    if (query && episode) return rt_cli_usage_error("memory search", "give a query or --episode, not both");
     char *key = NULL, *own_id = NULL;
     if (episode) {
-        int rc = read_episode_key(episode, last, &key, &own_id);
+        rc = read_episode_key(episode, last, &key, &own_id);
         if (rc) return rc;
         if (!q.exclude_id) q.exclude_id = own_id;
     } else key = rt_memory_state_text(query, NULL, 0, 0);
@@ -272,19 +251,12 @@ static int cmd_search(int argc, char **argv) {
 
 /* ---- docs ---- */
 static int cmd_docs(int argc, char **argv) {
-    const char *dir = NULL, *tool = NULL, *version = NULL;
+    const char *pos[2], *version = NULL;
     int as_json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--version") == 0) {
-            if (need_value(i, argc, argv[i])) return RT_EXIT_USAGE;
-            version = argv[++i];
-        } else if (strcmp(argv[i], "--json") == 0) as_json = 1;
-        else if (argv[i][0] == '-') return rt_cli_usage_error(CMD, "docs: unknown option '%s'", argv[i]);
-        else if (!dir) dir = argv[i];
-        else if (!tool) tool = argv[i];
-        else return rt_cli_usage_error(CMD, "docs: unexpected argument '%s'", argv[i]);
-    }
-    if (!dir || !tool) return rt_cli_usage_error(CMD, "docs needs a directory and a tool");
+    const rt_arg args[] = {RT_ARG_S("--version", &version), RT_ARG_B("--json", &as_json, 1), RT_ARG_TABLE_END};
+    int rc = rt_cli_memory_args(args, 2, 2, argc, argv, pos, NULL);
+    if (rc) return RT_ARGS_EXIT(rc);
+    const char *dir = pos[0], *tool = pos[1];
     rt_memory *m;
     if (rt_memory_open(dir, RT_MEMORY_READ, &m) != RT_OK) return rt_cli_fail(CMD);
     rt_memory_doc d;
@@ -298,18 +270,13 @@ static int cmd_docs(int argc, char **argv) {
 }
 
 /* ---- stats, check, rebuild, export ---- */
-static int open_one(int argc, char **argv, const char *sub, rt_memory_mode mode, int *as_json, const char **out_path, rt_memory **m) {
-    const char *dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (as_json && strcmp(argv[i], "--json") == 0) *as_json = 1;
-        else if (out_path && strcmp(argv[i], "-o") == 0) {
-            if (need_value(i, argc, "-o")) return RT_EXIT_USAGE;
-            *out_path = argv[++i];
-        } else if (argv[i][0] == '-') return rt_cli_usage_error(CMD, "%s: unknown option '%s'", sub, argv[i]);
-        else if (!dir) dir = argv[i];
-        else return rt_cli_usage_error(CMD, "%s: unexpected argument '%s'", sub, argv[i]);
-    }
-    if (!dir) return rt_cli_usage_error(CMD, "%s needs a directory", sub);
+static int open_one(int argc, char **argv, rt_memory_mode mode, int *as_json, const char **out_path, rt_memory **m) {
+    const char *dir;
+    rt_arg args[3] = {RT_ARG_TABLE_END, RT_ARG_TABLE_END, RT_ARG_TABLE_END}, *a = args;
+    if (as_json) *a++ = (rt_arg)RT_ARG_B("--json", as_json, 1);
+    if (out_path) *a++ = (rt_arg)RT_ARG_S("-o|--output", out_path);
+    int rc = rt_cli_memory_args(args, 1, 1, argc, argv, &dir, NULL);
+    if (rc) return rc; /* RT_ARGS_HELP too: the caller returns RT_ARGS_EXIT(rc) */
     if (rt_memory_open(dir, mode, m) != RT_OK) return rt_cli_fail(CMD);
     return RT_EXIT_OK;
 }
@@ -317,8 +284,8 @@ static int open_one(int argc, char **argv, const char *sub, rt_memory_mode mode,
 static int cmd_stats(int argc, char **argv) {
     int as_json = 0;
     rt_memory *m;
-    int rc = open_one(argc, argv, "stats", RT_MEMORY_READ, &as_json, NULL, &m);
-    if (rc) return rc;
+    int rc = open_one(argc, argv, RT_MEMORY_READ, &as_json, NULL, &m);
+    if (rc) return RT_ARGS_EXIT(rc);
     rt_memory_stats st;
     rt_status s = rt_memory_get_stats(m, &st);
     rt_memory_close(m);
@@ -346,8 +313,8 @@ static int cmd_stats(int argc, char **argv) {
 
 static int cmd_check(int argc, char **argv) {
     rt_memory *m;
-    int rc = open_one(argc, argv, "check", RT_MEMORY_READ, NULL, NULL, &m);
-    if (rc) return rc;
+    int rc = open_one(argc, argv, RT_MEMORY_READ, NULL, NULL, &m);
+    if (rc) return RT_ARGS_EXIT(rc);
     rt_status s = rt_memory_check(m);
     int64_t n = rt_hnsw_count(rt_memory_index(m));
     /* Nodes no search can return, whatever its ef: 0 unless the file was written by an older build. */
@@ -363,21 +330,21 @@ static int cmd_check(int argc, char **argv) {
 
 static int cmd_rebuild(int argc, char **argv) {
     rt_memory *m;
-    int rc = open_one(argc, argv, "rebuild", RT_MEMORY_WRITE, NULL, NULL, &m);
-    if (rc) return rc;
+    int rc = open_one(argc, argv, RT_MEMORY_WRITE, NULL, NULL, &m);
+    if (rc) return RT_ARGS_EXIT(rc);
     rt_status s = rt_memory_rebuild(m);
     int64_t n = rt_hnsw_count(rt_memory_index(m));
     rt_memory_close(m);
     if (s != RT_OK) return rt_cli_fail(CMD);
-    fprintf(stderr, "rebuilt the index: %lld vectors\n", (long long)n);
+    rt_info("rebuilt the index: %lld vectors", (long long)n);
     return RT_EXIT_OK;
 }
 
 static int cmd_export(int argc, char **argv) {
     rt_memory *m;
     const char *path = NULL;
-    int rc = open_one(argc, argv, "export", RT_MEMORY_READ, NULL, &path, &m);
-    if (rc) return rc;
+    int rc = open_one(argc, argv, RT_MEMORY_READ, NULL, &path, &m);
+    if (rc) return RT_ARGS_EXIT(rc);
     FILE *out = path && strcmp(path, "-") != 0 ? fopen(path, "wb") : stdout;
     if (!out) {
         rt_memory_close(m);
@@ -392,21 +359,21 @@ static int cmd_export(int argc, char **argv) {
 }
 
 int rt_cmd_memory(int argc, char **argv) {
-    if (argc < 2 || rt_cli_is_help(argv[1])) {
-        fputs(USAGE, argc < 2 ? stderr : stdout);
-        return argc < 2 ? RT_EXIT_USAGE : RT_EXIT_OK;
-    }
     static const struct {
         const char *name;
         int (*run)(int, char **);
     } subs[] = {{"init", cmd_init},   {"add", cmd_add},     {"search", cmd_search},   {"docs", cmd_docs},
                 {"stats", cmd_stats}, {"check", cmd_check}, {"rebuild", cmd_rebuild}, {"export", cmd_export},
                 {"embed", rt_cli_memory_embed}};
-    for (int i = 2; i < argc; i++)
-        if (rt_cli_is_help(argv[i])) {
-            fputs(USAGE, stdout);
-            return RT_EXIT_OK;
-        }
+    /* The group's own options (--help) come before the subcommand; the subcommand's after it. */
+    if (argc < 2 || argv[1][0] == '-') {
+        const rt_arg none[] = {RT_ARG_TABLE_END};
+        const rt_args_spec group = {CMD, usage, none, 0, 0, 0};
+        int rc = rt_args_parse(&group, argc, argv, NULL, NULL);
+        if (rc) return RT_ARGS_EXIT(rc);
+        return rt_cli_usage_error(CMD, "missing the subcommand: init, add, search, docs, stats, check, rebuild, export, "
+                                       "embed (retrace memory --help)");
+    }
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (strcmp(argv[1], subs[i].name) == 0) return subs[i].run(argc - 1, argv + 1);
     return rt_cli_usage_error(CMD, "unknown subcommand '%s' (init, add, search, docs, stats, check, rebuild, export, embed)",

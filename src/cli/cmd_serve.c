@@ -10,16 +10,15 @@
 const char rt_cmd_serve_summary[] = "serve the memory (and a model, OpenAI-compatibly) over HTTP";
 
 static void usage(void) {
-    printf("usage: retrace serve MEM [--model DIR] [--adapter DIR] [--host 127.0.0.1] [--port 8377] [--api-key-file F]\n\n"
+    printf("usage: retrace serve MEM [-m|--model DIR] [--adapter DIR] [--host 127.0.0.1] [--port 8377] [--api-key-file F]\n\n"
            "Serves the memory MEM over HTTP (docs/serve.md, docs/openapi.yaml) until SIGTERM or SIGINT, which let\n"
            "the requests in flight finish. Binds to loopback unless --host says otherwise.\n\n"
-           "  --model DIR          also serve /v1/chat/completions with this model (loaded once)\n"
+           "  -m, --model DIR      also serve /v1/chat/completions with this model (loaded once)\n"
            "  --tokenizer DIR      the model's tokenizer when it is not in the model directory\n"
-           "  --adapter DIR        a LoRA adapter (PEFT) on the model\n"
+           "  --adapter, --lora DIR  a LoRA adapter (PEFT) on the model\n"
            "  --host ADDR          IPv4 or IPv6 address to bind (127.0.0.1)\n"
            "  --port N             port (8377; 0 picks a free one, printed on stderr)\n"
            "  --api-key-file F     require \"Authorization: Bearer <key>\", the key being F's first line\n"
-           "  --threads N          compute threads for embedding and generation (all cores)\n"
            "  --max-body BYTES     larger request bodies get 413 (8388608)\n"
            "  --timeout S          close a connection idle or stalled for S seconds (30)\n"
            "  --max-connections N  at most N open connections (256)\n"
@@ -52,49 +51,25 @@ static int read_key(const char *path, char **key) {
 int rt_cmd_serve(int argc, char **argv) {
     rt_serve_params p = rt_serve_params_default();
     const char *key_file = NULL;
-    long long port = p.port, threads = 0, max_body = (long long)p.max_body, timeout = p.timeout_s, conns = p.max_connections;
+    long long port = p.port, max_body = (long long)p.max_body, timeout = p.timeout_s, conns = p.max_connections;
     long long budget = p.budget_tokens, every = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (rt_cli_is_help(a)) return usage(), RT_EXIT_OK;
-        if (!strcmp(a, "--retrain-chat")) {
-            p.retrain_chat = 1;
-            continue;
-        }
-        if (a[0] != '-') {
-            if (p.memory_dir) return rt_cli_usage_error("serve", "unexpected argument '%s'", a);
-            p.memory_dir = a;
-            continue;
-        }
-        if (!v) return rt_cli_usage_error("serve", "'%s' needs a value (see --help)", a);
-        i++;
-        if (!strcmp(a, "--model")) p.model = v;
-        else if (!strcmp(a, "--tokenizer")) p.tokenizer = v;
-        else if (!strcmp(a, "--adapter")) p.adapter = v;
-        else if (!strcmp(a, "--host")) p.host = v;
-        else if (!strcmp(a, "--api-key-file")) key_file = v;
-        else if (!strcmp(a, "--port")) { if (rt_cli_parse_int("serve", a, v, &port)) return RT_EXIT_USAGE; }
-        else if (!strcmp(a, "--threads")) { if (rt_cli_parse_int("serve", a, v, &threads)) return RT_EXIT_USAGE; }
-        else if (!strcmp(a, "--max-body")) { if (rt_cli_parse_int("serve", a, v, &max_body)) return RT_EXIT_USAGE; }
-        else if (!strcmp(a, "--timeout")) { if (rt_cli_parse_int("serve", a, v, &timeout)) return RT_EXIT_USAGE; }
-        else if (!strcmp(a, "--max-connections")) { if (rt_cli_parse_int("serve", a, v, &conns)) return RT_EXIT_USAGE; }
-        else if (!strcmp(a, "--budget")) { if (rt_cli_parse_int("serve", a, v, &budget)) return RT_EXIT_USAGE; }
-        else if (!strcmp(a, "--retrain-every")) { if (rt_cli_parse_int("serve", a, v, &every)) return RT_EXIT_USAGE; }
-        else if (!strcmp(a, "--retrain-min-improvement")) { if (rt_cli_parse_float("serve", a, v, &p.retrain_min_improvement)) return RT_EXIT_USAGE; }
-        else if (!strcmp(a, "--retrain-dir")) p.retrain_dir = v;
-        else if (!strcmp(a, "--retrain-train-args")) p.retrain_train_args = v;
-        else if (!strcmp(a, "--retrain-dataset-args")) p.retrain_dataset_args = v;
-        else return rt_cli_usage_error("serve", "unknown option '%s'", a);
-    }
+    const rt_arg args[] = {RT_ARG_S("-m|--model", &p.model), RT_ARG_S("--tokenizer", &p.tokenizer),
+                           RT_ARG_S("--adapter|--lora", &p.adapter), RT_ARG_S("--host", &p.host),
+                           RT_ARG_S("--api-key-file", &key_file), RT_ARG_I("--port", &port, 0, 65535),
+                           RT_ARG_I("--max-body", &max_body, 1, 1e18), RT_ARG_I("--timeout", &timeout, 1, 1e9),
+                           RT_ARG_I("--max-connections", &conns, 1, 65536), RT_ARG_I("--budget", &budget, 16, 1e9),
+                           RT_ARG_I("--retrain-every", &every, 0, 999999999),
+                           RT_ARG_F("--retrain-min-improvement", &p.retrain_min_improvement, 0, 0),
+                           RT_ARG_S("--retrain-dir", &p.retrain_dir), RT_ARG_S("--retrain-train-args", &p.retrain_train_args),
+                           RT_ARG_S("--retrain-dataset-args", &p.retrain_dataset_args),
+                           RT_ARG_B("--retrain-chat", &p.retrain_chat, 1), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"serve", usage, args, 0, 1, 1};
+    int rc = rt_args_parse(&spec, argc, argv, &p.memory_dir, NULL);
+    if (rc) return RT_ARGS_EXIT(rc);
     if (!p.memory_dir) return rt_cli_usage_error("serve", "a memory directory is required (retrace memory init DIR makes one)");
     if (p.adapter && !p.model) return rt_cli_usage_error("serve", "--adapter needs --model");
-    if (every < 0 || every > 1000000000) return rt_cli_usage_error("serve", "--retrain-every %lld is outside 0..1000000000", every);
     if (every && !p.model) return rt_cli_usage_error("serve", "--retrain-every needs --model");
     p.retrain_every = (int)every;
-    if (port < 0 || port > 65535) return rt_cli_usage_error("serve", "--port %lld is outside 0..65535", port);
-    if (threads < 0 || max_body < 1 || timeout < 1 || conns < 1 || conns > 65536 || budget < 16)
-        return rt_cli_usage_error("serve", "--threads >= 0, --max-body >= 1, --timeout >= 1, --max-connections 1..65536, --budget >= 16");
-    if (threads > 0) rt_set_threads((int)threads);
     p.port = (int)port, p.max_body = (size_t)max_body, p.timeout_s = (int)timeout, p.max_connections = (int)conns;
     p.budget_tokens = (int)budget;
     char *key = NULL;

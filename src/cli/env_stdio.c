@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 
 int rt_cli_env_serve(int argc, char **argv);
+int rt_cli_env_args(const char *cmd, rt_env_config *cfg, long long *seed, const char **spec, int argc, char **argv);
 
 typedef struct {
     rt_env *env;
@@ -93,30 +94,12 @@ static int serve_lines(rt_env *env) {
 int rt_cli_env_serve(int argc, char **argv) {
     rt_env_config cfg = rt_env_config_default();
     const char *spec = NULL;
-    for (int i = 2; i < argc; i++) {
-        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (o[0] != '-') {
-            if (spec) return rt_cli_usage_error("env", "serve takes one environment, not '%s' too", o);
-            spec = o;
-            continue;
-        }
-        if (!val) return rt_cli_usage_error("env", "%s needs a value (retrace env --help)", o);
-        i++;
-        long long v;
-        if (!strcmp(o, "--split")) cfg.split = val;
-        else if (!strcmp(o, "--held-out")) cfg.held_out = val;
-        else if (!strcmp(o, "--packs")) cfg.packs_dir = val;
-        else if (!strcmp(o, "--api-version") || !strcmp(o, "--max-steps")) {
-            if (rt_cli_parse_int("env", o, val, &v)) return RT_EXIT_USAGE;
-            if (v < 1 || v > 1000000) return rt_cli_usage_error("env", "%s must be between 1 and 1000000", o);
-            *(o[2] == 'a' ? &cfg.api_version : &cfg.max_steps) = (int)v;
-        } else return rt_cli_usage_error("env", "unknown option '%s' (retrace env --help)", o);
-    }
-    if (!spec) return rt_cli_usage_error("env", "serve needs an environment (household, toolapi or a pack)");
+    int rc = rt_cli_env_args("env serve", &cfg, NULL, &spec, argc, argv);
+    if (rc) return RT_ARGS_EXIT(rc);
     if (!strncmp(spec, "exec:", 5)) return rt_cli_usage_error("env", "serve serves a built-in world, not '%s'", spec);
     rt_env *env;
     if (rt_env_open(spec, &cfg, &env) != RT_OK) return rt_cli_fail("env");
-    int rc = serve_lines(env);
+    rc = serve_lines(env);
     rt_env_close(env);
     return rc;
 }

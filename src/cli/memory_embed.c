@@ -10,6 +10,7 @@
 #define LINE_MAX_BYTES (1 << 20)
 
 int rt_cli_memory_embed(int argc, char **argv);
+int rt_cli_memory_args(const rt_arg *args, int min_pos, int max_pos, int argc, char **argv, const char **pos, int *n_pos);
 
 static void push_text(char ***texts, int *n, int *cap, const char *t) {
     if (*n == *cap) {
@@ -40,20 +41,19 @@ static void print_vector(const char *text, const float *v, int dim) {
 }
 
 int rt_cli_memory_embed(int argc, char **argv) {
-    const char *spec = NULL;
-    char **texts = NULL;
-    int n = 0, cap = 0, from_stdin = 0, quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--stdin") == 0) from_stdin = 1;
-        else if (strcmp(argv[i], "--quiet") == 0) quiet = 1;
-        else if (argv[i][0] == '-' && argv[i][1] == '-') {
-            for (int k = 0; k < n; k++) free(texts[k]);
-            free(texts);
-            return rt_cli_usage_error(CMD, "embed: unknown option '%s'", argv[i]);
-        } else if (!spec) spec = argv[i];
-        else push_text(&texts, &n, &cap, argv[i]);
+    int from_stdin = 0, quiet = 0, n = 0, cap = argc;
+    /* --quiet here keeps the timing line and drops the vectors (for timing an embedder). */
+    const rt_arg args[] = {RT_ARG_B("--stdin", &from_stdin, 1), RT_ARG_B("-q|--quiet", &quiet, 1), RT_ARG_TABLE_END};
+    const char **pos = rt_malloc((size_t)argc * sizeof *pos);
+    int n_pos = 0, rc = rt_cli_memory_args(args, 1, argc, argc, argv, pos, &n_pos);
+    if (rc) {
+        free(pos);
+        return RT_ARGS_EXIT(rc);
     }
-    if (!spec) return rt_cli_usage_error(CMD, "embed needs an embedder (hash, hash:DIM, a model directory or a spec)");
+    const char *spec = pos[0];
+    char **texts = rt_malloc((size_t)cap * sizeof *texts);
+    for (int k = 1; k < n_pos; k++) push_text(&texts, &n, &cap, pos[k]);
+    free(pos);
     if (from_stdin) read_stdin(&texts, &n, &cap);
     rt_embedder *e;
     if (rt_embedder_open(spec, &e) != RT_OK) {

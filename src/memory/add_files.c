@@ -3,13 +3,22 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-static int64_t total_bytes(const char *const *paths, int n) {
+/* Lines (episodes and docs) in the files, for the progress total; stdin is not counted (unknown). */
+static int64_t total_lines(const char *const *paths, int n) {
     int64_t total = 0;
+    char buf[1 << 16];
     for (int i = 0; i < n; i++) {
-        struct stat st;
-        if (strcmp(paths[i], "-") != 0 && stat(paths[i], &st) == 0) total += st.st_size;
+        FILE *f = strcmp(paths[i], "-") != 0 ? fopen(paths[i], "rb") : NULL;
+        if (!f) continue;
+        size_t got;
+        char last = '\n';
+        while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+            for (size_t k = 0; k < got; k++) total += buf[k] == '\n';
+            last = buf[got - 1];
+        }
+        total += last != '\n'; /* a last line without its newline */
+        fclose(f);
     }
     return total;
 }
@@ -23,7 +32,7 @@ static rt_status add_stream(rt_memory_batch *b, FILE *f, const char *name, rt_pr
     char where[512];
     while (s == RT_OK && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        *done += len;
+        ++*done;
         if ((size_t)len != strlen(line)) {
             snprintf(where, sizeof where, "%s:%lld", name, (long long)lineno);
             s = rt_fail(RT_ERR_FORMAT, "%s: line contains a NUL byte", where);
@@ -31,7 +40,7 @@ static rt_status add_stream(rt_memory_batch *b, FILE *f, const char *name, rt_pr
         }
         snprintf(where, sizeof where, "%s:%lld", name, (long long)lineno);
         s = rt_memory_batch_add(b, line, where);
-        if (lineno % 128 == 0) rt_progress_update(p, *done, NULL);
+        rt_progress_update(p, *done, NULL); /* draws only when due */
     }
     if (s == RT_OK && ferror(f)) s = rt_fail(RT_ERR_IO, "%s: read error", name);
     free(line);
@@ -47,7 +56,7 @@ rt_status rt_memory_add_files(rt_memory *m, const char *const *paths, int n_path
     rt_memory_batch *b;
     RT_TRY(rt_memory_batch_begin(m, opts, &b));
     rt_progress p;
-    rt_progress_begin(&p, "adding", total_bytes(paths, n_paths));
+    rt_progress_begin(&p, "adding", total_lines(paths, n_paths));
     int64_t done = 0;
     rt_status s = RT_OK;
     for (int i = 0; s == RT_OK && i < n_paths; i++) {
@@ -59,6 +68,10 @@ rt_status rt_memory_add_files(rt_memory *m, const char *const *paths, int n_path
         }
         s = add_stream(b, f, is_stdin ? "stdin" : paths[i], &p, &done);
         if (!is_stdin) fclose(f);
+    }
+    if (s == RT_OK && done != p.total) { /* stdin: the total is known at its end */
+        p.total = done;
+        rt_progress_update(&p, done, NULL);
     }
     rt_progress_end(&p);
     if (s != RT_OK) {

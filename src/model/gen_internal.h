@@ -58,6 +58,6 @@ typedef struct {
 } prob_id;
 
 /* rt_sample with caller scratch (V entries; unused when greedy), so decoding allocates nothing. */
-int rt_gen_sample(float *logits, int V, float temperature, float top_p, rt_rng *rng, prob_id *scratch);
+int rt_gen_sample(float *logits, int V, float temperature, int top_k, float top_p, rt_rng *rng, prob_id *scratch);
 
 #endif

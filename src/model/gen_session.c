@@ -158,7 +158,7 @@ static int sample_step(rt_gen_session *const *ss, const rt_gen_params *params, r
         int V = ss[b]->m->cfg.vocab_size;
         V = (p->vocab_limit > 0 && p->vocab_limit < V) ? p->vocab_limit : V;
         if (n_outs[b] >= p->max_new_tokens) continue;
-        int32_t id = rt_gen_sample(ss[b]->logits, V, p->temperature, p->top_p, &rngs[b], ss[b]->probs);
+        int32_t id = rt_gen_sample(ss[b]->logits, V, p->temperature, p->top_k, p->top_p, &rngs[b], ss[b]->probs);
         if (id == p->eos_token_id) continue;
         outs[b][n_outs[b]++] = id;
         if (hits_stop(p, outs[b], n_outs[b], ss[b]->text) || n_outs[b] == p->max_new_tokens) continue;

@@ -49,12 +49,12 @@ static int by_prob_desc(const void *a, const void *b) {
 
 int rt_sample(float *logits, int V, float temperature, float top_p, rt_rng *rng) {
     prob_id *ps = temperature > 0.0f ? rt_malloc(sizeof *ps * (size_t)V) : NULL;
-    int id = rt_gen_sample(logits, V, temperature, top_p, rng, ps);
+    int id = rt_gen_sample(logits, V, temperature, 0, top_p, rng, ps);
     free(ps);
     return id;
 }
 
-int rt_gen_sample(float *logits, int V, float temperature, float top_p, rt_rng *rng, prob_id *ps) {
+int rt_gen_sample(float *logits, int V, float temperature, int top_k, float top_p, rt_rng *rng, prob_id *ps) {
     int best = 0;
     for (int i = 1; i < V; i++)
         if (logits[i] > logits[best]) best = i; /* first maximum, as torch.argmax */
@@ -63,18 +63,22 @@ int rt_gen_sample(float *logits, int V, float temperature, float top_p, rt_rng *
     double sum = 0.0;
     for (int i = 0; i < V; i++) sum += (logits[i] = expf((logits[i] - mx) / temperature));
     for (int i = 0; i < V; i++) ps[i] = (prob_id){(float)(logits[i] / sum), i};
-    int keep = V;
-    if (top_p > 0.0f && top_p < 1.0f) {
-        qsort(ps, (size_t)V, sizeof *ps, by_prob_desc);
-        /* The smallest set of most likely tokens whose mass reaches top_p (at least one). */
-        double cum = 0.0;
-        for (keep = 0; keep < V;) {
-            cum += ps[keep++].p;
-            if (cum >= top_p) break;
-        }
-    }
+    int keep = V, cut_k = top_k > 0 && top_k < V, cut_p = top_p > 0.0f && top_p < 1.0f;
+    if (cut_k || cut_p) qsort(ps, (size_t)V, sizeof *ps, by_prob_desc);
+    if (cut_k) keep = top_k; /* the k most likely, ties to the lower id (so k = 1 is greedy) */
     double mass = 0.0;
     for (int i = 0; i < keep; i++) mass += ps[i].p;
+    if (cut_p) {
+        /* The smallest set of most likely tokens whose mass reaches top_p (at least one), of the top k's
+         * mass when top-k cut first, as llama.cpp and transformers chain them. */
+        double target = cut_k ? top_p * mass : top_p, cum = 0.0;
+        int limit = keep;
+        for (keep = 0; keep < limit;) {
+            cum += ps[keep++].p;
+            if (cum >= target) break;
+        }
+        mass = cum;
+    }
     double u = rt_rng_double(rng) * mass, acc = 0.0;
     int chosen = ps[keep - 1].id;
     for (int i = 0; i < keep; i++) {

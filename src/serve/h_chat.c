@@ -13,7 +13,7 @@
 #define MAX_STOPS 4
 #define DEFAULT_MAX_TOKENS 256
 
-static const char *const CHAT_KEYS[] = {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
+static const char *const CHAT_KEYS[] = {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop",
                                         "seed", "stream", "n", "retrace", "user", "stream_options", "presence_penalty",
                                         "frequency_penalty", "logit_bias", "response_format", NULL};
 static const char *const RETRACE_KEYS[] = {"task", "env", "history", "first_observation", "k", "negatives", "weight", "docs",
@@ -204,11 +204,12 @@ static int tokenize(rt_server *s, const messages *m, int raw, rt_completion *c, 
 
 /* Sampling settings; max_tokens is cut to what the context has left. */
 static int parse_sampling(rt_server *s, json_t *o, rt_completion *c, rt_reply *out) {
-    long long max_tokens = DEFAULT_MAX_TOKENS, seed = 0, n = 1;
+    long long max_tokens = DEFAULT_MAX_TOKENS, seed = 0, n = 1, top_k = 0;
     double temperature = 1.0, top_p = 1.0;
     if (rt_field_int(o, "$", "max_tokens", 1, 1 << 20, &max_tokens, out) ||
         rt_field_int(o, "$", "max_completion_tokens", 1, 1 << 20, &max_tokens, out) ||
         rt_field_num(o, "$", "temperature", 0, 2, &temperature, out) || rt_field_num(o, "$", "top_p", 1e-6, 1, &top_p, out) ||
+        rt_field_int(o, "$", "top_k", 0, 1 << 30, &top_k, out) ||
         rt_field_int(o, "$", "seed", -(1LL << 62), 1LL << 62, &seed, out) || rt_field_int(o, "$", "n", 1, 1, &n, out) ||
         parse_stops(json_object_get(o, "stop"), c, out))
         return -1;
@@ -217,6 +218,7 @@ static int parse_sampling(rt_server *s, json_t *o, rt_completion *c, rt_reply *o
     if (max_tokens > ctx - c->n_ids) max_tokens = ctx - c->n_ids;
     c->gp = rt_gen_params_default();
     c->gp.max_new_tokens = (int)max_tokens, c->gp.temperature = (float)temperature, c->gp.top_p = (float)top_p;
+    c->gp.top_k = (int)top_k;
     c->gp.seed = (uint64_t)seed, c->gp.eos_token_id = rt_tokenizer_eos_id(s->tok), c->gp.vocab_limit = rt_tokenizer_vocab_size(s->tok);
     return 0;
 }

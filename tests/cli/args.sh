@@ -18,12 +18,32 @@ for c in $cmds; do
     bad "$c --no-such-option: rc $rc: $err"
 done
 
-# The commands this parser owns share its footer (memory, bench and report are converted separately).
-for c in generate train pretrain eval dataset gen merge inspect tokenize tokenizer-train demo version; do
+# The commands this parser owns share its footer (bench and report are converted separately).
+for c in generate train pretrain eval dataset gen merge inspect tokenize tokenizer-train demo version memory env serve \
+  convert export; do
   "$bin" "$c" --help | grep -q "^common options: -h, --help; -q, --quiet" && ok || bad "$c --help lacks the common options"
 done
-for c in generate train pretrain eval dataset merge demo; do
+for c in generate train pretrain eval dataset merge demo serve export; do
   "$bin" "$c" --help | grep -q -- "-t, --threads N" && ok || bad "$c --help lacks -t/--threads"
+done
+
+# Subcommands: each has its own --help (not the group's), -h the same, and its own one-line errors.
+for sub in memory:init memory:add memory:search memory:docs memory:stats memory:check memory:rebuild memory:export \
+  memory:embed env:play env:serve env:check; do
+  g=${sub%%:*} s=${sub#*:}
+  out=$("$bin" "$g" "$s" --help 2>&1) && echo "$out" | grep -q "^usage: retrace $g $s" &&
+    echo "$out" | grep -q "^common options: -h, --help" && ok || bad "$g $s --help: $out"
+  [ "$("$bin" "$g" "$s" -h 2>/dev/null)" = "$out" ] && ok || bad "$g $s -h differs from --help"
+  err=$("$bin" "$g" "$s" --no-such-option 2>&1 >/dev/null)
+  rc=$?
+  [ "$rc" -eq 2 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
+    echo "$err" | grep -q "^retrace $g $s: unknown option '--no-such-option'" && ok || bad "$g $s --no-such-option: rc $rc: $err"
+done
+# `memory SUB --help` is that subcommand's alone: init's help does not list search's options.
+! "$bin" memory init --help | grep -q -- "--negatives" && ok || bad "memory init --help prints the whole group's"
+for g in memory env; do
+  err=$("$bin" "$g" 2>&1 >/dev/null); rc=$?
+  [ "$rc" -eq 2 ] && echo "$err" | grep -q "^retrace $g: missing the subcommand" && ok || bad "$g alone: rc $rc: $err"
 done
 
 # Errors name the option as the user spelled it.
@@ -45,6 +65,22 @@ expect quiet-verbose 2 "contradict" -- "$bin" version -qv
 expect short-unknown 2 "retrace generate: unknown option '-Z'" -- "$bin" generate -Z
 expect preset 2 "--preset must be paper or tiny" -- "$bin" train --preset=huge -m a --data b -o c
 
+expect memory-range 2 "retrace memory search: --weight must be between 0 and 1 (got 2)" -- "$bin" memory search d q --weight=2
+expect memory-args 2 "retrace memory init: expects 1 argument, got 0" -- "$bin" memory init -q
+expect env-seed 2 "retrace env play: -s must be at least 0" -- "$bin" env play --env household -s-1
+expect serve-port 2 "retrace serve: --port must be between 0 and 65535 (got 70000)" -- "$bin" serve d --port=70000
+expect export-type 2 "retrace export: --type: unknown GGUF tensor type 'q4_k'" -- "$bin" export -m d -o x.gguf --type=q4_k
+expect convert-twice 2 "retrace convert: give the model once" -- "$bin" convert a.gguf -m b.gguf -o d
+
+# GNU forms and -q on the converted commands: memory init DIR -q is silent, the options as --opt=value.
+"$bin" memory init "$tmp/mem" -q --M=8 --ef=20 2>"$tmp/err" && [ ! -s "$tmp/err" ] && ok || bad "memory init -q: $(cat "$tmp/err")"
+printf '{"id":"e1","env":"x","task":"open the fridge","outcome":"success","reward":1,"steps":[]}\n' >"$tmp/ep.jsonl"
+"$bin" memory add -q "$tmp/mem" "$tmp/ep.jsonl" 2>"$tmp/err" && [ ! -s "$tmp/err" ] && ok || bad "memory add -q: $(cat "$tmp/err")"
+"$bin" memory search "$tmp/mem" "open the fridge" -k1 --weight=0.5 --json | grep -q '"id":"e1"' && ok || bad "memory search -k1 --weight="
+"$bin" memory stats --json -- "$tmp/mem" | grep -q '"episodes":1' && ok || bad "memory stats with --"
+echo ":quit" | "$bin" env play --env=household -s3 --max-steps=5 | head -1 | grep -q "seed 3, budget 5 steps" && ok ||
+  bad "env play GNU forms"
+
 # A model folder with a tokenizer (the llama fixture and a 300-id BPE for it) to run generate on.
 cp -r "$fx/models/llama/model" "$tmp/model"
 "$bin" tokenizer-train --vocab=300 --special='<s>' --special '</s>' --bos '<s>' --eos='</s>' \
@@ -63,6 +99,12 @@ for v in "$a1" "$a2"; do [ "$v" = "$ref" ] && ok || bad "alias spelling gave '$v
 s1=$("$bin" generate -m "$tmp/model" -p "the cat" -n 8 --temp 0.8 --top-p 0.9 -s 5 2>/dev/null)
 s2=$("$bin" generate --model "$tmp/model" --prompt "the cat" --max-new 8 --temperature 0.8 --top-p=0.9 --seed=5 2>/dev/null)
 [ "$s1" = "$s2" ] && ok || bad "sampling aliases differ: '$s1' vs '$s2'"
+# --top-k 1 is greedy at any temperature and seed; --top-k 0 is off (the same as not giving it).
+k1=$("$bin" generate -m "$tmp/model" -p "the cat" -n 8 --temp 1.5 --top-k 1 -s 3 2>/dev/null)
+[ "$k1" = "$ref" ] && ok || bad "--top-k 1 gave '$k1', greedy '$ref'"
+k0=$("$bin" generate -m "$tmp/model" -p "the cat" -n 8 --temp 0.8 --top-p 0.9 -s 5 --top-k=0 2>/dev/null)
+[ "$k0" = "$s1" ] && ok || bad "--top-k 0 changed sampling: '$k0' vs '$s1'"
+expect top-k 2 "retrace generate: --top-k must be at least 0 (got -1)" -- "$bin" generate -m m --top-k=-1
 
 # --quiet leaves stderr empty on success; --verbose does not break a run.
 "$bin" pretrain --steps 2 --seq 16 --batch 2 --hidden 16 --layers 1 --heads 2 --kv-heads 1 --intermediate 32 \

@@ -29,4 +29,16 @@ else
   echo "skip: script(1) not installed, the terminal line not checked"
 fi
 
+# memory add counts episodes (lines, not bytes) and ends at 100%, from a file and from stdin.
+"$bin" memory init "$tmp/mem" -q || bad "memory init -q"
+RETRACE_HEARTBEAT_S=0 "$bin" memory add "$tmp/mem" "$tmp/eps.jsonl" 2>"$tmp/err" >/dev/null || bad "memory add: $(cat "$tmp/err")"
+[ "$(grep -c '^adding [0-9]*/6 ' "$tmp/err")" -eq 6 ] && tail -n 2 "$tmp/err" | head -1 | grep -q "^adding 6/6 (100%)" && ok ||
+  bad "memory add progress: $(cat "$tmp/err")"
+RETRACE_HEARTBEAT_S=0 "$bin" memory add "$tmp/mem" - <"$tmp/eps.jsonl" 2>"$tmp/err" >/dev/null &&
+  grep -q "^adding 6/6 (100%)" "$tmp/err" && ok || bad "memory add from stdin: $(cat "$tmp/err")"
+if command -v script >/dev/null; then
+  script -qec "'$bin' memory add '$tmp/mem' '$tmp/eps.jsonl'" /dev/null >"$tmp/tty"
+  grep -q $'\r\033\\[Kadding 6/6 (100%)' "$tmp/tty" && ok || bad "memory add terminal progress: $(cat -A "$tmp/tty" | head -5)"
+fi
+
 finish

@@ -17,6 +17,15 @@ want=$("$bin" generate --model "$tmp/p/model" --chat --prompt "put the apple" --
 curl -s "${H[@]}" "$URL/v1/chat/completions" -d '{"messages":[{"role":"user","content":"put the apple"}],"max_tokens":16,"temperature":0.7,"seed":5}' > "$tmp/r.json"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["choices"][0]["message"]["content"] == sys.argv[2], (d, sys.argv[2]); assert d["model"] == "model" and d["adapter"] is None' \
     "$tmp/r.json" "$want" && ok || bad "curl chat != generate: $(cat "$tmp/r.json")"
+# top_k 1 is greedy at any temperature: the same text as temperature 0 (and not that of plain sampling).
+for r in '"temperature":0' '"temperature":1.5,"top_k":1,"seed":9' '"temperature":1.5,"seed":9'; do
+  curl -s "${H[@]}" "$URL/v1/chat/completions" -d '{"messages":[{"role":"user","content":"put the apple"}],"max_tokens":16,'"$r"'}'
+  echo
+done > "$tmp/k.jsonl"
+python3 -c 'import json,sys; t=[json.loads(l)["choices"][0]["message"]["content"] for l in open(sys.argv[1])]; assert t[0] == t[1] != t[2], t' \
+    "$tmp/k.jsonl" && ok || bad "top_k 1 != greedy: $(cat "$tmp/k.jsonl")"
+[ "$(curl -s -o "$tmp/e.json" -w '%{http_code}' "${H[@]}" "$URL/v1/chat/completions" -d '{"messages":[{"role":"user","content":"x"}],"top_k":-1}')" = 400 ] &&
+    grep -q '\$\.top_k' "$tmp/e.json" && ok || bad "bad top_k: $(cat "$tmp/e.json")"
 # streaming with curl: data: chunks then data: [DONE]
 curl -sN "${H[@]}" "$URL/v1/chat/completions" -d '{"messages":[{"role":"user","content":"put the apple"}],"max_tokens":16,"temperature":0.7,"seed":5,"stream":true}' > "$tmp/s.txt"
 python3 -c '
