@@ -271,33 +271,51 @@ static const scale *find_scale(const char *name) {
     return NULL;
 }
 
+/* The numeric options keep their text (the scale's fields are the arguments handed to the stages);
+ * the parser checks their range first. */
+typedef struct {
+    const char **text;
+    char buf[32];
+} num_text;
+
+static int keep_count(void *dst, const char *value) {
+    num_text *t = dst;
+    char *end;
+    long long n = strtoll(value, &end, 10);
+    if (!*value || *end || n < 1 || n > 100000) return rt_fail(RT_ERR_ARG, "'%s' is not a count from 1 to 100000", value);
+    snprintf(t->buf, sizeof t->buf, "%lld", n);
+    *t->text = t->buf;
+    return RT_OK;
+}
+
+static int keep_positive(void *dst, const char *value) {
+    num_text *t = dst;
+    char *end;
+    double x = strtod(value, &end);
+    if (!*value || *end || !(x > 0)) return rt_fail(RT_ERR_ARG, "'%s' is not a positive number", value);
+    snprintf(t->buf, sizeof t->buf, "%s", value);
+    *t->text = t->buf;
+    return RT_OK;
+}
+
 static int parse(int argc, char **argv, options *o) {
     const char *scale_name = NULL, *eval_episodes = NULL, *pretrain_steps = NULL, *k = NULL;
     *o = (options){.dir = "bench-out", .embedder = "auto", .recipe = "retrace"};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-        double x;
-        if (rt_cli_is_help(a)) return usage(), -1;
-        if (!strcmp(a, "--quick")) { scale_name = "quick"; continue; }
-        if (!strcmp(a, "--dynamic")) { o->dynamic = 1; continue; }
-        if (!strcmp(a, "--validation")) { o->validation = 1; continue; }
-        if (!strcmp(a, "--no-chat")) { o->no_chat = 1; continue; }
-        if (!v) return rt_cli_usage_error("bench", "unknown option '%s' or it needs a value (see --help)", a);
-        i++;
-        const char **str = !strcmp(a, "-o") ? &o->dir : !strcmp(a, "--base") ? &o->base : !strcmp(a, "--embedder") ? &o->embedder
-                         : !strcmp(a, "--recipe") ? &o->recipe : !strcmp(a, "--scale") ? &scale_name : NULL;
-        if (str) { *str = v; continue; }
-        if (!strcmp(a, "--pretrain-steps") || !strcmp(a, "--eval-episodes") || !strcmp(a, "-k")) {
-            if (rt_cli_parse_int("bench", a, v, &n)) return RT_EXIT_USAGE;
-            if (n < 1 || n > 100000) return rt_cli_usage_error("bench", "%s must be at least 1", a);
-            *(!strcmp(a, "-k") ? &k : a[2] == 'p' ? &pretrain_steps : &eval_episodes) = v;
-        } else if (!strcmp(a, "--epochs") || !strcmp(a, "--lr")) {
-            if (rt_cli_parse_float("bench", a, v, &x)) return RT_EXIT_USAGE;
-            if (!(x > 0)) return rt_cli_usage_error("bench", "%s must be positive", a);
-            *(a[2] == 'e' ? &o->epochs : &o->lr) = v;
-        } else return rt_cli_usage_error("bench", "unknown option '%s'", a);
-    }
+    static num_text t_pre, t_eval, t_k, t_epochs, t_lr;
+    t_pre.text = &pretrain_steps, t_eval.text = &eval_episodes, t_k.text = &k, t_epochs.text = &o->epochs, t_lr.text = &o->lr;
+    int quick = 0;
+    const rt_arg args[] = {
+        RT_ARG_B("--quick", &quick, 1), RT_ARG_S("--scale", &scale_name), RT_ARG_S("-o|--output", &o->dir),
+        RT_ARG_S("-m|--base|--model", &o->base), RT_ARG_S("--embedder", &o->embedder), RT_ARG_S("--recipe", &o->recipe),
+        RT_ARG_B("--dynamic", &o->dynamic, 1), RT_ARG_B("--validation", &o->validation, 1),
+        RT_ARG_B("--no-chat", &o->no_chat, 1), RT_ARG_CALL("--pretrain-steps", keep_count, &t_pre),
+        RT_ARG_CALL("--eval-episodes", keep_count, &t_eval), RT_ARG_CALL("-k", keep_count, &t_k),
+        RT_ARG_CALL("--epochs", keep_positive, &t_epochs), RT_ARG_CALL("--lr", keep_positive, &t_lr),
+        RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"bench", usage, args, 0, 0, 1};
+    int rc = rt_args_parse(&spec, argc, argv, NULL, NULL);
+    if (rc) return rc;
+    if (quick) scale_name = "quick";
     const scale *sc = find_scale(scale_name ? scale_name : o->base ? "real" : "full");
     if (!sc) return rt_cli_usage_error("bench", "--scale %s: quick, full or real", scale_name);
     o->sc = *sc;
@@ -380,7 +398,7 @@ int rt_cmd_bench(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--check-leaks")) return bench_check_leaks(argv[2]);
     options o;
     int rc = parse(argc, argv, &o);
-    if (rc) return rc < 0 ? RT_EXIT_OK : rc;
+    if (rc) return RT_ARGS_EXIT(rc);
     if (rt_mkdir_p(o.dir) != RT_OK) return rt_cli_fail("bench");
     paths p = {.dir = o.dir};
     bench_cache c;

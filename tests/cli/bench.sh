@@ -123,7 +123,9 @@ plant "untraceable example" sft_plain.jsonl '{"id":"nowhere#3","prompt":"p","com
 
 # Option errors come before anything runs.
 err=$("$bin" bench --eval-episodes 0 -o "$tmp/x" 2>&1); rc=$?
-[ $rc -eq 2 ] && echo "$err" | grep -q "eval-episodes must be at least 1" && [ ! -e "$tmp/x" ] && ok || bad "--eval-episodes 0: rc $rc $err"
+[ $rc -eq 2 ] && echo "$err" | grep -q "eval-episodes: .0. is not a count from 1" && [ ! -e "$tmp/x" ] && ok || bad "--eval-episodes 0: rc $rc $err"
+err=$("$bin" bench --lr=-1 -o "$tmp/x" 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$err" | grep -q "lr: '-1' is not a positive number" && [ ! -e "$tmp/x" ] && ok || bad "--lr=-1: rc $rc $err"
 err=$("$bin" bench --scale real -o "$tmp/x" 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$err" | grep -q "needs --base" && ok || bad "--scale real without --base: rc $rc $err"
 err=$("$bin" bench --quick --base "$tmp/nowhere" -o "$tmp/d" 2>&1); rc=$?
