@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 
 const char rt_cmd_report_summary[] = "write the HTML report (table and charts) of a bench folder";
@@ -20,22 +21,13 @@ static void usage(void) {
 }
 
 int rt_cmd_report(int argc, char **argv) {
-    const char *dir = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (rt_cli_is_help(a)) return usage(), RT_EXIT_OK;
-        if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
-            if (i + 1 >= argc) return rt_cli_usage_error("report", "'%s' needs a value (see --help)", a);
-            out = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            return rt_cli_usage_error("report", "unknown option '%s'", a);
-        } else if (dir) {
-            return rt_cli_usage_error("report", "one BENCH_DIR only ('%s' and '%s')", dir, a);
-        } else {
-            dir = a;
-        }
-    }
-    if (!dir) return rt_cli_usage_error("report", "BENCH_DIR is required (see --help)");
+    const char *out = NULL, *pos[1] = {NULL};
+    int n_pos = 0;
+    const rt_arg opts[] = {RT_ARG_S("-o|--out|--output", &out), RT_ARG_TABLE_END};
+    const rt_args_spec spec = {"report", usage, opts, 1, 1, 0};
+    int rc = rt_args_parse(&spec, argc, argv, pos, &n_pos);
+    if (rc) return RT_ARGS_EXIT(rc);
+    const char *dir = pos[0];
     char *default_out = out ? NULL : rt_path_join(dir, "report.html");
     if (!out) out = default_out;
     rt_status s = rt_report_write(dir, out);

@@ -18,9 +18,9 @@ for c in $cmds; do
     bad "$c --no-such-option: rc $rc: $err"
 done
 
-# The commands this parser owns share its footer (report is converted separately).
+# Every command shares the parser's footer.
 for c in generate train pretrain eval dataset gen merge inspect tokenize tokenizer-train demo version memory env serve \
-  convert export bench; do
+  convert export bench report; do
   "$bin" "$c" --help | grep -q "^common options: -h, --help; -q, --quiet" && ok || bad "$c --help lacks the common options"
 done
 for c in generate train pretrain eval dataset merge demo serve export; do
