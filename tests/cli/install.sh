@@ -36,7 +36,10 @@ int main(int argc, char **argv) {
 }
 C
 flags=$(pkg-config --cflags --libs retrace) && ok || bad "pkg-config --cflags --libs retrace"
-cc -std=c11 -o "$tmp/hello" "$tmp/hello.c" $flags 2>"$tmp/cc.err" && ok || bad "compile and link: $(cat "$tmp/cc.err")"
+# A sanitizer build's library needs its runtime first in the program, as the program's own build would.
+san=
+grep -q "^RT_SANITIZE:BOOL=ON" "$build/CMakeCache.txt" 2>/dev/null && san="-fsanitize=address,undefined"
+cc -std=c11 $san -o "$tmp/hello" "$tmp/hello.c" $flags 2>"$tmp/cc.err" && ok || bad "compile and link: $(cat "$tmp/cc.err")"
 libdir=$(pkg-config --variable=libdir retrace)
 tokdir=$fx/tok/models/trained-bpe
 got=$(LD_LIBRARY_PATH=$libdir "$tmp/hello" "$tokdir" "the cat sat on the mat" 2>&1)
