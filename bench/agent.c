@@ -172,13 +172,6 @@ typedef struct {
     double wall_s, cpu_s, retrieval_s, decode_s;
 } totals;
 
-/* CPU seconds of the whole process: against the wall clock it shows how much other processes took. */
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* One episode of warm-up (caches, the index pages), then the measured episodes. */
 static totals run_setup(rt_model *m, const rt_tokenizer *tok, rt_memory *mem, int dynamic, const options *o) {
     rt_env_config cfg = rt_env_config_default();
@@ -195,10 +188,10 @@ static totals run_setup(rt_model *m, const rt_tokenizer *tok, rt_memory *mem, in
         snprintf(id, sizeof id, "eval-%06lld", i + 1);
         json_t *ep;
         rt_agent_stats st;
-        double t0 = rt_now(), c0 = cpu_now();
+        double t0 = rt_now(), c0 = rt_cpu_now();
         check(rt_agent_run_episode(&agent, env, rt_env_episode_seed(EVAL_SEED, (uint64_t)(i + 1)), id, &ep, &st),
               "episode");
-        double wall = rt_now() - t0, cpu = cpu_now() - c0;
+        double wall = rt_now() - t0, cpu = rt_cpu_now() - c0;
         json_decref(ep);
         if (i < 0) continue;
         t.episodes++, t.steps += st.steps, t.invalid += st.invalid_actions, t.retrievals += st.retrievals;

@@ -32,12 +32,6 @@ typedef struct rt_gen_session rt_gen_session;
 #define AGENT_GEN 20
 #define MAX_GGUF 4
 
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void die(const char *what) {
     fprintf(stderr, "bench_generate: %s: %s\n", what, rt_errmsg());
     exit(1);
@@ -54,12 +48,12 @@ static speed measure_single(rt_model *m, const int32_t *ids, int n_prompt, int n
     for (int r = 0; r < reps; r++) {
         rt_kv_cache c;
         if (rt_kv_cache_init(&c, m, n_prompt + n_decode) != RT_OK) die("cache");
-        double t0 = rt_now(), c0 = cpu_s();
+        double t0 = rt_now(), c0 = rt_cpu_now();
         if (rt_model_decode(m, &c, ids, n_prompt, logits) != RT_OK) die("prefill");
-        double t1 = rt_now(), c1 = cpu_s();
+        double t1 = rt_now(), c1 = rt_cpu_now();
         for (int i = 0; i < n_decode; i++)
             if (rt_model_decode(m, &c, ids + n_prompt + i, 1, logits) != RT_OK) die("decode");
-        double t2 = rt_now(), c2 = cpu_s();
+        double t2 = rt_now(), c2 = rt_cpu_now();
         rt_kv_cache_free(&c);
         double p = n_prompt / (t1 - t0), d = n_decode / (t2 - t1);
         if (p > best.prefill_tps) best.prefill_tps = p, best.prefill_cpu_tps = n_prompt / (c1 - c0);
@@ -96,7 +90,7 @@ static void run_agent(rt_model *m, agent_mode mode, int seqs, int steps, int bf1
 #endif
     }
     *tokens = 0;
-    double t0 = rt_now(), c0 = cpu_s(), t1 = t0;
+    double t0 = rt_now(), c0 = rt_cpu_now(), t1 = t0;
     for (int s = 0; s < steps; s++) {
         if (s == 1) t1 = rt_now();
 #ifdef RT_BENCH_BASELINE
@@ -124,7 +118,7 @@ static void run_agent(rt_model *m, agent_mode mode, int seqs, int steps, int bf1
     }
     double t2 = rt_now();
     *first = t1 - t0, *later = steps > 1 ? (t2 - t1) / (steps - 1) : 0;
-    *cpu = cpu_s() - c0;
+    *cpu = rt_cpu_now() - c0;
     for (int b = 0; b < seqs; b++) {
         free(prompt[b]), free(out[b]);
 #ifndef RT_BENCH_BASELINE
@@ -153,10 +147,10 @@ static double measure_batched_decode(rt_model *m, const int32_t *ids, int n_prom
     /* prefill (1 token generated), then time the decode of n_decode more with the prefix reused */
     if (rt_generate_batch(ss, B, pr, np, gp, out, no) != RT_OK) die("batch prefill");
     for (int b = 0; b < B; b++) gp[b].max_new_tokens = n_decode + 1;
-    double t0 = rt_now(), c0 = cpu_s();
+    double t0 = rt_now(), c0 = rt_cpu_now();
     if (rt_generate_batch(ss, B, pr, np, gp, out, no) != RT_OK) die("batch decode");
     double t = rt_now() - t0;
-    *cpu_tps = (double)B * n_decode / (cpu_s() - c0);
+    *cpu_tps = (double)B * n_decode / (rt_cpu_now() - c0);
     for (int b = 0; b < B; b++) rt_gen_session_free(ss[b]), free(out[b]);
     free(ss), free(pr), free(out), free(np), free(no), free(gp);
     return (double)B * n_decode / t;

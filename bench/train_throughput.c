@@ -21,14 +21,6 @@
 #define VOCAB 49152
 #define MAX_PEERS 3
 
-/* CPU seconds of this process, all threads: under contention from other processes it moves far less
- * than wall time, so it is printed beside it. */
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static long peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -121,7 +113,7 @@ int main(int argc, char **argv) {
     double t0 = 0, c0 = 0;
     float loss = 0;
     for (int s = 0; s < rows; s++) {
-        if (s == warmup) t0 = rt_now(), c0 = cpu_s();
+        if (s == warmup) t0 = rt_now(), c0 = rt_cpu_now();
         const int32_t *x = ids + (size_t)s * seq;
         for (int t = 0; t < seq; t++) targets[t] = t + 1 < seq ? x[t + 1] : -1;
         rt_params_zero_grad(m->param_list, m->n_param_list);
@@ -130,7 +122,7 @@ int main(int argc, char **argv) {
         rt_adamw_step(&opt, hp.lr);
         fprintf(stderr, "retrace step %d/%d loss %.4f\n", s + 1, rows, loss);
     }
-    double step_s = (rt_now() - t0) / steps, step_cpu = (cpu_s() - c0) / steps;
+    double step_s = (rt_now() - t0) / steps, step_cpu = (rt_cpu_now() - c0) / steps;
     double tps = seq / step_s;
     long rss = peak_rss_mb();
 

@@ -123,6 +123,9 @@ void rt_progress_end(rt_progress *p);
 
 /* Monotonic wall clock in seconds. */
 double rt_now(void);
+/* CPU seconds of this process, all threads: beside rt_now it shows how much of a run other processes
+ * took on a shared machine (the benchmarks print both). */
+double rt_cpu_now(void);
 
 /* ---- random numbers ---- */
 

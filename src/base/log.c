@@ -33,6 +33,12 @@ double rt_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double rt_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void rt_progress_begin(rt_progress *p, const char *label, int64_t total) {
     p->label = label;
     p->total = total;
